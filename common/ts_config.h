@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ts_config.h: the server configuration (YAML, see examples/strata.yml for every key).
+ *
+ * ts_config_defaults() gives a config that runs with no file at all. ts_config_load()
+ * overlays a YAML file on the defaults; unknown keys and bad values are errors naming
+ * file:line:column and the key. Command-line flags are applied by cmd/ afterwards.
+ * A loaded config is immutable; reload builds a new one and swaps the pointer.
+ */
+#ifndef COMMON_TS_CONFIG_H
+#define COMMON_TS_CONFIG_H
+
+#include "common/ts_err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TS_DEFAULT_LISTEN "127.0.0.1:9470"
+#define TS_DEFAULT_DATA_DIR "./data"
+
+typedef struct ts_config_server {
+	char *listen;               /* "host:port" */
+	int64_t max_body_bytes;     /* request bodies larger than this get 413 */
+	int64_t max_connections;    /* concurrent HTTP connections */
+	int64_t read_timeout_ms;    /* idle connection timeout */
+	int64_t threads;            /* HTTP worker threads */
+} ts_config_server;
+
+typedef struct ts_config_storage {
+	char *data_dir;                 /* root of all on-disk state */
+	int64_t retention_raw_ms;       /* raw tier retention */
+	int64_t retention_1m_ms;        /* 1-minute tier retention */
+	int64_t retention_1h_ms;        /* 1-hour tier retention */
+	int64_t out_of_order_window_ms; /* accept samples this far behind a series' newest */
+	int64_t block_duration_ms;      /* time span of a raw block */
+} ts_config_storage;
+
+typedef struct ts_config_query {
+	int64_t lookback_delta_ms; /* instant-vector lookback (Prometheus: 5m) */
+	int64_t timeout_ms;        /* per-query timeout */
+	int64_t max_samples;       /* samples loaded per query */
+	int64_t max_series;        /* series returned per query */
+} ts_config_query;
+
+typedef struct ts_config {
+	char *source;  /* file the config came from, or NULL for defaults */
+	char *log_level;
+	ts_config_server server;
+	ts_config_storage storage;
+	ts_config_query query;
+} ts_config;
+
+/* A config with every default (returned owned), or NULL on ENOMEM. */
+ts_config *ts_config_defaults(void);
+/* Load `path` over the defaults; *out returned owned. Errors name file:line:col. */
+int ts_config_load(const char *path, ts_config **out, ts_err *err);
+/* Replace an owned string field with a copy of v. TS_ENOMEM on failure (field unchanged). */
+int ts_config_set_str(char **field, const char *v);
+void ts_config_free(ts_config *c);
+
+/* Split "host:port" ("[::1]:9470" too) into host (cap bytes) and port. TS_EINVAL if bad. */
+int ts_config_split_hostport(const char *s, char *host, size_t cap, int *port, ts_err *err);
+
+#endif /* COMMON_TS_CONFIG_H */
