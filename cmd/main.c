@@ -1,1 +1,260 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c: the `strata` binary: command line, config, wiring of the modules, signals.
+ *
+ *   strata serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--log-level L]
+ *   strata version
+ *   strata --help
+ *
+ * Flags override the config file, which overrides the built-in defaults, so `strata
+ * serve` with no arguments runs the embedded single node. SIGINT and SIGTERM drain
+ * and exit 0; they are blocked in every thread and taken by the main thread with
+ * sigwait, so no handler code runs in signal context.
+ */
+#include "common/common.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+#include "tsdb/tsdb.h"
+#include "web/web.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "Strata: a metrics time-series database (Prometheus API, Influx line protocol).\n"
+    "\n"
+    "Usage:\n"
+    "  strata serve [flags]     run the server (embedded single node by default)\n"
+    "  strata version           print the version\n"
+    "  strata --help            this text\n"
+    "\n"
+    "Flags for serve (override the config file):\n"
+    "  --config FILE            YAML config (every key: examples/strata.yml)\n"
+    "  --listen HOST:PORT       HTTP listen address (default " TS_DEFAULT_LISTEN ")\n"
+    "  --data-dir DIR           data directory (default " TS_DEFAULT_DATA_DIR ")\n"
+    "  --log-level LEVEL        error, warn, info or debug (default info)\n";
+
+typedef struct serve_flags {
+	const char *config;
+	const char *listen;
+	const char *data_dir;
+	const char *log_level;
+} serve_flags;
+
+static int parse_serve_flags(int argc, char **argv, serve_flags *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		const char *name = a;
+		const char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		if (strncmp(a, "--config", nlen) == 0 && nlen == 8)
+			dst = &f->config;
+		else if (strncmp(a, "--listen", nlen) == 0 && nlen == 8)
+			dst = &f->listen;
+		else if (strncmp(a, "--data-dir", nlen) == 0 && nlen == 10)
+			dst = &f->data_dir;
+		else if (strncmp(a, "--log-level", nlen) == 0 && nlen == 11)
+			dst = &f->log_level;
+		if (!dst) {
+			fprintf(stderr, "strata serve: unknown flag '%s' (see strata --help)\n",
+				name);
+			return -1;
+		}
+		if (eq) {
+			*dst = eq + 1;
+		} else if (i + 1 < argc) {
+			*dst = argv[++i];
+		} else {
+			fprintf(stderr, "strata serve: flag '%s' needs a value\n", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Build the effective config: defaults <- file <- flags. */
+static int load_config(const serve_flags *f, ts_config **out)
+{
+	ts_err err = {0};
+	ts_config *c = NULL;
+	if (f->config) {
+		if (ts_config_load(f->config, &c, &err) != TS_OK) {
+			fprintf(stderr, "strata: config error: %s\n", err.msg);
+			return -1;
+		}
+	} else if (!(c = ts_config_defaults())) {
+		fprintf(stderr, "strata: out of memory\n");
+		return -1;
+	}
+	if ((f->listen && ts_config_set_str(&c->server.listen, f->listen)) ||
+	    (f->data_dir && ts_config_set_str(&c->storage.data_dir, f->data_dir)) ||
+	    (f->log_level && ts_config_set_str(&c->log_level, f->log_level))) {
+		fprintf(stderr, "strata: out of memory\n");
+		ts_config_free(c);
+		return -1;
+	}
+	char host[256];
+	int port;
+	if (ts_config_split_hostport(c->server.listen, host, sizeof(host), &port, &err)) {
+		fprintf(stderr, "strata: --listen: %s\n", err.msg);
+		ts_config_free(c);
+		return -1;
+	}
+	if (ts_log_level_parse(c->log_level) < 0) {
+		fprintf(stderr,
+			"strata: --log-level: '%s' is not one of error, warn, info, debug\n",
+			c->log_level);
+		ts_config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+static void print_banner(const ts_config *c, int port)
+{
+	char host[256];
+	int cfg_port;
+	if (ts_config_split_hostport(c->server.listen, host, sizeof(host), &cfg_port, NULL))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	const char *h = (!strcmp(host, "0.0.0.0") || !host[0]) ? "127.0.0.1" : host;
+	printf("Strata %s listening on http://%s:%d (data in %s)\n\n"
+	       "Try it:\n"
+	       "  curl -i -XPOST 'http://%s:%d/write?precision=s' "
+	       "--data-binary \"cpu,host=laptop usage_user=12.5 $(date +%%s)\"\n"
+	       "  curl -s 'http://%s:%d/api/v1/query?query=cpu_usage_user'\n"
+	       "  curl -s 'http://%s:%d/api/v1/query_range?query=cpu_usage_user"
+	       "&start='$(( $(date +%%s) - 600 ))'&end='$(date +%%s)'&step=15'\n"
+	       "Point Grafana's Prometheus data source at http://%s:%d\n"
+	       "Press Ctrl-C to stop.\n",
+	       STRATA_VERSION, h, port, c->storage.data_dir, h, port, h, port, h, port, h, port);
+	fflush(stdout);
+}
+
+static int serve(int argc, char **argv)
+{
+	serve_flags f;
+	if (parse_serve_flags(argc, argv, &f))
+		return 2;
+	ts_config *cfg;
+	if (load_config(&f, &cfg))
+		return 2;
+	ts_log_set_level((ts_log_level)ts_log_level_parse(cfg->log_level));
+
+	/* Block the signals before any thread starts so every thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int status = 1;
+	ts_err err = {0};
+	tsdb_db *db = NULL;
+	ingest_pipeline *ing = NULL;
+	query_engine *qe = NULL;
+	web_server *web = NULL;
+
+	if (mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
+		ts_log_error("cannot create data directory %s: %s", cfg->storage.data_dir,
+			     strerror(errno));
+		goto out;
+	}
+	tsdb_options topt;
+	tsdb_options_init(&topt);
+	topt.dir = cfg->storage.data_dir;
+	topt.out_of_order_window_ms = cfg->storage.out_of_order_window_ms;
+	topt.block_duration_ms = cfg->storage.block_duration_ms;
+	topt.retention_raw_ms = cfg->storage.retention_raw_ms;
+	topt.retention_1m_ms = cfg->storage.retention_1m_ms;
+	topt.retention_1h_ms = cfg->storage.retention_1h_ms;
+	if (tsdb_open(&topt, &db, &err)) {
+		ts_log_error("cannot open the store: %s", err.msg);
+		goto out;
+	}
+	ingest_options iopt;
+	ingest_options_init(&iopt);
+	iopt.db = db;
+	if (ingest_open(&iopt, &ing, &err)) {
+		ts_log_error("cannot start ingest: %s", err.msg);
+		goto out;
+	}
+	query_options qopt;
+	query_options_init(&qopt);
+	qopt.db = db;
+	qopt.lookback_delta_ms = cfg->query.lookback_delta_ms;
+	qopt.timeout_ms = cfg->query.timeout_ms;
+	qopt.max_samples = cfg->query.max_samples;
+	qopt.max_series = (size_t)cfg->query.max_series;
+	if (query_engine_new(&qopt, &qe, &err)) {
+		ts_log_error("cannot start the query engine: %s", err.msg);
+		goto out;
+	}
+	web_options wopt = {
+	    .listen = cfg->server.listen,
+	    .threads = (int)cfg->server.threads,
+	    .max_body_bytes = cfg->server.max_body_bytes,
+	    .max_connections = (int)cfg->server.max_connections,
+	    .read_timeout_ms = cfg->server.read_timeout_ms,
+	    .db = db,
+	    .ingest = ing,
+	    .query = qe,
+	    .config = cfg,
+	};
+	if (web_start(&wopt, &web, &err)) {
+		ts_log_error("cannot start the HTTP server: %s", err.msg);
+		goto out;
+	}
+	web_set_ready(web, true);
+	ts_log_info("strata %s ready on %s", STRATA_VERSION, cfg->server.listen);
+	print_banner(cfg, web_port(web));
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			ts_log_info("SIGHUP: nothing to reload yet");
+			continue;
+		}
+		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	status = 0;
+out:
+	web_stop(web);
+	query_engine_free(qe);
+	ingest_close(ing);
+	tsdb_close(db);
+	if (status == 0)
+		ts_log_info("stopped cleanly");
+	ts_config_free(cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("strata %s\n", STRATA_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "serve"))
+		return serve(argc - 2, argv + 2);
+	fprintf(stderr, "strata: unknown command '%s' (see strata --help)\n", argv[1]);
+	return 2;
+}

@@ -9,9 +9,9 @@
 
 #include "common/ts_alloc.h"
 #include "common/ts_log.h"
+#include "common/ts_time.h"
 #include "common/ts_yaml.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +68,14 @@ void ts_config_free(ts_config *c)
 
 /* ---------------------------------------------------------------- key tables */
 
-typedef enum { K_STR, K_INT, K_DURATION, K_BYTES } key_kind;
+typedef enum {
+	K_STR,      /* any string */
+	K_ADDR,     /* "host:port" string */
+	K_LOGLEVEL, /* error|warn|info|debug string */
+	K_INT,
+	K_DURATION,
+	K_BYTES,
+} key_kind;
 
 typedef struct key_spec {
 	const char *key;
@@ -77,39 +84,47 @@ typedef struct key_spec {
 	int64_t min, max;
 } key_spec;
 
-#define KS(sect, field, kind, min, max) {#field, kind, offsetof(sect, field), min, max}
+#define KS(sect, field, kind, min, max)                       \
+	{                                                     \
+#field, kind, offsetof(sect, field), min, max \
+	}
 
 static const key_spec server_keys[] = {
-	KS(ts_config_server, listen, K_STR, 0, 0),
-	KS(ts_config_server, max_body_bytes, K_BYTES, 1024, 1LL << 34),
-	KS(ts_config_server, max_connections, K_INT, 1, 1000000),
-	{"read_timeout", K_DURATION, offsetof(ts_config_server, read_timeout_ms), 1000, 86400000},
-	KS(ts_config_server, threads, K_INT, 1, 256),
-	{NULL, 0, 0, 0, 0},
+    KS(ts_config_server, listen, K_ADDR, 0, 0),
+    KS(ts_config_server, max_body_bytes, K_BYTES, 1024, 1LL << 34),
+    KS(ts_config_server, max_connections, K_INT, 1, 1000000),
+    {"read_timeout", K_DURATION, offsetof(ts_config_server, read_timeout_ms), 1000, 86400000},
+    KS(ts_config_server, threads, K_INT, 1, 256),
+    {NULL, 0, 0, 0, 0},
 };
 
 static const key_spec storage_keys[] = {
-	KS(ts_config_storage, data_dir, K_STR, 0, 0),
-	{"out_of_order_window", K_DURATION, offsetof(ts_config_storage, out_of_order_window_ms), 0,
-	 7 * DAY_MS},
-	{"block_duration", K_DURATION, offsetof(ts_config_storage, block_duration_ms), 60000,
-	 31 * DAY_MS},
-	{NULL, 0, 0, 0, 0},
+    KS(ts_config_storage, data_dir, K_STR, 0, 0),
+    {"out_of_order_window", K_DURATION, offsetof(ts_config_storage, out_of_order_window_ms), 0,
+     7 * DAY_MS},
+    {"block_duration", K_DURATION, offsetof(ts_config_storage, block_duration_ms), 60000,
+     31 * DAY_MS},
+    {NULL, 0, 0, 0, 0},
 };
 
 static const key_spec retention_keys[] = {
-	{"raw", K_DURATION, offsetof(ts_config_storage, retention_raw_ms), 3600000, 100 * 365 * DAY_MS},
-	{"1m", K_DURATION, offsetof(ts_config_storage, retention_1m_ms), 3600000, 100 * 365 * DAY_MS},
-	{"1h", K_DURATION, offsetof(ts_config_storage, retention_1h_ms), 3600000, 100 * 365 * DAY_MS},
-	{NULL, 0, 0, 0, 0},
+    {"raw", K_DURATION, offsetof(ts_config_storage, retention_raw_ms), 3600000, 100 * 365 * DAY_MS},
+    {"1m", K_DURATION, offsetof(ts_config_storage, retention_1m_ms), 3600000, 100 * 365 * DAY_MS},
+    {"1h", K_DURATION, offsetof(ts_config_storage, retention_1h_ms), 3600000, 100 * 365 * DAY_MS},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const key_spec log_keys[] = {
+    {"level", K_LOGLEVEL, offsetof(ts_config, log_level), 0, 0},
+    {NULL, 0, 0, 0, 0},
 };
 
 static const key_spec query_keys[] = {
-	{"lookback_delta", K_DURATION, offsetof(ts_config_query, lookback_delta_ms), 1000, DAY_MS},
-	{"timeout", K_DURATION, offsetof(ts_config_query, timeout_ms), 10, DAY_MS},
-	KS(ts_config_query, max_samples, K_INT, 1000, 1LL << 40),
-	KS(ts_config_query, max_series, K_INT, 1, 1LL << 32),
-	{NULL, 0, 0, 0, 0},
+    {"lookback_delta", K_DURATION, offsetof(ts_config_query, lookback_delta_ms), 1000, DAY_MS},
+    {"timeout", K_DURATION, offsetof(ts_config_query, timeout_ms), 10, DAY_MS},
+    KS(ts_config_query, max_samples, K_INT, 1000, 1LL << 40),
+    KS(ts_config_query, max_series, K_INT, 1, 1LL << 32),
+    {NULL, 0, 0, 0, 0},
 };
 
 static int load_section(const ts_yaml_doc *d, const ts_yaml_node *map, const char *section,
@@ -128,40 +143,58 @@ static int load_section(const ts_yaml_doc *d, const ts_yaml_node *map, const cha
 		while (ks->key && strcmp(ks->key, k) != 0)
 			ks++;
 		if (!ks->key)
-			return ts_yaml_error(d, map->keys[i], err, TS_EINVAL,
-					     "unknown key '%s.%s'", section, k);
+			return ts_yaml_error(d, map->keys[i], err, TS_EINVAL, "unknown key '%s.%s'",
+					     section, k);
 		char what[128];
 		snprintf(what, sizeof(what), "%s.%s", section, k);
 		char *field = (char *)base + ks->offset;
 		int64_t iv = 0;
 		int rc = TS_OK;
 		switch (ks->kind) {
-		case K_STR: {
+		case K_STR:
+		case K_ADDR:
+		case K_LOGLEVEL: {
 			const char *s;
+			char host[256];
+			int port;
 			rc = ts_yaml_str(d, v, what, &s, err);
+			if (rc == TS_OK && ks->kind == K_ADDR &&
+			    ts_config_split_hostport(s, host, sizeof(host), &port, NULL) != TS_OK)
+				rc = ts_yaml_error(d, v, err, TS_EINVAL,
+						   "%s: invalid address '%s' (want host:port)",
+						   what, s);
+			if (rc == TS_OK && ks->kind == K_LOGLEVEL && ts_log_level_parse(s) < 0)
+				rc = ts_yaml_error(
+				    d, v, err, TS_EINVAL,
+				    "%s: '%s' is not one of error, warn, info, debug", what, s);
 			if (rc == TS_OK && ts_config_set_str((char **)field, s))
 				rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 			break;
 		}
-		case K_INT:
-			rc = ts_yaml_int(d, v, what, ks->min, ks->max, &iv, err);
-			break;
+		case K_INT: rc = ts_yaml_int(d, v, what, ks->min, ks->max, &iv, err); break;
 		case K_DURATION:
 			rc = ts_yaml_duration(d, v, what, &iv, err);
-			if (rc == TS_OK && (iv < ks->min || iv > ks->max))
-				rc = ts_yaml_error(d, v, err, TS_EINVAL, "%s: '%s' is out of range",
-						   what, v->scalar);
+			if (rc == TS_OK && (iv < ks->min || iv > ks->max)) {
+				char lo[32], hi[32];
+				ts_format_duration(ks->min, lo, sizeof(lo));
+				ts_format_duration(ks->max, hi, sizeof(hi));
+				rc = ts_yaml_error(d, v, err, TS_EINVAL,
+						   "%s: '%s' is out of range [%s, %s]", what,
+						   v->scalar, lo, hi);
+			}
 			break;
 		case K_BYTES:
 			rc = ts_yaml_bytes(d, v, what, &iv, err);
 			if (rc == TS_OK && (iv < ks->min || iv > ks->max))
-				rc = ts_yaml_error(d, v, err, TS_EINVAL, "%s: '%s' is out of range",
-						   what, v->scalar);
+				rc = ts_yaml_error(d, v, err, TS_EINVAL,
+						   "%s: '%s' is out of range [%lld, %lld] bytes",
+						   what, v->scalar, (long long)ks->min,
+						   (long long)ks->max);
 			break;
 		}
 		if (rc)
 			return rc;
-		if (ks->kind != K_STR)
+		if (ks->kind == K_INT || ks->kind == K_DURATION || ks->kind == K_BYTES)
 			memcpy(field, &iv, sizeof(iv));
 	}
 	return TS_OK;
@@ -187,39 +220,21 @@ int ts_config_load(const char *path, ts_config **out, ts_err *err)
 		if (strcmp(k, "server") == 0) {
 			rc = load_section(d, v, "server", server_keys, &c->server, NULL, err);
 		} else if (strcmp(k, "storage") == 0) {
-			rc = load_section(d, v, "storage", storage_keys, &c->storage, "retention", err);
+			rc = load_section(d, v, "storage", storage_keys, &c->storage, "retention",
+					  err);
 			if (rc == TS_OK)
-				rc = load_section(d, ts_yaml_get(v, "retention"), "storage.retention",
-						  retention_keys, &c->storage, NULL, err);
+				rc = load_section(d, ts_yaml_get(v, "retention"),
+						  "storage.retention", retention_keys, &c->storage,
+						  NULL, err);
 		} else if (strcmp(k, "query") == 0) {
 			rc = load_section(d, v, "query", query_keys, &c->query, NULL, err);
 		} else if (strcmp(k, "log") == 0) {
-			const ts_yaml_node *lv = ts_yaml_get(v, "level");
-			if (!v || v->type != TS_YAML_MAP || v->n != (lv ? 1u : 0u)) {
-				rc = ts_yaml_error(d, v, err, TS_EINVAL,
-						   "log: only 'level' is supported");
-			} else if (lv) {
-				const char *s;
-				rc = ts_yaml_str(d, lv, "log.level", &s, err);
-				if (rc == TS_OK && ts_log_level_parse(s) < 0)
-					rc = ts_yaml_error(d, lv, err, TS_EINVAL,
-							   "log.level: '%s' is not one of error, "
-							   "warn, info, debug",
-							   s);
-				if (rc == TS_OK && ts_config_set_str(&c->log_level, s))
-					rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-			}
+			rc = load_section(d, v, "log", log_keys, c, NULL, err);
 		} else {
 			rc = ts_yaml_error(d, root->keys[i], err, TS_EINVAL, "unknown key '%s'", k);
 		}
 		if (rc)
 			goto fail;
-	}
-	char host[256];
-	int port;
-	if ((rc = ts_config_split_hostport(c->server.listen, host, sizeof(host), &port, err))) {
-		ts_err_prefix(err, "%s: server.listen: ", path);
-		goto fail;
 	}
 	if (ts_config_set_str(&c->source, path)) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
@@ -247,17 +262,21 @@ int ts_config_split_hostport(const char *s, char *host, size_t cap, int *port, t
 		hl = (size_t)(rb - h);
 		colon = rb + 1;
 	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
+		/* As Go's net.SplitHostPort: an IPv6 host needs brackets. */
+		colon = strchr(s, ':');
+		if (!colon || strchr(colon + 1, ':') || memchr(s, ']', (size_t)(colon - s)))
 			goto bad;
 		hl = (size_t)(colon - s);
 	}
 	if (hl >= cap)
 		goto bad;
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+	/* Port: 1 to 5 decimal digits, nothing else (strtol would take " +80"). */
+	const char *ps = colon + 1;
+	size_t pl = strspn(ps, "0123456789");
+	if (pl == 0 || pl > 5 || ps[pl] != '\0')
+		goto bad;
+	long p = strtol(ps, NULL, 10);
+	if (p > 65535)
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';

@@ -10,7 +10,7 @@
 /* GLOBAL: logger settings. Written once by cmd/ at startup before any thread starts;
  * read by every thread afterwards. The level is atomic so tests may change it. */
 _Atomic int ts_g_log_level = 2; /* TS_LOG_INFO */
-FILE *ts_g_log_file;             /* NULL means stderr */
+FILE *ts_g_log_file;            /* NULL means stderr */
 
 /* GLOBAL: process statistics. Atomic counters, written by any thread. */
 ts_process_stats ts_g_stats = {.alloc_fail_after = -1};

@@ -12,10 +12,10 @@
 
 /* Process statistics, all atomic, exported on /metrics. */
 typedef struct ts_process_stats {
-	_Atomic uint64_t alloc_bytes;    /* bytes currently allocated through ts_malloc */
-	_Atomic uint64_t alloc_failures; /* allocations that returned NULL */
+	_Atomic uint64_t alloc_bytes;     /* bytes currently allocated through ts_malloc */
+	_Atomic uint64_t alloc_failures;  /* allocations that returned NULL */
 	_Atomic int64_t alloc_fail_after; /* test hook: allocations left before failing; -1 off */
-	_Atomic uint64_t log_lines[4];   /* log lines written per level */
+	_Atomic uint64_t log_lines[4];    /* log lines written per level */
 } ts_process_stats;
 
 extern _Atomic int ts_g_log_level;

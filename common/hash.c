@@ -4,7 +4,9 @@
  *
  * xxHash64 follows the published algorithm: 4 accumulators over 32-byte stripes, then
  * 8-, 4- and 1-byte tails, then the avalanche. Reads are little-endian regardless of
- * the host so the partition of a series is the same on every machine.
+ * the host so the partition of a series is the same on every machine. The streaming
+ * form (ts_hash64_state) buffers at most one partial 32-byte stripe and gives the same
+ * result as the one-shot ts_hash64 however the input is split.
  * CRC-32C uses the SSE4.2 crc32 instruction when available and a slicing-by-8 table
  * (built once with pthread_once; read-only afterwards) otherwise.
  */
@@ -41,41 +43,50 @@ static inline uint64_t xmerge(uint64_t acc, uint64_t val)
 	return acc * P1 + P4;
 }
 
-uint64_t ts_hash64(const void *data, size_t n, uint64_t seed)
+/* Fold the four stripe accumulators into one (inputs of 32 bytes or more). */
+static uint64_t converge(const uint64_t v[4])
 {
-	const uint8_t *p = data;
-	const uint8_t *end = p + n;
-	uint64_t h;
-	if (n >= 32) {
-		uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
-		const uint8_t *limit = end - 32;
-		do {
-			v1 = xround(v1, ts_get_u64le(p));
-			v2 = xround(v2, ts_get_u64le(p + 8));
-			v3 = xround(v3, ts_get_u64le(p + 16));
-			v4 = xround(v4, ts_get_u64le(p + 24));
-			p += 32;
-		} while (p <= limit);
-		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-		h = xmerge(h, v1);
-		h = xmerge(h, v2);
-		h = xmerge(h, v3);
-		h = xmerge(h, v4);
-	} else {
-		h = seed + P5;
+	uint64_t h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
+	for (int i = 0; i < 4; i++)
+		h = xmerge(h, v[i]);
+	return h;
+}
+
+/* Consume whole 32-byte stripes from p[0..n); returns the bytes consumed. */
+static size_t stripes(uint64_t v[4], const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+	for (; n - done >= 32; done += 32) {
+		v[0] = xround(v[0], ts_get_u64le(p + done));
+		v[1] = xround(v[1], ts_get_u64le(p + done + 8));
+		v[2] = xround(v[2], ts_get_u64le(p + done + 16));
+		v[3] = xround(v[3], ts_get_u64le(p + done + 24));
 	}
-	h += (uint64_t)n;
-	while (end - p >= 8) {
+	return done;
+}
+
+static void seed_lanes(uint64_t v[4], uint64_t seed)
+{
+	v[0] = seed + P1 + P2;
+	v[1] = seed + P2;
+	v[2] = seed;
+	v[3] = seed - P1;
+}
+
+/* The 8-, 4- and 1-byte tails (fewer than 32 bytes) and the final avalanche. */
+static uint64_t finalize(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (; n >= 8; p += 8, n -= 8) {
 		h ^= xround(0, ts_get_u64le(p));
 		h = rotl64(h, 27) * P1 + P4;
-		p += 8;
 	}
-	if (end - p >= 4) {
+	if (n >= 4) {
 		h ^= (uint64_t)ts_get_u32le(p) * P1;
 		h = rotl64(h, 23) * P2 + P3;
 		p += 4;
+		n -= 4;
 	}
-	while (p < end) {
+	for (; n > 0; n--) {
 		h ^= (uint64_t)(*p++) * P5;
 		h = rotl64(h, 11) * P1;
 	}
@@ -85,6 +96,59 @@ uint64_t ts_hash64(const void *data, size_t n, uint64_t seed)
 	h *= P3;
 	h ^= h >> 32;
 	return h;
+}
+
+uint64_t ts_hash64(const void *data, size_t n, uint64_t seed)
+{
+	const uint8_t *p = n ? data : (const uint8_t *)"";
+	uint64_t h;
+	size_t done = 0;
+	if (n >= 32) {
+		uint64_t v[4];
+		seed_lanes(v, seed);
+		done = stripes(v, p, n);
+		h = converge(v);
+	} else {
+		h = seed + P5;
+	}
+	return finalize(h + (uint64_t)n, p + done, n - done);
+}
+
+void ts_hash64_init(ts_hash64_state *s, uint64_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	s->seed = seed;
+	seed_lanes(s->v, seed);
+}
+
+void ts_hash64_update(ts_hash64_state *s, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	if (n == 0)
+		return;
+	s->total_len += n;
+	if (s->buf_len + n < 32) {
+		memcpy(s->buf + s->buf_len, p, n);
+		s->buf_len += n;
+		return;
+	}
+	if (s->buf_len) {
+		size_t fill = 32 - s->buf_len;
+		memcpy(s->buf + s->buf_len, p, fill);
+		stripes(s->v, s->buf, 32);
+		p += fill;
+		n -= fill;
+		s->buf_len = 0;
+	}
+	size_t done = stripes(s->v, p, n);
+	memcpy(s->buf, p + done, n - done);
+	s->buf_len = n - done;
+}
+
+uint64_t ts_hash64_digest(const ts_hash64_state *s)
+{
+	uint64_t h = s->total_len >= 32 ? converge(s->v) : s->seed + P5;
+	return finalize(h + s->total_len, s->buf, s->buf_len);
 }
 
 /* ---------------------------------------------------------------- CRC-32C */
@@ -103,8 +167,8 @@ static void crc_init(void)
 	}
 	for (int t = 1; t < 8; t++)
 		for (int i = 0; i < 256; i++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	crc_hw = __builtin_cpu_supports("sse4.2");
@@ -112,8 +176,7 @@ static void crc_init(void)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t c, const uint8_t *p,
-							      size_t n)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t c, const uint8_t *p, size_t n)
 {
 	uint64_t c64 = c;
 	while (n >= 8) {

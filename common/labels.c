@@ -24,7 +24,8 @@ int ts_labels_normalize(ts_label *v, size_t *n, ts_err *err)
 		if (v[i].value && v[i].value[0])
 			v[w++] = v[i];
 	}
-	qsort(v, w, sizeof(*v), label_cmp_name);
+	if (w > 1) /* v may be NULL when *n == 0; qsort must not see it */
+		qsort(v, w, sizeof(*v), label_cmp_name);
 	for (size_t i = 1; i < w; i++)
 		if (strcmp(v[i - 1].name, v[i].name) == 0)
 			return ts_err_set(err, TS_EINVAL, "duplicate label name '%s'", v[i].name);
@@ -57,42 +58,51 @@ const char *ts_labels_get(const ts_label *v, size_t n, const char *name)
 int ts_series_key(const ts_label *v, size_t n, ts_buf *out)
 {
 	static const char sep = (char)0xFF;
+	size_t len0 = out->len;
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 		if ((rc = ts_buf_puts(out, v[i].name)) || (rc = ts_buf_putc(out, sep)) ||
-		    (rc = ts_buf_puts(out, v[i].value)) || (rc = ts_buf_putc(out, sep)))
+		    (rc = ts_buf_puts(out, v[i].value)) || (rc = ts_buf_putc(out, sep))) {
+			/* All or nothing: drop the partial key so out is as the caller left it. */
+			out->len = len0;
+			if (out->data)
+				out->data[len0] = '\0';
 			return rc;
+		}
 	}
 	return TS_OK;
 }
 
 uint64_t ts_series_hash(const ts_label *v, size_t n)
 {
+	/* Common case: build the key on the stack and hash it in one go (the one-shot hash
+	 * is about twice as fast as streaming many short pieces). Larger keys are streamed,
+	 * so this never allocates and never fails. Both hash the bytes of ts_series_key. */
+	static const uint8_t sep = 0xFF;
 	char stack[1024];
-	ts_buf b = {.data = NULL, .len = 0, .cap = 0, .max = (size_t)1 << 30};
-	size_t need = 0;
-	for (size_t i = 0; i < n; i++)
-		need += strlen(v[i].name) + strlen(v[i].value) + 2;
-	if (need <= sizeof(stack)) {
-		size_t off = 0;
-		for (size_t i = 0; i < n; i++) {
-			size_t ln = strlen(v[i].name), lv = strlen(v[i].value);
-			memcpy(stack + off, v[i].name, ln);
-			off += ln;
-			stack[off++] = (char)0xFF;
-			memcpy(stack + off, v[i].value, lv);
-			off += lv;
-			stack[off++] = (char)0xFF;
-		}
-		return ts_hash64(stack, off, 0);
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t ln = strlen(v[i].name), lv = strlen(v[i].value);
+		if (ln + lv + 2 > sizeof(stack) - off)
+			goto stream;
+		memcpy(stack + off, v[i].name, ln);
+		off += ln;
+		stack[off++] = (char)sep;
+		memcpy(stack + off, v[i].value, lv);
+		off += lv;
+		stack[off++] = (char)sep;
 	}
-	if (ts_series_key(v, n, &b) != TS_OK) {
-		ts_buf_free(&b);
-		return 0;
+	return ts_hash64(stack, off, 0);
+stream:;
+	ts_hash64_state st;
+	ts_hash64_init(&st, 0);
+	for (size_t i = 0; i < n; i++) {
+		ts_hash64_update(&st, v[i].name, strlen(v[i].name));
+		ts_hash64_update(&st, &sep, 1);
+		ts_hash64_update(&st, v[i].value, strlen(v[i].value));
+		ts_hash64_update(&st, &sep, 1);
 	}
-	uint64_t h = ts_hash64(b.data, b.len, 0);
-	ts_buf_free(&b);
-	return h;
+	return ts_hash64_digest(&st);
 }
 
 static bool is_alpha_(unsigned char c)

@@ -4,7 +4,8 @@
  *
  * Each line is formatted into a stack buffer and written with one fwrite+fflush under
  * the stdio lock, so lines from different threads never interleave. Messages longer
- * than the buffer are truncated. The caller path is shortened to "module/file.c".
+ * than the buffer are truncated (never inside an escape). Control characters are escaped
+ * so one call is always one line. The caller path is shortened to "module/file.c".
  */
 #include "common/ts_log.h"
 
@@ -25,6 +26,8 @@ void ts_log_set_level(ts_log_level level)
 
 int ts_log_level_parse(const char *s)
 {
+	if (!s)
+		return -1;
 	for (int i = 0; i < 4; i++)
 		if (strcmp(s, level_names[i]) == 0)
 			return i;
@@ -61,29 +64,44 @@ void ts_log_write(ts_log_level level, const char *file, int line, const char *fm
 	struct tm tm;
 	time_t secs = tv.tv_sec;
 	gmtime_r(&secs, &tm);
-	int n = snprintf(buf, sizeof(buf),
-			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s caller=%s:%d msg=\"",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[level & 3],
-			 short_path(file), line);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	int n =
+	    snprintf(buf, sizeof(buf),
+		     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s caller=%s:%d msg=\"",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     (long)(tv.tv_usec / 1000), level_names[level & 3], short_path(file), line);
+	if (n < 0 || (size_t)n > sizeof(buf) - 2)
 		return;
 	char msg[1536];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* Escape quotes, backslashes and newlines so a line stays one logfmt record. */
-	for (const char *m = msg; *m && (size_t)n < sizeof(buf) - 4; m++) {
-		if (*m == '"' || *m == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = *m;
-		} else if (*m == '\n') {
-			buf[n++] = '\\';
-			buf[n++] = 'n';
+	/* Escape as go-logfmt does (JSON-style) so a line stays one logfmt record: quotes,
+	 * backslashes, \n \r \t, and other control bytes as \u00XX. An escape is written
+	 * whole or not at all; the loop leaves room for the closing quote and newline. */
+	static const char hex[] = "0123456789abcdef";
+	for (const char *m = msg; *m; m++) {
+		unsigned char c = (unsigned char)*m;
+		char esc[6];
+		size_t k = 0;
+		if (c == '"' || c == '\\') {
+			esc[k++] = '\\';
+			esc[k++] = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			esc[k++] = '\\';
+			esc[k++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			k = 6;
 		} else {
-			buf[n++] = *m;
+			esc[k++] = (char)c;
 		}
+		if ((size_t)n + k > sizeof(buf) - 2)
+			break;
+		memcpy(buf + n, esc, k);
+		n += (int)k;
 	}
 	buf[n++] = '"';
 	buf[n++] = '\n';

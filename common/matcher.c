@@ -2,15 +2,17 @@
 /*
  * matcher.c: label matchers, the one wrapper around pcre2 (see ts_labels.h).
  *
- * Regex matchers are anchored at both ends like Prometheus' (`^(?:re)$`), compiled in
- * UTF mode and JIT-compiled when the platform supports it. Matching allocates a small
- * match-data block per call, so a compiled matcher can be shared by threads.
+ * Regex matchers are anchored at both ends like Prometheus' (`^(?s:re)$`) through the
+ * PCRE2_ANCHORED and PCRE2_ENDANCHORED options, compiled in UTF mode with $ matching
+ * only at the very end (as in Go), and JIT-compiled when the platform supports it.
+ * Matching allocates a small match-data block per call, so a compiled matcher can be
+ * shared by threads. A subject that is not valid UTF-8, or a match that hits pcre2's
+ * backtracking limit, counts as "no match".
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "common/ts_labels.h"
 
 #include "common/ts_alloc.h"
-#include "common/ts_buf.h"
 
 #include <pcre2.h>
 #include <string.h>
@@ -25,24 +27,24 @@ int ts_matcher_init(ts_matcher *m, ts_match_type type, const char *name, const c
 	if (!m->name || !m->value)
 		goto nomem;
 	if (type == TS_MATCH_RE || type == TS_MATCH_NRE) {
-		ts_buf pat;
-		ts_buf_init(&pat, strlen(value) + 16);
-		if (ts_buf_printf(&pat, "^(?:%s)$", value) != TS_OK) {
-			ts_buf_free(&pat);
-			goto nomem;
-		}
+		/*
+		 * Anchor with compile options rather than by wrapping the text in ^(?:...)$:
+		 * wrapping lets an unbalanced pattern such as "a)|(b" escape the anchors,
+		 * and PCRE2's $ also matches before a final newline, which Go's (RE2) does
+		 * not. The pattern is untrusted, so its UTF-8 is checked (no NO_UTF_CHECK).
+		 */
 		int code;
 		PCRE2_SIZE off;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len,
-					       PCRE2_UTF | PCRE2_DOTALL | PCRE2_NO_UTF_CHECK, &code,
-					       &off, NULL);
-		ts_buf_free(&pat);
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)value, strlen(value),
+					       PCRE2_UTF | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY |
+						   PCRE2_ANCHORED | PCRE2_ENDANCHORED,
+					       &code, &off, NULL);
 		if (!re) {
 			PCRE2_UCHAR msg[160];
 			pcre2_get_error_message(code, msg, sizeof(msg));
 			ts_matcher_fini(m);
 			return ts_err_set(err, TS_EINVAL, "invalid regex '%s' at offset %zu: %s",
-					  value, off >= 4 ? (size_t)off - 4 : 0, (char *)msg);
+					  value, (size_t)off, (char *)msg);
 		}
 		pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort */
 		m->re = re;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,13 @@ static const struct {
 	const char *unit;
 	int64_t ms;
 } units[] = {
-	{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
-	{"m", 60000},            {"s", 1000},           {"ms", 1},
+    {"y", 365LL * 86400000},
+    {"w", 7LL * 86400000},
+    {"d", 86400000},
+    {"h", 3600000},
+    {"m", 60000},
+    {"s", 1000},
+    {"ms", 1},
 };
 
 int ts_parse_duration_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err)
@@ -75,9 +81,10 @@ int ts_parse_duration_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err)
 			goto bad;
 		int64_t v = 0;
 		while (i < n && s[i] >= '0' && s[i] <= '9') {
-			if (v > (INT64_MAX - 9) / 10)
+			int digit = s[i++] - '0';
+			if (v > (INT64_MAX - digit) / 10)
 				goto bad;
-			v = v * 10 + (s[i++] - '0');
+			v = v * 10 + digit;
 		}
 		int u = -1;
 		/* "ms" must be tried before "m". */
@@ -113,15 +120,21 @@ void ts_format_duration(int64_t ms, char *out, size_t cap)
 		return;
 	}
 	size_t w = 0;
-	if (ms < 0) {
+	/* Work on the magnitude as unsigned so INT64_MIN does not overflow. */
+	uint64_t left = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+	if (ms < 0)
 		w += (size_t)snprintf(out, cap, "-");
-		ms = -ms;
-	}
+	/* As Prometheus: years and weeks only when they divide the rest exactly, since
+	 * "90d" reads better than "12w6d". */
 	for (size_t k = 0; k < sizeof(units) / sizeof(units[0]) && w < cap; k++) {
-		if (ms >= units[k].ms) {
-			int64_t v = ms / units[k].ms;
-			ms -= v * units[k].ms;
-			w += (size_t)snprintf(out + w, cap - w, "%lld%s", (long long)v, units[k].unit);
+		uint64_t mult = (uint64_t)units[k].ms;
+		if (k < 2 && left % mult != 0)
+			continue;
+		if (left >= mult) {
+			uint64_t v = left / mult;
+			left -= v * mult;
+			w += (size_t)snprintf(out + w, cap - w, "%llu%s", (unsigned long long)v,
+					      units[k].unit);
 		}
 	}
 }
@@ -138,6 +151,13 @@ static int parse_digits(const char *s, size_t n, size_t *i, int count, int *out)
 	return 0;
 }
 
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
 static int parse_rfc3339(const char *s, size_t n, int64_t *out_ms)
 {
 	size_t i = 0;
@@ -151,7 +171,7 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *out_ms)
 	    parse_digits(s, n, &i, 2, &mi) || i >= n || s[i++] != ':' ||
 	    parse_digits(s, n, &i, 2, &se))
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60)
+	if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || mi > 59 || se > 60)
 		return -1;
 	double frac = 0;
 	if (i < n && s[i] == '.') {
@@ -171,7 +191,7 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *out_ms)
 	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
 		int sign = s[i++] == '-' ? -1 : 1, oh, om;
 		if (parse_digits(s, n, &i, 2, &oh) || i >= n || s[i++] != ':' ||
-		    parse_digits(s, n, &i, 2, &om))
+		    parse_digits(s, n, &i, 2, &om) || oh > 23 || om > 59)
 			return -1;
 		off_s = sign * (oh * 3600 + om * 60);
 	} else {
@@ -191,6 +211,10 @@ static int parse_seconds(const char *s, size_t n, int64_t *out_ms)
 	char tmp[64];
 	if (n == 0 || n >= sizeof(tmp))
 		return -1;
+	/* strtod would skip leading blanks and read hex; a time is decimal digits. */
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789+-.eE", s[i]))
+			return -1;
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	char *end;
@@ -218,12 +242,19 @@ int ts_parse_duration_or_seconds_ms(const char *s, size_t n, int64_t *out_ms, ts
 			  (int)(n > 64 ? 64 : n), s);
 }
 
+/* Floor division for b > 0 without negating a (INT64_MIN safe). */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b < 0) ? q - 1 : q;
+}
+
 void ts_format_rfc3339(int64_t ms, char *out, size_t cap)
 {
-	int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-	int64_t msec = ms - secs * 1000;
-	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-	int64_t rem = secs - days * 86400;
+	int64_t secs = floor_div(ms, 1000);
+	int64_t msec = ms % 1000 < 0 ? ms % 1000 + 1000 : ms % 1000;
+	int64_t days = floor_div(secs, 86400);
+	int64_t rem = secs % 86400 < 0 ? secs % 86400 + 86400 : secs % 86400;
 	int64_t y;
 	unsigned m, d;
 	ts_civil_from_days(days, &y, &m, &d);

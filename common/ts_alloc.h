@@ -20,7 +20,11 @@ void ts_free(void *p);
 char *ts_strdup(const char *s);
 char *ts_strndup(const char *s, size_t n);
 
-/* Test hook: the (n+1)-th allocation from now on fails; n < 0 turns injection off. */
+/*
+ * Test hook: the next n allocations succeed, then the (n+1)-th and every later one fails
+ * (persistent, so error paths that retry also fail) until injection is turned off with
+ * n < 0. Failures are counted like real ones.
+ */
 void ts_alloc_fail_after(int64_t n);
 
 /* Bytes currently allocated through ts_malloc & co. */

@@ -16,15 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TS_DEFAULT_LISTEN "127.0.0.1:9470"
+#define TS_DEFAULT_LISTEN   "127.0.0.1:9470"
 #define TS_DEFAULT_DATA_DIR "./data"
 
 typedef struct ts_config_server {
-	char *listen;               /* "host:port" */
-	int64_t max_body_bytes;     /* request bodies larger than this get 413 */
-	int64_t max_connections;    /* concurrent HTTP connections */
-	int64_t read_timeout_ms;    /* idle connection timeout */
-	int64_t threads;            /* HTTP worker threads */
+	char *listen;            /* "host:port" */
+	int64_t max_body_bytes;  /* request bodies larger than this get 413 */
+	int64_t max_connections; /* concurrent HTTP connections */
+	int64_t read_timeout_ms; /* idle connection timeout */
+	int64_t threads;         /* HTTP worker threads */
 } ts_config_server;
 
 typedef struct ts_config_storage {
@@ -44,7 +44,7 @@ typedef struct ts_config_query {
 } ts_config_query;
 
 typedef struct ts_config {
-	char *source;  /* file the config came from, or NULL for defaults */
+	char *source; /* file the config came from, or NULL for defaults */
 	char *log_level;
 	ts_config_server server;
 	ts_config_storage storage;
@@ -59,7 +59,11 @@ int ts_config_load(const char *path, ts_config **out, ts_err *err);
 int ts_config_set_str(char **field, const char *v);
 void ts_config_free(ts_config *c);
 
-/* Split "host:port" ("[::1]:9470" too) into host (cap bytes) and port. TS_EINVAL if bad. */
+/*
+ * Split "host:port" ("[::1]:9470", ":9470" too) into host (cap bytes) and port 0-65535,
+ * as Go's net.SplitHostPort: an IPv6 host needs brackets, the port is decimal digits
+ * only. TS_EINVAL if bad (host and port untouched then).
+ */
 int ts_config_split_hostport(const char *s, char *host, size_t cap, int *port, ts_err *err);
 
 #endif /* COMMON_TS_CONFIG_H */

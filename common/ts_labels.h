@@ -30,7 +30,8 @@ typedef struct ts_label {
 
 /*
  * Sort v[0..*n) by name, drop labels with empty values (Prometheus semantics), and
- * reject empty or duplicate names (TS_EINVAL naming the label). Updates *n.
+ * reject empty or duplicate names (TS_EINVAL naming the label). Updates *n. On error *n
+ * is unchanged but the entries of v may have been reordered. v may be NULL if *n is 0.
  */
 int ts_labels_normalize(ts_label *v, size_t *n, ts_err *err);
 
@@ -40,10 +41,11 @@ int ts_labels_cmp(const ts_label *a, size_t na, const ts_label *b, size_t nb);
 /* Value of label `name` in a sorted or unsorted set, or NULL. */
 const char *ts_labels_get(const ts_label *v, size_t n, const char *name);
 
-/* Append the canonical series key of a sorted set to out. TS_OK/TS_ENOMEM/TS_ELIMIT. */
+/* Append the canonical series key of a sorted set to out. TS_OK/TS_ENOMEM/TS_ELIMIT; on
+ * error out is left as it was (no partial key). */
 int ts_series_key(const ts_label *v, size_t n, ts_buf *out);
 
-/* ts_hash64 of the canonical series key, computed without allocating. */
+/* ts_hash64 of the canonical series key, streamed: never allocates, any size. */
 uint64_t ts_series_hash(const ts_label *v, size_t n);
 
 /* Prometheus charsets: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names
@@ -94,8 +96,9 @@ typedef struct ts_matcher {
 } ts_matcher;
 
 /*
- * Initialize m (copies name and value). Regexes are compiled anchored as ^(?:value)$ in
- * UTF mode; a bad pattern is TS_EINVAL with pcre2's message and offset.
+ * Initialize m (copies name and value). Regexes are fully anchored, as Prometheus'
+ * ^(?s:value)$, in UTF mode; a bad pattern (or invalid UTF-8) is TS_EINVAL with pcre2's
+ * message and the offset in value.
  */
 int ts_matcher_init(ts_matcher *m, ts_match_type type, const char *name, const char *value,
 		    ts_err *err);

@@ -34,16 +34,16 @@ bool ts_log_enabled(ts_log_level level);
 
 /* Write one line. Use the macros below instead. Thread-safe (one write(2) per line). */
 void ts_log_write(ts_log_level level, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
-#define TS_LOG_AT(lvl, ...)                                                                        \
-	do {                                                                                       \
-		if (ts_log_enabled(lvl))                                                           \
-			ts_log_write(lvl, __FILE__, __LINE__, __VA_ARGS__);                        \
+#define TS_LOG_AT(lvl, ...)                                                 \
+	do {                                                                \
+		if (ts_log_enabled(lvl))                                    \
+			ts_log_write(lvl, __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 #define ts_log_error(...) TS_LOG_AT(TS_LOG_ERROR, __VA_ARGS__)
-#define ts_log_warn(...) TS_LOG_AT(TS_LOG_WARN, __VA_ARGS__)
-#define ts_log_info(...) TS_LOG_AT(TS_LOG_INFO, __VA_ARGS__)
+#define ts_log_warn(...)  TS_LOG_AT(TS_LOG_WARN, __VA_ARGS__)
+#define ts_log_info(...)  TS_LOG_AT(TS_LOG_INFO, __VA_ARGS__)
 #define ts_log_debug(...) TS_LOG_AT(TS_LOG_DEBUG, __VA_ARGS__)
 
 #endif /* COMMON_TS_LOG_H */

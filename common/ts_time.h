@@ -24,13 +24,16 @@ int64_t ts_mono_ns(void);
  */
 int ts_parse_duration_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err);
 
-/* Format ms as a Prometheus duration ("1h30m", "0s"). Writes at most cap bytes. */
+/*
+ * Format ms as Prometheus does ("1h30m", "90d", "0s"; y and w only when exact; "-" for
+ * negative). Writes at most cap bytes, NUL-terminated (truncated if cap is too small).
+ */
 void ts_format_duration(int64_t ms, char *out, size_t cap);
 
 /*
  * Parse an API time: Unix seconds with optional fraction ("1700000000.5") or RFC 3339
- * ("2023-11-14T22:13:20.5Z", "...+02:00"). Result in ms (fractions below 1 ms are
- * rounded to the nearest ms). TS_EPARSE otherwise.
+ * ("2023-11-14T22:13:20.5Z", "...+02:00"; the date must exist). Result in ms (fractions
+ * below 1 ms are rounded to the nearest ms). TS_EPARSE otherwise.
  */
 int ts_parse_time_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err);
 
@@ -40,7 +43,8 @@ int ts_parse_time_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err);
  */
 int ts_parse_duration_or_seconds_ms(const char *s, size_t n, int64_t *out_ms, ts_err *err);
 
-/* Format ms as RFC 3339 in UTC with milliseconds ("2023-11-14T22:13:20.500Z"). */
+/* Format ms as RFC 3339 in UTC with milliseconds ("2023-11-14T22:13:20.500Z"), for any
+ * int64_t including negative (pre-1970) times. */
 void ts_format_rfc3339(int64_t ms, char *out, size_t cap);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date; and the inverse. */

@@ -5,7 +5,9 @@
  * name file:line:column.
  *
  * Supported: block and flow mappings/sequences, all scalar styles, anchors and aliases
- * (an alias shares the anchored node). Limits: 64 MiB input, depth 64, 1M nodes.
+ * (an alias shares the anchored node; an alias inside the node it names is an error, so
+ * the tree never has cycles). Limits: 64 MiB input, depth 64, 1M nodes, where depth and
+ * node count are those of the tree with every alias expanded (TS_ELIMIT).
  */
 #ifndef COMMON_TS_YAML_H
 #define COMMON_TS_YAML_H
@@ -28,9 +30,9 @@ struct ts_yaml_node {
 	int line;   /* 1-based line of the node's start */
 	int column; /* 1-based column */
 	/* SCALAR: */
-	char *scalar;     /* NUL-terminated text */
-	size_t len;       /* bytes in scalar */
-	bool is_quoted;   /* written with quotes or as a block scalar (never null/bool) */
+	char *scalar;   /* NUL-terminated text */
+	size_t len;     /* bytes in scalar */
+	bool is_quoted; /* written with quotes or as a block scalar (never null/bool) */
 	/* MAP: keys[i] -> items[i]; SEQ: items[i]. */
 	ts_yaml_node **keys;
 	ts_yaml_node **items;
@@ -70,11 +72,11 @@ int ts_yaml_int(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, i
 int ts_yaml_float(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, double *out,
 		  ts_err *err);
 /* Prometheus duration ("30s", "1h30m"). */
-int ts_yaml_duration(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
-		     int64_t *out_ms, ts_err *err);
+int ts_yaml_duration(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, int64_t *out_ms,
+		     ts_err *err);
 /* Byte size: plain integer or with suffix KiB/MiB/GiB/TiB (also KB/MB/GB/TB as powers of 10). */
-int ts_yaml_bytes(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
-		  int64_t *out_bytes, ts_err *err);
+int ts_yaml_bytes(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, int64_t *out_bytes,
+		  ts_err *err);
 /* Error at a node's position: "name:line:col: <formatted message>". Returns code. */
 int ts_yaml_error(const ts_yaml_doc *d, const ts_yaml_node *n, ts_err *err, int code,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));

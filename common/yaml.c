@@ -6,6 +6,16 @@
  * and remembered in `all` so the document frees them in one pass (aliases make the tree
  * a DAG, so a recursive free would double-free). Positions are libyaml's 0-based marks
  * plus one.
+ *
+ * Aliases share the anchored node, so code that walks the tree sees it once per alias.
+ * To keep such walks bounded the limits apply to the tree as seen through aliases: each
+ * node records its expanded size and height (yaml_node_int), an alias may not refer to
+ * a collection that is still open (a cycle), and the expanded node count and depth obey
+ * YAML_MAX_NODES and YAML_MAX_DEPTH ("billion laughs" documents are TS_ELIMIT).
+ * After the first document's root the parser reads on to the start of the next document
+ * (or the end of the stream), so trailing garbage is a syntax error rather than silently
+ * ignored. Scalars containing a NUL byte ("\0" escapes) are rejected: the tree is used
+ * as C strings.
  */
 #include "common/ts_yaml.h"
 
@@ -24,9 +34,17 @@
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 1000000
 
+/* A node plus what the limits need; `pub` first so a node pointer is the allocation. */
+typedef struct yaml_node_int {
+	ts_yaml_node pub;
+	size_t n_expanded; /* nodes in the subtree with aliases expanded, this one included */
+	int height;        /* 0 for a scalar, 1 + the highest child for a collection */
+} yaml_node_int;
+
 typedef struct anchor {
 	char *name;
 	ts_yaml_node *node;
+	bool is_open; /* the anchored collection is still being parsed */
 } anchor;
 
 struct ts_yaml_doc {
@@ -34,9 +52,15 @@ struct ts_yaml_doc {
 	ts_yaml_node *root;
 	ts_yaml_node **all; /* every node, for freeing */
 	size_t n_all, cap_all;
+	size_t n_expanded; /* nodes seen through aliases so far (<= YAML_MAX_NODES) */
 	anchor *anchors;
 	size_t n_anchors, cap_anchors;
 };
+
+static yaml_node_int *node_int(const ts_yaml_node *n)
+{
+	return (yaml_node_int *)n;
+}
 
 int ts_yaml_error(const ts_yaml_doc *d, const ts_yaml_node *n, ts_err *err, int code,
 		  const char *fmt, ...)
@@ -68,20 +92,38 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return TS_OK;
 }
 
-static ts_yaml_node *node_new(ts_yaml_doc *d, ts_yaml_type type, yaml_mark_t mark)
+/* Count `n` more nodes of the expanded tree; TS_ELIMIT past YAML_MAX_NODES. */
+static int count_nodes(ts_yaml_doc *d, size_t n, yaml_mark_t mark, ts_err *err)
 {
-	if (d->n_all >= YAML_MAX_NODES)
-		return NULL;
+	if (n > YAML_MAX_NODES - d->n_expanded)
+		return ts_err_set(err, TS_ELIMIT,
+				  "%s:%zu:%zu: more than %d nodes (aliases included)", d->name,
+				  mark.line + 1, mark.column + 1, YAML_MAX_NODES);
+	d->n_expanded += n;
+	return TS_OK;
+}
+
+static int node_new(ts_yaml_doc *d, ts_yaml_type type, yaml_mark_t mark, ts_yaml_node **out,
+		    ts_err *err)
+{
+	int rc = count_nodes(d, 1, mark, err);
+	if (rc)
+		return rc;
 	if (grow((void **)&d->all, &d->cap_all, d->n_all + 1, sizeof(*d->all)))
-		return NULL;
-	ts_yaml_node *n = ts_calloc(1, sizeof(*n));
-	if (!n)
-		return NULL;
+		goto nomem;
+	yaml_node_int *ni = ts_calloc(1, sizeof(*ni));
+	if (!ni)
+		goto nomem;
+	ni->n_expanded = 1;
+	ts_yaml_node *n = &ni->pub;
 	n->type = type;
 	n->line = (int)mark.line + 1;
 	n->column = (int)mark.column + 1;
 	d->all[d->n_all++] = n;
-	return n;
+	*out = n;
+	return TS_OK;
+nomem:
+	return ts_err_set(err, TS_ENOMEM, "%s: out of memory", d->name);
 }
 
 static int add_child(ts_yaml_node *parent, ts_yaml_node *key, ts_yaml_node *item)
@@ -104,10 +146,21 @@ static int add_child(ts_yaml_node *parent, ts_yaml_node *key, ts_yaml_node *item
 	if (parent->type == TS_YAML_MAP)
 		parent->keys[parent->n] = key;
 	parent->items[parent->n++] = item;
+	/* Bounded by count_nodes: the sum never exceeds YAML_MAX_NODES. */
+	yaml_node_int *pi = node_int(parent);
+	const ts_yaml_node *kids[2] = {key, item};
+	for (int i = 0; i < 2; i++) {
+		if (!kids[i])
+			continue;
+		yaml_node_int *ci = node_int(kids[i]);
+		pi->n_expanded += ci->n_expanded;
+		if (ci->height + 1 > pi->height)
+			pi->height = ci->height + 1;
+	}
 	return TS_OK;
 }
 
-static int remember_anchor(ts_yaml_doc *d, const yaml_char_t *name, ts_yaml_node *n)
+static int remember_anchor(ts_yaml_doc *d, const yaml_char_t *name, ts_yaml_node *n, bool is_open)
 {
 	if (!name)
 		return TS_OK;
@@ -117,6 +170,7 @@ static int remember_anchor(ts_yaml_doc *d, const yaml_char_t *name, ts_yaml_node
 	if (!copy)
 		return TS_ENOMEM;
 	d->anchors[d->n_anchors].name = copy;
+	d->anchors[d->n_anchors].is_open = is_open;
 	d->anchors[d->n_anchors++].node = n;
 	return TS_OK;
 }
@@ -127,13 +181,16 @@ static int parse_node(ts_yaml_doc *d, yaml_parser_t *p, yaml_event_t *ev, int de
 
 static int next_event(ts_yaml_doc *d, yaml_parser_t *p, yaml_event_t *ev, ts_err *err)
 {
-	if (!yaml_parser_parse(p, ev)) {
-		return ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: %s%s%s", d->name,
-				  p->problem_mark.line + 1, p->problem_mark.column + 1,
-				  p->problem ? p->problem : "YAML syntax error",
-				  p->context ? " " : "", p->context ? p->context : "");
-	}
-	return TS_OK;
+	if (yaml_parser_parse(p, ev))
+		return TS_OK;
+	if (p->error == YAML_MEMORY_ERROR)
+		return ts_err_set(err, TS_ENOMEM, "%s: out of memory", d->name);
+	if (p->error == YAML_READER_ERROR) /* bad encoding: libyaml has only an offset */
+		return ts_err_set(err, TS_EPARSE, "%s: byte %zu: %s", d->name, p->problem_offset,
+				  p->problem ? p->problem : "invalid input");
+	return ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: %s%s%s", d->name, p->problem_mark.line + 1,
+			  p->problem_mark.column + 1, p->problem ? p->problem : "YAML syntax error",
+			  p->context ? " " : "", p->context ? p->context : "");
 }
 
 static int parse_collection(ts_yaml_doc *d, yaml_parser_t *p, ts_yaml_node *coll,
@@ -149,17 +206,21 @@ static int parse_collection(ts_yaml_doc *d, yaml_parser_t *p, ts_yaml_node *coll
 			return TS_OK;
 		}
 		ts_yaml_node *key = NULL, *val = NULL;
+		/* Where the key is written: for an alias that is not the anchored node's spot. */
+		size_t kl = ev.start_mark.line + 1, kc = ev.start_mark.column + 1;
 		rc = parse_node(d, p, &ev, depth + 1, coll->type == TS_YAML_MAP ? &key : &val, err);
 		if (rc)
 			return rc;
 		if (coll->type == TS_YAML_MAP) {
 			if (key->type != TS_YAML_SCALAR)
-				return ts_yaml_error(d, key, err, TS_EPARSE,
-						     "mapping keys must be scalars");
+				return ts_err_set(err, TS_EPARSE,
+						  "%s:%zu:%zu: mapping keys must be scalars",
+						  d->name, kl, kc);
 			for (size_t i = 0; i < coll->n; i++)
 				if (strcmp(coll->keys[i]->scalar, key->scalar) == 0)
-					return ts_yaml_error(d, key, err, TS_EPARSE,
-							     "duplicate key '%s'", key->scalar);
+					return ts_err_set(err, TS_EPARSE,
+							  "%s:%zu:%zu: duplicate key '%s'", d->name,
+							  kl, kc, key->scalar);
 			rc = next_event(d, p, &ev, err);
 			if (rc)
 				return rc;
@@ -172,58 +233,88 @@ static int parse_collection(ts_yaml_doc *d, yaml_parser_t *p, ts_yaml_node *coll
 	}
 }
 
+/* Resolve alias event ev at `depth` to its anchored node, enforcing the limits. */
+static int resolve_alias(ts_yaml_doc *d, const yaml_event_t *ev, int depth, ts_yaml_node **out,
+			 ts_err *err)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+	for (size_t i = d->n_anchors; i-- > 0;) {
+		const anchor *a = &d->anchors[i];
+		if (strcmp(a->name, name) != 0)
+			continue;
+		if (a->is_open)
+			return ts_err_set(
+			    err, TS_EPARSE,
+			    "%s:%zu:%zu: alias '%s' refers to a node that contains it", d->name,
+			    line, col, name);
+		const yaml_node_int *ni = node_int(a->node);
+		if (depth + ni->height > YAML_MAX_DEPTH)
+			return ts_err_set(err, TS_ELIMIT,
+					  "%s:%zu:%zu: alias '%s' nests deeper than %d", d->name,
+					  line, col, name, YAML_MAX_DEPTH);
+		/* Each alias adds one more copy of the anchored subtree to the walked tree. */
+		int rc = count_nodes(d, ni->n_expanded, ev->start_mark, err);
+		if (rc)
+			return rc;
+		*out = a->node;
+		return TS_OK;
+	}
+	return ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: unknown alias '%s'", d->name, line, col,
+			  name);
+}
+
 static int parse_node(ts_yaml_doc *d, yaml_parser_t *p, yaml_event_t *ev, int depth,
 		      ts_yaml_node **out, ts_err *err)
 {
 	int rc = TS_OK;
+	ts_yaml_node *n = NULL;
 	if (depth > YAML_MAX_DEPTH) {
 		rc = ts_err_set(err, TS_ELIMIT, "%s:%zu:%zu: nesting deeper than %d", d->name,
 				ev->start_mark.line + 1, ev->start_mark.column + 1, YAML_MAX_DEPTH);
 		goto done;
 	}
-	ts_yaml_node *n = NULL;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		n = node_new(d, TS_YAML_SCALAR, ev->start_mark);
-		if (!n)
-			goto nomem;
+		if ((rc = node_new(d, TS_YAML_SCALAR, ev->start_mark, &n, err)))
+			goto done;
+		if (ev->data.scalar.length &&
+		    memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+			rc = ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: NUL byte in scalar", d->name,
+					ev->start_mark.line + 1, ev->start_mark.column + 1);
+			goto done;
+		}
 		n->scalar = ts_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		if (!n->scalar)
 			goto nomem;
 		n->len = ev->data.scalar.length;
 		n->is_quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-		if (remember_anchor(d, ev->data.scalar.anchor, n))
+		if (remember_anchor(d, ev->data.scalar.anchor, n, false))
 			goto nomem;
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT: {
 		bool is_map = ev->type == YAML_MAPPING_START_EVENT;
-		n = node_new(d, is_map ? TS_YAML_MAP : TS_YAML_SEQ, ev->start_mark);
-		if (!n)
-			goto nomem;
+		if ((rc = node_new(d, is_map ? TS_YAML_MAP : TS_YAML_SEQ, ev->start_mark, &n, err)))
+			goto done;
 		const yaml_char_t *anc =
-			is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
-		if (remember_anchor(d, anc, n))
+		    is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+		size_t a = d->n_anchors;
+		if (remember_anchor(d, anc, n, true))
 			goto nomem;
 		yaml_event_delete(ev);
-		rc = parse_collection(d, p, n, is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT,
-				      depth, err);
+		rc = parse_collection(
+		    d, p, n, is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT, depth, err);
+		if (anc && rc == TS_OK)
+			d->anchors[a].is_open = false;
 		if (rc == TS_OK)
 			*out = n;
 		return rc;
 	}
 	case YAML_ALIAS_EVENT:
-		for (size_t i = d->n_anchors; i-- > 0;)
-			if (strcmp(d->anchors[i].name, (const char *)ev->data.alias.anchor) == 0) {
-				n = d->anchors[i].node;
-				break;
-			}
-		if (!n) {
-			rc = ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: unknown alias '%s'", d->name,
-					ev->start_mark.line + 1, ev->start_mark.column + 1,
-					(const char *)ev->data.alias.anchor);
+		rc = resolve_alias(d, ev, depth, &n, err);
+		if (rc)
 			goto done;
-		}
 		break;
 	default:
 		rc = ts_err_set(err, TS_EPARSE, "%s:%zu:%zu: unexpected YAML event", d->name,
@@ -233,7 +324,7 @@ static int parse_node(ts_yaml_doc *d, yaml_parser_t *p, yaml_event_t *ev, int de
 	*out = n;
 	goto done;
 nomem:
-	rc = ts_err_set(err, TS_ENOMEM, "%s: out of memory or too many nodes", d->name);
+	rc = ts_err_set(err, TS_ENOMEM, "%s: out of memory", d->name);
 done:
 	yaml_event_delete(ev);
 	return rc;
@@ -247,7 +338,7 @@ void ts_yaml_free(ts_yaml_doc *d)
 		ts_free(d->all[i]->scalar);
 		ts_free(d->all[i]->keys);
 		ts_free(d->all[i]->items);
-		ts_free(d->all[i]);
+		ts_free(node_int(d->all[i]));
 	}
 	for (size_t i = 0; i < d->n_anchors; i++)
 		ts_free(d->anchors[i].name);
@@ -289,6 +380,13 @@ int ts_yaml_parse(const char *name, const char *text, size_t len, ts_yaml_doc **
 		goto fail;
 	if ((rc = parse_node(d, &p, &ev, 0, &d->root, err)))
 		goto fail;
+	/* DOCUMENT-END, then STREAM-END or the next DOCUMENT-START: reading them makes
+	 * libyaml check what follows the root ("[1]\nfoo: bar" is an error, not [1]). */
+	for (int i = 0; i < 2; i++) {
+		if ((rc = next_event(d, &p, &ev, err)))
+			goto fail;
+		yaml_event_delete(&ev);
+	}
 	if (d->root->type == TS_YAML_SCALAR && !d->root->is_quoted && ts_yaml_is_null(d->root))
 		d->root = NULL;
 ok:
@@ -439,21 +537,21 @@ int ts_yaml_float(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
 	return TS_OK;
 }
 
-int ts_yaml_duration(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
-		     int64_t *out_ms, ts_err *err)
+int ts_yaml_duration(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, int64_t *out_ms,
+		     ts_err *err)
 {
 	int rc = want_scalar(d, n, what, "a duration", err);
 	if (rc)
 		return rc;
 	if (ts_parse_duration_ms(n->scalar, n->len, out_ms, NULL) != TS_OK)
 		return ts_yaml_error(d, n, err, TS_EINVAL,
-				     "%s: invalid duration '%s' (use e.g. 30s, 5m, 1h30m, 7d)", what,
-				     n->scalar);
+				     "%s: invalid duration '%s' (use e.g. 30s, 5m, 1h30m, 7d)",
+				     what, n->scalar);
 	return TS_OK;
 }
 
-int ts_yaml_bytes(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
-		  int64_t *out_bytes, ts_err *err)
+int ts_yaml_bytes(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what, int64_t *out_bytes,
+		  ts_err *err)
 {
 	int rc = want_scalar(d, n, what, "a byte size", err);
 	if (rc)
@@ -461,9 +559,16 @@ int ts_yaml_bytes(const ts_yaml_doc *d, const ts_yaml_node *n, const char *what,
 	static const struct {
 		const char *sfx;
 		int64_t mul;
-	} sfx[] = {{"KiB", 1LL << 10}, {"MiB", 1LL << 20}, {"GiB", 1LL << 30}, {"TiB", 1LL << 40},
-		   {"KB", 1000LL},     {"MB", 1000000LL}, {"GB", 1000000000LL}, {"TB", 1000000000000LL},
-		   {"B", 1},           {"", 1}};
+	} sfx[] = {{"KiB", 1LL << 10},
+		   {"MiB", 1LL << 20},
+		   {"GiB", 1LL << 30},
+		   {"TiB", 1LL << 40},
+		   {"KB", 1000LL},
+		   {"MB", 1000000LL},
+		   {"GB", 1000000000LL},
+		   {"TB", 1000000000000LL},
+		   {"B", 1},
+		   {"", 1}};
 	char *end;
 	errno = 0;
 	long long v = strtoll(n->scalar, &end, 10);

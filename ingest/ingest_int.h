@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ingest_int.h: types shared by ingest/'s own files (parsers, log, consumer). Internal:
+ * other modules use ingest/ingest.h only.
+ */
+#ifndef INGEST_INGEST_INT_H
+#define INGEST_INGEST_INT_H
+
+#include "common/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A parser hands every sample it decodes to a sink callback.
+ *   labels   - normalized label set (sorted by name, unique, non-empty values, includes
+ *              "__name__"); borrowed, valid only during the call.
+ *   t_ms     - sample time in ms since the epoch.
+ *   v        - sample value (NaN payloads preserved bit-exactly).
+ * Return TS_OK to continue; any negative TS_E* code aborts the parse and is returned by
+ * the parser unchanged (e.g. TS_EBUSY for back-pressure).
+ */
+typedef int (*ingest_sample_fn)(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms,
+				double v);
+
+/* Limits every parser enforces; exceeding one rejects the line/series with a message. */
+typedef struct ingest_limits {
+	size_t max_labels;      /* labels per series, incl. __name__ (default 64) */
+	size_t max_name_bytes;  /* metric/label name length (default 256) */
+	size_t max_value_bytes; /* label value length (default 4096) */
+	size_t max_line_bytes;  /* one input line (default 1 MiB) */
+} ingest_limits;
+
+#define INGEST_LIMITS_DEFAULT           \
+	{                               \
+		64, 256, 4096, 1u << 20 \
+	}
+
+#endif /* INGEST_INGEST_INT_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_status.c: operational endpoints.
+ *
+ *   GET /-/healthy                  200 while the process serves HTTP
+ *   GET /-/ready                    200 once startup (replay) finished, else 503
+ *   GET /metrics                    Strata's own metrics, Prometheus text format 0.0.4
+ *   GET /api/v1/status/buildinfo    version information, Prometheus' shape
+ *   GET /api/v1/status/runtimeinfo  start time, storage retention, Prometheus' shape
+ */
+#include "web/web_int.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static int h_healthy(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	return ts_buf_puts(web_resp_body(resp), "Strata is Healthy.\n");
+}
+
+static int h_ready(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	if (!atomic_load(&s->ready)) {
+		web_resp_status(resp, 503);
+		return ts_buf_puts(web_resp_body(resp), "Service Unavailable\n");
+	}
+	return ts_buf_puts(web_resp_body(resp), "Strata is Ready.\n");
+}
+
+static void metric(ts_buf *b, const char *name, const char *type, const char *help, double v)
+{
+	char num[WEB_JSON_FLOAT_MAX];
+	web_json_format_float(num, v, WEB_JSON_FLOAT_PROM);
+	ts_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, num);
+}
+
+static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	ts_buf *b = web_resp_body(resp);
+	ts_buf_printf(b,
+		      "# HELP strata_build_info Strata build information (always 1).\n"
+		      "# TYPE strata_build_info gauge\n"
+		      "strata_build_info{version=\"%s\"} 1\n",
+		      STRATA_VERSION);
+	metric(b, "process_start_time_seconds", "gauge",
+	       "Start time of the process in Unix seconds.", (double)s->start_ms / 1000.0);
+	metric(b, "strata_memory_allocated_bytes", "gauge",
+	       "Bytes currently allocated through Strata's allocator.", (double)ts_alloc_bytes());
+	tsdb_stats ts;
+	tsdb_stats_get(s->opt.db, &ts);
+	metric(b, "strata_tsdb_head_series", "gauge", "Active series in the head.",
+	       (double)ts.n_series);
+	metric(b, "strata_tsdb_head_samples", "gauge", "Samples held in the head.",
+	       (double)ts.n_samples);
+	metric(b, "strata_tsdb_head_bytes", "gauge", "Memory used by head series and samples.",
+	       (double)ts.head_bytes);
+	metric(b, "strata_tsdb_samples_appended_total", "counter", "Samples accepted by the store.",
+	       (double)ts.samples_appended);
+	metric(b, "strata_tsdb_duplicate_samples_total", "counter",
+	       "Exact duplicate samples dropped (log replay).", (double)ts.duplicates_dropped);
+	metric(b, "strata_tsdb_out_of_order_samples_total", "counter",
+	       "Samples rejected as too old or conflicting.", (double)ts.out_of_order_rejected);
+	ingest_stats is;
+	ingest_stats_get(s->opt.ingest, &is);
+	metric(b, "strata_ingest_requests_total", "counter", "Write requests processed.",
+	       (double)is.requests);
+	metric(b, "strata_ingest_samples_total", "counter", "Samples accepted by write requests.",
+	       (double)is.samples);
+	metric(b, "strata_ingest_bad_lines_total", "counter", "Input lines rejected by parsers.",
+	       (double)is.bad_lines);
+	metric(b, "strata_ingest_rejected_samples_total", "counter",
+	       "Parsed samples the store refused.", (double)is.rejected);
+	int rc = web_http_write_metrics(s->http, b);
+	if (rc)
+		return ts_err_set(err, rc, "cannot render metrics");
+	web_resp_content_type(resp, "text/plain; version=0.0.4; charset=utf-8");
+	return TS_OK;
+}
+
+static int h_buildinfo(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_json w;
+	web_api_begin(&w, web_resp_body(resp));
+	web_json_object_begin(&w);
+	web_json_key(&w, "version");
+	web_json_string(&w, STRATA_VERSION);
+	web_json_key(&w, "revision");
+	web_json_string(&w, "");
+	web_json_key(&w, "branch");
+	web_json_string(&w, "");
+	web_json_key(&w, "buildUser");
+	web_json_string(&w, "");
+	web_json_key(&w, "buildDate");
+	web_json_string(&w, __DATE__);
+	web_json_key(&w, "goVersion");
+	web_json_string(&w, "C11");
+	web_json_object_end(&w);
+	int rc = web_api_end(&w);
+	if (rc)
+		return ts_err_set(err, rc, "cannot render build info");
+	return web_resp_content_type(resp, "application/json");
+}
+
+static int h_runtimeinfo(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	char start[40], cwd[1024], ret[64];
+	ts_format_rfc3339(s->start_ms, start, sizeof(start));
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	ts_format_duration(s->opt.config ? s->opt.config->storage.retention_raw_ms : 0, ret,
+			   sizeof(ret));
+	web_json w;
+	web_api_begin(&w, web_resp_body(resp));
+	web_json_object_begin(&w);
+	web_json_key(&w, "startTime");
+	web_json_string(&w, start);
+	web_json_key(&w, "CWD");
+	web_json_string(&w, cwd);
+	web_json_key(&w, "reloadConfigSuccess");
+	web_json_bool(&w, true);
+	web_json_key(&w, "lastConfigTime");
+	web_json_string(&w, start);
+	web_json_key(&w, "storageRetention");
+	web_json_string(&w, ret);
+	web_json_object_end(&w);
+	int rc = web_api_end(&w);
+	if (rc)
+		return ts_err_set(err, rc, "cannot render runtime info");
+	return web_resp_content_type(resp, "application/json");
+}
+
+int web_api_status_routes(web_server *s, ts_err *err)
+{
+	int rc;
+	if ((rc = web_http_route(s->http, "GET", "/-/healthy", h_healthy, s, err)) ||
+	    (rc = web_http_route(s->http, "GET", "/-/ready", h_ready, s, err)) ||
+	    (rc = web_http_route(s->http, "GET", "/metrics", h_metrics, s, err)) ||
+	    (rc =
+		 web_http_route(s->http, "GET", "/api/v1/status/buildinfo", h_buildinfo, s, err)) ||
+	    (rc = web_http_route(s->http, "GET", "/api/v1/status/runtimeinfo", h_runtimeinfo, s,
+				 err)))
+		return rc;
+	return TS_OK;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_write.c: write endpoints.
+ *
+ *   POST /write           InfluxDB 1.x line protocol (db, rp, u, p accepted; precision)
+ *   POST /api/v2/write    InfluxDB 2.x line protocol (org, bucket, precision)
+ *   GET  /ping            InfluxDB health check (204), used by Influx clients
+ *
+ * Success is 204 No Content and means every accepted sample is stored durably. A body
+ * with bad lines keeps the good lines and answers 400 naming the first bad line, as
+ * InfluxDB's partial write does. Error bodies use each API's own JSON shape: v1
+ * {"error": "..."}, v2 {"code": "invalid", "message": "..."}.
+ */
+#include "web/web_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int influx_error(web_resp *resp, bool is_v2, int status, const char *msg)
+{
+	ts_buf b;
+	ts_buf_init(&b, 4096);
+	web_json w;
+	web_json_init(&w, &b);
+	web_json_object_begin(&w);
+	if (is_v2) {
+		web_json_key(&w, "code");
+		web_json_string(&w, status == 413   ? "request too large"
+				    : status >= 500 ? "unavailable"
+						    : "invalid");
+		web_json_key(&w, "message");
+	} else {
+		web_json_key(&w, "error");
+	}
+	web_json_string(&w, msg);
+	web_json_object_end(&w);
+	int rc = web_json_finish(&w);
+	if (rc == TS_OK) {
+		web_resp_status(resp, status);
+		web_resp_content_type(resp, "application/json");
+		web_resp_set_body(resp, &b);
+	}
+	ts_buf_free(&b);
+	return rc;
+}
+
+static int write_lp(web_req *req, web_resp *resp, web_server *s, bool is_v2)
+{
+	size_t len;
+	const char *body = web_req_body(req, &len);
+	const char *precision = web_req_param(req, "precision");
+	ingest_write_result res;
+	ts_err e = {0};
+	int rc = ingest_write_line_protocol(s->opt.ingest, body, len, precision, &res, &e);
+	if (rc == TS_EINVAL)
+		return influx_error(resp, is_v2, 400, e.msg);
+	if (rc) {
+		int status = web_http_status_for_err(rc);
+		int r2 = influx_error(resp, is_v2, status, e.msg);
+		if (status == 503)
+			web_resp_header(resp, "Retry-After", "1", NULL);
+		return r2;
+	}
+	if (res.n_bad_lines || res.n_rejected) {
+		char msg[512];
+		if (res.n_bad_lines)
+			snprintf(msg, sizeof(msg), "partial write: line %zu: %s dropped=%zu",
+				 res.first_bad_line, res.first_error,
+				 res.n_bad_lines + res.n_rejected);
+		else
+			snprintf(msg, sizeof(msg), "partial write: %s dropped=%zu", res.first_error,
+				 res.n_rejected);
+		return influx_error(resp, is_v2, 400, msg);
+	}
+	web_resp_status(resp, 204);
+	return TS_OK;
+}
+
+static int h_write_v1(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	return write_lp(req, resp, ctx, false);
+}
+
+static int h_write_v2(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	return write_lp(req, resp, ctx, true);
+}
+
+static int h_ping(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_resp_status(resp, 204);
+	web_resp_header(resp, "X-Influxdb-Version", "1.8.10-strata", NULL);
+	return TS_OK;
+}
+
+int web_api_write_routes(web_server *s, ts_err *err)
+{
+	int rc;
+	if ((rc = web_http_route(s->http, "POST", "/write", h_write_v1, s, err)) ||
+	    (rc = web_http_route(s->http, "POST", "/api/v2/write", h_write_v2, s, err)) ||
+	    (rc = web_http_route(s->http, "GET", "/ping", h_ping, s, err)))
+		return rc;
+	return TS_OK;
+}

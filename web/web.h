@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * web.h: the public interface of web/: Strata's HTTP server.
+ *
+ * web_start() binds the listen address and serves every endpoint: Influx and
+ * Prometheus writes, the Prometheus HTTP API, health/readiness, /metrics. Handlers
+ * call the modules through their public headers; web/ holds no state of its own
+ * beyond request counters.
+ */
+#ifndef WEB_WEB_H
+#define WEB_WEB_H
+
+#include "common/common.h"
+#include "ingest/ingest.h"
+#include "query/query.h"
+#include "tsdb/tsdb.h"
+
+#include <stdbool.h>
+
+typedef struct web_server web_server;
+
+typedef struct web_options {
+	const char *listen;      /* "host:port"; port 0 picks a free port (borrowed) */
+	int threads;             /* HTTP worker threads */
+	int64_t max_body_bytes;  /* larger request bodies get 413 */
+	int max_connections;     /* concurrent connections */
+	int64_t read_timeout_ms; /* idle connection timeout */
+	tsdb_db *db;             /* borrowed */
+	ingest_pipeline *ingest; /* borrowed */
+	query_engine *query;     /* borrowed */
+	const ts_config *config; /* borrowed; shown on /api/v1/status/config */
+} web_options;
+
+/* Start serving. *out returned owned; stop with web_stop. Errors name the address. */
+int web_start(const web_options *o, web_server **out, ts_err *err);
+/* The TCP port actually bound (useful with port 0). */
+int web_port(const web_server *s);
+/* Mark the server ready (/-/ready answers 200 from now on). Thread-safe. */
+void web_set_ready(web_server *s, bool ready);
+/* Stop accepting, finish in-flight requests, free. NULL allowed. */
+void web_stop(web_server *s);
+
+#endif /* WEB_WEB_H */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * web_int.h: state shared by web/'s handler files (internal to web/ and its tests).
+ *
+ * server.c owns the web_server and registers the routes; each api_*.c file provides the
+ * handlers of one area and a function that registers them.
+ */
+#ifndef WEB_WEB_INT_H
+#define WEB_WEB_INT_H
+
+#include "web/web.h"
+
+#include "web/http_server.h"
+#include "web/json.h"
+
+#include <stdatomic.h>
+
+struct web_server {
+	web_options opt; /* copy; pointers borrowed from the caller */
+	web_http_server *http;
+	_Atomic bool ready;
+	int64_t start_ms; /* process start, for /api/v1/status/runtimeinfo */
+};
+
+/* Route registration per area (each returns TS_OK or the first error). */
+int web_api_write_routes(web_server *s, ts_err *err);
+int web_api_query_routes(web_server *s, ts_err *err);
+int web_api_status_routes(web_server *s, ts_err *err);
+
+/* Start a Prometheus success envelope {"status":"success","data": ... in w. */
+void web_api_begin(web_json *w, ts_buf *out);
+/* Close the envelope (optionally with warnings) and finish; returns w's status. */
+int web_api_end(web_json *w);
+
+/* Send a Prometheus JSON error for an error code (status and errorType from the code). */
+int web_api_error(web_resp *resp, int code, const char *msg);
+
+#endif /* WEB_WEB_INT_H */
