@@ -63,7 +63,32 @@ void ts_config_free(ts_config *c)
 	ts_free(c->log_level);
 	ts_free(c->server.listen);
 	ts_free(c->storage.data_dir);
+	ts_yaml_free(c->doc);
 	ts_free(c);
+}
+
+/* Top-level sections that belong to other modules. */
+static const char *const module_sections[] = {
+    "global",       "scrape_configs", "ingest", "kafka", "rule_files", "alerting",
+    "alertmanager", "remote_write",   "auth",   "tls",   "cluster",    NULL,
+};
+
+static bool is_module_section(const char *k)
+{
+	for (size_t i = 0; module_sections[i]; i++)
+		if (strcmp(k, module_sections[i]) == 0)
+			return true;
+	return false;
+}
+
+const ts_yaml_node *ts_config_section(const ts_config *c, const char *name)
+{
+	return c->doc ? ts_yaml_get(ts_yaml_root(c->doc), name) : NULL;
+}
+
+const ts_yaml_doc *ts_config_doc(const ts_config *c)
+{
+	return c->doc;
 }
 
 /* ---------------------------------------------------------------- key tables */
@@ -230,6 +255,8 @@ int ts_config_load(const char *path, ts_config **out, ts_err *err)
 			rc = load_section(d, v, "query", query_keys, &c->query, NULL, err);
 		} else if (strcmp(k, "log") == 0) {
 			rc = load_section(d, v, "log", log_keys, c, NULL, err);
+		} else if (is_module_section(k)) {
+			/* Parsed and validated by the owning module (ts_config_section). */
 		} else {
 			rc = ts_yaml_error(d, root->keys[i], err, TS_EINVAL, "unknown key '%s'", k);
 		}
@@ -240,7 +267,7 @@ int ts_config_load(const char *path, ts_config **out, ts_err *err)
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	ts_yaml_free(d);
+	c->doc = d;
 	*out = c;
 	return TS_OK;
 fail:

@@ -2,9 +2,10 @@
 /*
  * matcher.c: label matchers, the one wrapper around pcre2 (see ts_labels.h).
  *
- * Regex matchers are anchored at both ends like Prometheus' (`^(?s:re)$`) through the
+ * Regex matchers are anchored at both ends like Prometheus 2.x's (`^(?:re)$`) through the
  * PCRE2_ANCHORED and PCRE2_ENDANCHORED options, compiled in UTF mode with $ matching
- * only at the very end (as in Go), and JIT-compiled when the platform supports it.
+ * only at the very end (as in Go), `.` not matching a newline (Go's default, which
+ * Prometheus 2.x keeps; 3.0 switched to (?s)), and JIT-compiled when the platform supports it.
  * Matching allocates a small match-data block per call, so a compiled matcher can be
  * shared by threads. A subject that is not valid UTF-8, or a match that hits pcre2's
  * backtracking limit, counts as "no match".
@@ -36,8 +37,8 @@ int ts_matcher_init(ts_matcher *m, ts_match_type type, const char *name, const c
 		int code;
 		PCRE2_SIZE off;
 		pcre2_code *re = pcre2_compile((PCRE2_SPTR)value, strlen(value),
-					       PCRE2_UTF | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY |
-						   PCRE2_ANCHORED | PCRE2_ENDANCHORED,
+					       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ANCHORED |
+						   PCRE2_ENDANCHORED,
 					       &code, &off, NULL);
 		if (!re) {
 			PCRE2_UCHAR msg[160];

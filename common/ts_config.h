@@ -11,6 +11,7 @@
 #define COMMON_TS_CONFIG_H
 
 #include "common/ts_err.h"
+#include "common/ts_yaml.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,7 @@ typedef struct ts_config {
 	ts_config_server server;
 	ts_config_storage storage;
 	ts_config_query query;
+	ts_yaml_doc *doc; /* the parsed file (owned), NULL for defaults; module sections */
 } ts_config;
 
 /* A config with every default (returned owned), or NULL on ENOMEM. */
@@ -58,6 +60,17 @@ int ts_config_load(const char *path, ts_config **out, ts_err *err);
 /* Replace an owned string field with a copy of v. TS_ENOMEM on failure (field unchanged). */
 int ts_config_set_str(char **field, const char *v);
 void ts_config_free(ts_config *c);
+
+/*
+ * Sections owned by other modules ("global", "scrape_configs", "ingest", "kafka",
+ * "rule_files", "alerting", "alertmanager", "remote_write", "auth", "tls", "cluster"):
+ * common/ accepts these top-level keys and keeps the document; the owning module parses
+ * its section and reports errors with ts_yaml_error(ts_config_doc(c), node, ...).
+ * ts_config_section returns the section's node (borrowed) or NULL when absent or when
+ * the config came from defaults.
+ */
+const ts_yaml_node *ts_config_section(const ts_config *c, const char *name);
+const ts_yaml_doc *ts_config_doc(const ts_config *c);
 
 /*
  * Split "host:port" ("[::1]:9470", ":9470" too) into host (cap bytes) and port 0-65535,

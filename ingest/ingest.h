@@ -36,14 +36,15 @@ int ingest_open(const ingest_options *o, ingest_pipeline **out, ts_err *err);
 void ingest_close(ingest_pipeline *p);
 
 /* Outcome of one write request. */
-typedef struct ingest_write_result {
+struct ingest_write_result {
 	size_t n_samples;      /* samples accepted (durable) */
 	size_t n_rejected;     /* samples the store refused (too old, conflicting) */
 	size_t n_bad_lines;    /* lines/series that failed to parse */
 	size_t n_skipped;      /* values that are not numeric samples (string fields) */
 	size_t first_bad_line; /* 1-based line of the first bad line, 0 if none */
 	char first_error[256]; /* reason for the first bad line or rejected sample */
-} ingest_write_result;
+};
+typedef struct ingest_write_result ingest_write_result;
 
 /*
  * Influx line protocol body (v1 /write and v2 /api/v2/write). `precision` may be NULL
@@ -53,6 +54,23 @@ typedef struct ingest_write_result {
  */
 int ingest_write_line_protocol(ingest_pipeline *p, const char *body, size_t len,
 			       const char *precision, ingest_write_result *res, ts_err *err);
+
+/*
+ * Prometheus remote write 1.0 body (snappy block of a protobuf WriteRequest). All or
+ * nothing at validation: an invalid series rejects the request with TS_EINVAL naming it
+ * (the sender must not retry a 400); TS_EPARSE for a body that is not remote write;
+ * TS_ELIMIT for oversized bodies; storage errors as for line protocol.
+ */
+int ingest_write_remote(ingest_pipeline *p, const void *body, size_t len, ingest_write_result *res,
+			ts_err *err);
+
+/*
+ * Prometheus exposition text (0.0.4, or OpenMetrics when content_type says so or the body
+ * ends in "# EOF") with optional timestamps, for backfill. Samples without a timestamp
+ * get the server's time. Bad lines are skipped and reported in res like line protocol.
+ */
+int ingest_write_exposition(ingest_pipeline *p, const char *body, size_t len,
+			    const char *content_type, ingest_write_result *res, ts_err *err);
 
 /* Ingest statistics for /metrics. */
 typedef struct ingest_stats {

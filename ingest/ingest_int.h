@@ -36,4 +36,25 @@ typedef struct ingest_limits {
 		64, 256, 4096, 1u << 20 \
 	}
 
+/*
+ * A write in progress (pipeline.c). Every ingest path (HTTP writes, the scraper, rule
+ * results) collects its samples into a batch and commits it; the commit returns once
+ * the accepted samples are durable, which is what a 2xx promises.
+ *   ingest_batch_begin   start a batch (returned owned).
+ *   ingest_batch_add     an ingest_sample_fn: pass it with the batch as ctx to a parser.
+ *   ingest_batch_commit  make the batch durable and add to res (samples accepted and
+ *                        rejected); TS_EBUSY/TS_EUNAVAIL/TS_ENOSPC when the log refuses.
+ *   ingest_batch_free    NULL allowed; frees an uncommitted batch without writing it.
+ * A batch belongs to one thread.
+ */
+typedef struct ingest_pipeline ingest_pipeline;
+typedef struct ingest_write_result ingest_write_result;
+typedef struct ingest_batch ingest_batch;
+int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err);
+int ingest_batch_add(void *batch, const ts_label *labels, size_t n_labels, int64_t t_ms, double v);
+int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err);
+void ingest_batch_free(ingest_batch *b);
+/* The limits the pipeline enforces (borrowed from p). */
+const ingest_limits *ingest_pipeline_limits(const ingest_pipeline *p);
+
 #endif /* INGEST_INGEST_INT_H */

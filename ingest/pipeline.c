@@ -9,9 +9,12 @@
 #include "ingest/ingest.h"
 
 #include "ingest/ingest_int.h"
+#include "ingest/exposition.h"
 #include "ingest/line_protocol.h"
+#include "ingest/remote_write.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 struct ingest_pipeline {
@@ -20,10 +23,63 @@ struct ingest_pipeline {
 	_Atomic uint64_t requests, samples, bad_lines, rejected;
 };
 
-typedef struct write_ctx {
+/*
+ * The batch stores directly into the head for now: samples are applied as they are
+ * added and the commit only reports. With the partitioned log, add() fills one record
+ * per partition and commit() appends them durably; consumers apply them to the store.
+ */
+struct ingest_batch {
 	ingest_pipeline *p;
-	ingest_write_result *res;
-} write_ctx;
+	size_t n_samples;  /* accepted by the store */
+	size_t n_rejected; /* refused by the store (too old, conflicting) */
+	char first_error[256];
+};
+
+int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err)
+{
+	ingest_batch *b = ts_calloc(1, sizeof(*b));
+	if (!b)
+		return ts_err_set(err, TS_ENOMEM, "out of memory starting a write");
+	b->p = p;
+	*out = b;
+	return TS_OK;
+}
+
+int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	ingest_batch *b = batch;
+	ts_err e = {0};
+	int rc = tsdb_append(b->p->opt.db, labels, n, t_ms, v, &e);
+	if (rc == TS_OK) {
+		b->n_samples++;
+		return TS_OK;
+	}
+	if (rc == TS_EOUTOFORDER) {
+		if (b->n_rejected++ == 0)
+			snprintf(b->first_error, sizeof(b->first_error), "%s", e.msg);
+		return TS_OK;
+	}
+	return rc;
+}
+
+int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err)
+{
+	res->n_samples += b->n_samples;
+	res->n_rejected += b->n_rejected;
+	if (b->n_rejected && !res->first_error[0])
+		snprintf(res->first_error, sizeof(res->first_error), "%s", b->first_error);
+	return TS_OK;
+}
+
+void ingest_batch_free(ingest_batch *b)
+{
+	ts_free(b);
+}
+
+const ingest_limits *ingest_pipeline_limits(const ingest_pipeline *p)
+{
+	return &p->limits;
+}
 
 void ingest_options_init(ingest_options *o)
 {
@@ -56,20 +112,23 @@ void ingest_close(ingest_pipeline *p)
 	ts_free(p);
 }
 
-static int store_sample(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
+/* Account a finished request in the pipeline's counters. */
+static void count_request(ingest_pipeline *p, const ingest_write_result *res)
 {
-	write_ctx *w = ctx;
-	ts_err e = {0};
-	int rc = tsdb_append(w->p->opt.db, labels, n, t_ms, v, &e);
-	if (rc == TS_OK) {
-		w->res->n_samples++;
-		return TS_OK;
-	}
-	if (rc == TS_EOUTOFORDER) {
-		if (w->res->n_rejected++ == 0)
-			snprintf(w->res->first_error, sizeof(w->res->first_error), "%s", e.msg);
-		return TS_OK;
-	}
+	atomic_fetch_add(&p->requests, 1);
+	atomic_fetch_add(&p->samples, res->n_samples);
+	atomic_fetch_add(&p->rejected, res->n_rejected);
+	atomic_fetch_add(&p->bad_lines, res->n_bad_lines);
+}
+
+/* Finish a write: commit the batch unless parsing failed, count, free. */
+static int finish(ingest_pipeline *p, ingest_batch *b, int rc, ingest_write_result *res,
+		  ts_err *err)
+{
+	if (rc == TS_OK)
+		rc = ingest_batch_commit(b, res, err);
+	ingest_batch_free(b);
+	count_request(p, res);
 	return rc;
 }
 
@@ -83,22 +142,60 @@ int ingest_write_line_protocol(ingest_pipeline *p, const char *body, size_t len,
 		if (rc)
 			return rc;
 	}
-	write_ctx w = {p, res};
-	ingest_lp_result lr = {0};
-	int rc =
-	    ingest_lp_parse(body, len, prec, ts_now_ms(), &p->limits, store_sample, &w, &lr, err);
-	atomic_fetch_add(&p->requests, 1);
-	atomic_fetch_add(&p->samples, res->n_samples);
-	atomic_fetch_add(&p->rejected, res->n_rejected);
-	atomic_fetch_add(&p->bad_lines, lr.n_bad_lines);
+	ingest_batch *b;
+	int rc = ingest_batch_begin(p, &b, err);
 	if (rc)
 		return rc;
-	res->n_bad_lines = lr.n_bad_lines;
-	res->n_skipped = lr.n_string_fields_skipped;
-	res->first_bad_line = lr.first_bad_line;
-	if (lr.n_bad_lines)
-		snprintf(res->first_error, sizeof(res->first_error), "%s", lr.first_error);
-	return TS_OK;
+	ingest_lp_result lr = {0};
+	rc = ingest_lp_parse(body, len, prec, ts_now_ms(), &p->limits, ingest_batch_add, b, &lr,
+			     err);
+	if (rc == TS_OK) {
+		res->n_bad_lines = lr.n_bad_lines;
+		res->n_skipped = lr.n_string_fields_skipped;
+		res->first_bad_line = lr.first_bad_line;
+		if (lr.n_bad_lines)
+			snprintf(res->first_error, sizeof(res->first_error), "%s", lr.first_error);
+	}
+	return finish(p, b, rc, res, err);
+}
+
+int ingest_write_remote(ingest_pipeline *p, const void *body, size_t len, ingest_write_result *res,
+			ts_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	ingest_batch *b;
+	int rc = ingest_batch_begin(p, &b, err);
+	if (rc)
+		return rc;
+	ingest_rw_result rr;
+	rc = ingest_remote_write_decode(body, len, &p->limits, ingest_batch_add, b, &rr, err);
+	return finish(p, b, rc, res, err);
+}
+
+int ingest_write_exposition(ingest_pipeline *p, const char *body, size_t len,
+			    const char *content_type, ingest_write_result *res, ts_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	ingest_batch *b;
+	int rc = ingest_batch_begin(p, &b, err);
+	if (rc)
+		return rc;
+	/* An OpenMetrics Content-Type is trusted; otherwise the body decides ("# EOF"). */
+	ingest_expo_format fmt =
+	    ingest_exposition_format_detect(content_type) == INGEST_EXPO_OPENMETRICS
+		? INGEST_EXPO_OPENMETRICS
+		: INGEST_EXPO_AUTO;
+	ingest_expo_result er = {0};
+	rc = ingest_exposition_parse(body, len, fmt, INGEST_EXPO_SKIP_INVALID, ts_now_ms(),
+				     &p->limits, ingest_batch_add, NULL, b, &er, err);
+	if (rc == TS_OK) {
+		res->n_bad_lines = er.n_invalid_lines;
+		res->first_bad_line = er.first_invalid_line;
+		if (er.n_invalid_lines)
+			snprintf(res->first_error, sizeof(res->first_error), "%s",
+				 er.first_invalid);
+	}
+	return finish(p, b, rc, res, err);
 }
 
 void ingest_stats_get(ingest_pipeline *p, ingest_stats *out)

@@ -5,6 +5,8 @@
  *   POST /write           InfluxDB 1.x line protocol (db, rp, u, p accepted; precision)
  *   POST /api/v2/write    InfluxDB 2.x line protocol (org, bucket, precision)
  *   GET  /ping            InfluxDB health check (204), used by Influx clients
+ *   POST /api/v1/write    Prometheus remote write 1.0 (snappy + protobuf)
+ *   POST /api/v1/import/prometheus   exposition text (0.0.4 or OpenMetrics) for backfill
  *
  * Success is 204 No Content and means every accepted sample is stored durably. A body
  * with bad lines keeps the good lines and answers 400 naming the first bad line, as
@@ -86,6 +88,48 @@ static int h_write_v2(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	return write_lp(req, resp, ctx, true);
 }
 
+/* Remote write: 204, or a plain-text error (what Prometheus' own receiver sends):
+ * 400 tells the sender to drop the batch, 5xx to retry it. */
+static int h_remote_write(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	size_t len;
+	const char *body = web_req_body(req, &len);
+	ingest_write_result res;
+	ts_err e = {0};
+	int rc = ingest_write_remote(s->opt.ingest, body, len, &res, &e);
+	if (rc) {
+		int status = web_http_status_for_err(rc);
+		if (rc == TS_ELIMIT)
+			status = 400; /* retrying an oversized or over-limit batch cannot help */
+		web_resp_status(resp, status);
+		if (status == 503)
+			web_resp_header(resp, "Retry-After", "1", NULL);
+		return ts_buf_printf(web_resp_body(resp), "%s\n", e.msg);
+	}
+	web_resp_status(resp, 204);
+	return TS_OK;
+}
+
+static int h_import_prometheus(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	size_t len;
+	const char *body = web_req_body(req, &len);
+	ingest_write_result res;
+	ts_err e = {0};
+	int rc = ingest_write_exposition(s->opt.ingest, body, len,
+					 web_req_header(req, "Content-Type"), &res, &e);
+	if (rc)
+		return web_api_error(resp, rc, e.msg);
+	if (res.n_bad_lines || res.n_rejected) {
+		return web_resp_error(resp, 400, "bad_data", "partial import: %s dropped=%zu",
+				      res.first_error, res.n_bad_lines + res.n_rejected);
+	}
+	web_resp_status(resp, 204);
+	return TS_OK;
+}
+
 static int h_ping(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
 	web_resp_status(resp, 204);
@@ -98,7 +142,10 @@ int web_api_write_routes(web_server *s, ts_err *err)
 	int rc;
 	if ((rc = web_http_route(s->http, "POST", "/write", h_write_v1, s, err)) ||
 	    (rc = web_http_route(s->http, "POST", "/api/v2/write", h_write_v2, s, err)) ||
-	    (rc = web_http_route(s->http, "GET", "/ping", h_ping, s, err)))
+	    (rc = web_http_route(s->http, "GET", "/ping", h_ping, s, err)) ||
+	    (rc = web_http_route(s->http, "POST", "/api/v1/write", h_remote_write, s, err)) ||
+	    (rc = web_http_route(s->http, "POST", "/api/v1/import/prometheus", h_import_prometheus,
+				 s, err)))
 		return rc;
 	return TS_OK;
 }

@@ -3,7 +3,7 @@
  * test_matcher.c: unit tests for common/matcher.c (label matchers over pcre2).
  *
  * The semantics are Prometheus': regexes are fully anchored (`"foo" =~ "fo"` is false,
- * alternations are anchored as a whole), `.` matches newlines, `$` is the end of the
+ * alternations are anchored as a whole), `.` does not match newlines (Prometheus 2.x), `$` is the end of the
  * value only, an absent label is the empty string, and a bad pattern is TS_EINVAL with
  * pcre2's message and the offset in the pattern. Includes unbalanced patterns that
  * would escape textual ^(?:...)$ anchoring and concurrent use of one compiled matcher.
@@ -90,10 +90,13 @@ static void test_ts_matcher_matches_re_alternation_anchored(void **state)
 	assert_false(m(TS_MATCH_RE, "prod|staging|dev", "production"));
 }
 
-static void test_ts_matcher_matches_re_dot_matches_newline(void **state)
+static void test_ts_matcher_matches_re_dot_does_not_match_newline(void **state)
 {
-	assert_true(m(TS_MATCH_RE, "a.b", "a\nb"));
-	assert_true(m(TS_MATCH_RE, ".*", "line1\nline2"));
+	/* Prometheus 2.x compiles ^(?:re)$ with Go's defaults: '.' stops at newlines. */
+	assert_false(m(TS_MATCH_RE, "a.b", "a\nb"));
+	assert_false(m(TS_MATCH_RE, ".*", "line1\nline2"));
+	assert_true(m(TS_MATCH_RE, "(?s).*", "line1\nline2"));
+	assert_true(m(TS_MATCH_RE, "line1\\nline2", "line1\nline2"));
 }
 
 static void test_ts_matcher_matches_re_no_match_before_final_newline(void **state)
@@ -337,7 +340,7 @@ int main(void)
 	    cmocka_unit_test(test_ts_matcher_matches_neq),
 	    cmocka_unit_test(test_ts_matcher_matches_re_fully_anchored),
 	    cmocka_unit_test(test_ts_matcher_matches_re_alternation_anchored),
-	    cmocka_unit_test(test_ts_matcher_matches_re_dot_matches_newline),
+	    cmocka_unit_test(test_ts_matcher_matches_re_dot_does_not_match_newline),
 	    cmocka_unit_test(test_ts_matcher_matches_re_no_match_before_final_newline),
 	    cmocka_unit_test(test_ts_matcher_matches_re_case_and_flags),
 	    cmocka_unit_test(test_ts_matcher_matches_re_utf8),
