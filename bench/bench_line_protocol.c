@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_line_protocol.c: throughput of ingest_lp_parse on one core.
+ *
+ * Loads a line protocol file (gzip or plain; default: the devops cpu data set,
+ * 36,000 lines x 10 fields) into memory, then parses it `iterations` times on the
+ * calling thread and reports bytes/s, lines/s and samples/s for the best and the
+ * median run, by wall clock and by thread CPU time (the CPU rows stay per core on a
+ * busy machine; on an idle one both agree).
+ *
+ * The sink is cheap on purpose (it folds values and label counts into a checksum) to
+ * measure the parser; --hash also computes ts_series_hash per sample, which is what
+ * the write path does next. Not run by ctest (STYLE.md section 10).
+ *
+ * Usage: bench_line_protocol [--hash] [FILE[.gz] [ITERATIONS]]
+ * Links with: ingest common, zlib (-lz); build with -O2 -DNDEBUG.
+ */
+#include "ingest/line_protocol.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#ifndef STRATA_SHARED_DATA
+#define STRATA_SHARED_DATA "../shared/data"
+#endif
+
+typedef struct bench_sink {
+	double sum;     /* sum of values */
+	uint64_t check; /* label counts, timestamps and hashes folded together */
+	int hash;       /* compute ts_series_hash per sample */
+} bench_sink;
+
+static int sink(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	bench_sink *s = ctx;
+	s->sum += v;
+	s->check += n ^ (uint64_t)t_ms;
+	if (s->hash)
+		s->check ^= ts_series_hash(labels, n);
+	return TS_OK;
+}
+
+static char *load(const char *path, size_t *len)
+{
+	gzFile f = gzopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 24, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (cap - n < (1 << 20)) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		int got = gzread(f, buf + n, 1 << 20);
+		if (got < 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	gzclose(f);
+	*len = n;
+	return buf;
+}
+
+static double now_s(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	bench_sink s = {0, 0, 0};
+	int argi = 1;
+	if (argi < argc && strcmp(argv[argi], "--hash") == 0) {
+		s.hash = 1;
+		argi++;
+	}
+	const char *path =
+	    argi < argc ? argv[argi++] : STRATA_SHARED_DATA "/devops/devops_100h_1h.lp.gz";
+	int iters = argi < argc ? atoi(argv[argi]) : 20;
+	if (iters < 1 || iters > 10000) {
+		fprintf(stderr, "usage: %s [--hash] [FILE[.gz] [ITERATIONS]]\n", argv[0]);
+		return 2;
+	}
+	size_t len;
+	char *body = load(path, &len);
+	if (!body) {
+		fprintf(stderr, "cannot read %s\n", path);
+		return 1;
+	}
+
+	double *wall = calloc((size_t)iters, sizeof(double));
+	double *cpu = calloc((size_t)iters, sizeof(double));
+	if (!wall || !cpu) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	ingest_lp_result r;
+	ingest_limits lim = INGEST_LIMITS_DEFAULT;
+	for (int i = 0; i < iters; i++) {
+		ts_err err = {0};
+		double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+		int rc = ingest_lp_parse(body, len, INGEST_PREC_NS, 0, &lim, sink, &s, &r, &err);
+		double c1 = now_s(CLOCK_THREAD_CPUTIME_ID), w1 = now_s(CLOCK_MONOTONIC);
+		if (rc != TS_OK || r.n_bad_lines) {
+			fprintf(stderr, "parse failed: %s %s\n", err.msg, r.first_error);
+			return 1;
+		}
+		wall[i] = w1 - w0;
+		cpu[i] = c1 - c0;
+	}
+	qsort(wall, (size_t)iters, sizeof(double), cmp_double);
+	qsort(cpu, (size_t)iters, sizeof(double), cmp_double);
+
+	printf("file      %s\n", path);
+	printf("input     %zu bytes, %zu lines, %zu samples (%.1f samples/line)%s\n", len,
+	       r.n_lines, r.n_samples, (double)r.n_samples / (double)r.n_lines,
+	       s.hash ? ", sink computes ts_series_hash" : "");
+	printf("runs      %d (checksum %.6g/%" PRIu64 ")\n", iters, s.sum, s.check);
+	printf("%-9s %10s %14s %16s\n", "", "MB/s", "lines/s", "samples/s");
+	const struct {
+		const char *name;
+		double t;
+	} rows[] = {{"best", wall[0]},
+		    {"median", wall[iters / 2]},
+		    {"cpu-best", cpu[0]},
+		    {"cpu-med", cpu[iters / 2]}};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		printf("%-9s %10.1f %14.0f %16.0f\n", rows[i].name, (double)len / rows[i].t / 1e6,
+		       (double)r.n_lines / rows[i].t, (double)r.n_samples / rows[i].t);
+	free(wall);
+	free(cpu);
+	free(body);
+	return 0;
+}

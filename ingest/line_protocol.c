@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * line_protocol.c: InfluxDB line protocol parser: request body -> samples for a sink.
+ *
+ * Grammar (docs/formats/line_protocol.md has the full rules and the mapping):
+ *
+ *   line  = measurement *("," tagkey "=" tagval) 1*" " field *("," field) [1*" " time] *" "
+ *   field = fieldkey "=" (float | int "i" | uint "u" | bool | '"' string '"')
+ *
+ * Lines end at '\n' ("\r\n" too) except inside a quoted string value; blank lines and
+ * lines whose first non-blank byte is '#' are skipped.
+ *
+ * DESIGN
+ * One pass over the body, no allocation per line. A class table (`cls`) drives every
+ * inner loop: a token scanner stops only at the delimiters of its token kind, at '\\',
+ * at NUL and at bytes >= 0x80, so ASCII bodies without escapes run through tight loops
+ * and UTF-8 validation (ts_utf8_valid) runs only on tokens that contain high bytes.
+ * Each point is parsed and validated completely before anything is delivered, so a
+ * point is delivered whole or not at all:
+ *   1. the measurement is unescaped into `raw`; tag values are unescaped, tag keys
+ *      unescaped and sanitized (ts_name_sanitize), into the per-call scratch `strs`;
+ *      the label array is sorted (ts_labels_normalize, only when the tags are not
+ *      already sorted) with __name__ inserted at its place, once per point;
+ *   2. fields are validated and their values decoded into `fields[]` (up to
+ *      LP_FIELD_BATCH; a point with more fields is validated, then its field section
+ *      is parsed a second time in emit mode);
+ *   3. the timestamp is parsed and converted to ms;
+ *   4. per field the metric name is built in `raw` (measurement '_' field key),
+ *      sanitized into `name` with ts_name_sanitize, and the sink is called.
+ * Points of one request usually share their shape, so steps 1 and 4 are cached by
+ * position (lp_tag_slot, lp_metric_slot): a tag key equal to the previous one at the
+ * same position reuses its label name, a point whose tag keys all match reuses the
+ * previous sort order, and a field key equal to the previous one at the same position
+ * under the same measurement reuses its metric name. The caches live for one call and
+ * compare raw bytes, so they cannot change a result (the tests parse bodies whole and
+ * line by line and compare).
+ * The scratch (labels, tag strings, name buffers) comes from one stack buffer, or one
+ * ts_malloc per call when the limits and the body size need more; its size is derived
+ * from ingest_limits and the body length so that every point within the limits fits.
+ * The parser state with its caches and the stack scratch take about 40 KiB of stack.
+ *
+ * Floats use Clinger's exact fast path (<= 19 significant digits, mantissa <= 2^53,
+ * |exp10| <= 22); anything else goes through strtod on a NUL-terminated copy (the
+ * process runs in the C locale). Integers ("i", "u") are parsed exactly, then
+ * converted to double (values beyond 2^53 round).
+ *
+ * A bad point is skipped: its end is found again from its start by scan_line(), which
+ * follows the same quoting rules, so the next point starts where it would have.
+ *
+ * Deliberately not done here: deduplicating repeated field keys of one point (both
+ * samples go to the sink), string fields as samples, any I/O or decompression.
+ */
+#include "ingest/line_protocol.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ================================================================ character classes */
+
+enum {
+	C_MEAS = 0x01, /* ends a measurement: ',' ' ' '\n' */
+	C_KEY = 0x02,  /* ends a tag key, tag value or field key: ',' '=' ' ' '\n' */
+	C_SLOW = 0x04, /* needs a closer look inside any name token: '\\', NUL, >= 0x80 */
+	C_STR = 0x08,  /* needs a closer look inside a quoted string: '"' '\\' '\n' >= 0x80 */
+	C_ESC = 0x10,  /* escapable after '\\' in names and tag values: ',' '=' ' ' '\\' */
+};
+
+/* clang-format off */
+static const uint8_t cls[256] = {
+	/* 00 */ 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 08 */ 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 10 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 18 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 20 */ 0x13, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 28 */ 0x00, 0x00, 0x00, 0x00, 0x13, 0x00, 0x00, 0x00,
+	/* 30 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 38 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00,
+	/* 40 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 48 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 50 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 58 */ 0x00, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00,
+	/* 60 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 68 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 70 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 78 */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	/* 80 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* 88 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* 90 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* 98 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* a0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* a8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* b0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* b8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* c0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* c8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* d0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* d8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* e0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* e8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* f0 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+	/* f8 */ 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+};
+/* clang-format on */
+
+#define CLS(c) cls[(uint8_t)(c)]
+
+/* Token flags reported by the scanners. */
+#define TOK_ESC  0x1u /* contains a backslash (the copy must unescape) */
+#define TOK_HIGH 0x2u /* contains bytes >= 0x80 (validate UTF-8) */
+#define TOK_NUL  0x4u /* contains a NUL byte (rejected: labels are C strings) */
+
+/* ================================================================ parser state */
+
+#define LP_OK  0
+#define LP_BAD 1 /* the current point is bad; ps->reason says why */
+
+#define LP_FIELD_BATCH     64    /* fields decoded per point before the two-pass path */
+#define LP_STACK_SCRATCH   16384 /* scratch bytes on the stack before one ts_malloc */
+#define LP_NUM_MAX         400   /* longest float literal handed to strtod */
+#define LP_EXCERPT_MAX     64    /* bytes of a bad line quoted in first_error */
+#define LP_TAG_SLOTS       64    /* tag keys remembered, by position in the point */
+#define LP_SLOT_RAW        48    /* longest raw key (and measurement) remembered */
+#define LP_TAG_NAME_MAX    56    /* sanitized tag key: LP_SLOT_RAW + '_' + "tag_" + NUL */
+#define LP_METRIC_NAME_MAX 104   /* digit '_' + measurement + '_' + key + NUL */
+
+typedef struct lp_field {
+	const char *key; /* raw field key in the body (escapes unresolved) */
+	size_t key_len;  /* raw bytes */
+	bool key_esc;    /* key contains a backslash */
+	bool is_value;   /* key is exactly "value": the metric name is the measurement */
+	double v;        /* decoded value */
+} lp_field;
+
+/*
+ * Name caches. Clients send points of the same shape over and over, so the parser
+ * remembers, by position in the point, each tag key's label name and each numeric
+ * field's metric name (valid while the measurement is unchanged), and the sort order
+ * of the last point's tags. A point whose tag keys all hit their slots and whose tag
+ * count matches reuses that order: no sanitizing, no sorting, no duplicate check
+ * (all were done, with the same keys, when the order was computed).
+ */
+typedef struct lp_tag_slot {
+	size_t raw_len;             /* 0: empty */
+	char raw[LP_SLOT_RAW];      /* raw tag key bytes as in the body */
+	char name[LP_TAG_NAME_MAX]; /* its label name */
+} lp_tag_slot;
+
+typedef struct lp_metric_slot {
+	uint64_t gen;                  /* measurement generation of name; 0: empty */
+	size_t raw_len;                /* raw field key bytes */
+	char raw[LP_SLOT_RAW];         /* raw field key as in the body */
+	char name[LP_METRIC_NAME_MAX]; /* the metric name */
+} lp_metric_slot;
+
+typedef struct lp_parser {
+	ingest_sample_fn fn;   /* sink */
+	void *ctx;             /* sink context */
+	ingest_precision prec; /* timestamp unit */
+	int64_t default_t_ms;  /* time of points without a timestamp */
+	ingest_limits lim;     /* limits as configured (checks and messages) */
+	ts_label *labels;      /* tags + __name__ of the current point, sorted */
+	ts_label *tags;        /* tags of the current point in input order */
+	size_t labels_cap;     /* entries in labels (tags has one less) */
+	char *strs;            /* sanitized tag keys and unescaped values, NUL-terminated */
+	size_t strs_cap;       /* bytes in strs */
+	char *raw;             /* unescaped measurement, then '_' field key; the second
+				* half is scratch for unescaping tag keys */
+	size_t raw_half;       /* bytes in each half of raw */
+	char *name;            /* sanitized metric name (value of __name__) */
+	size_t name_cap;       /* bytes in name */
+	size_t meas_len;       /* unescaped measurement bytes at raw[0..) */
+	size_t meas_san_len;   /* length of the sanitized measurement */
+	size_t n_tags;         /* tags of the current point */
+	size_t name_idx;       /* index of __name__ in labels */
+	size_t n_fields;       /* numeric fields of the current point */
+	size_t n_strings;      /* string fields of the current point */
+	lp_field fields[LP_FIELD_BATCH]; /* first LP_FIELD_BATCH numeric fields */
+	char reason[120];                /* why the current point is bad */
+	ingest_lp_result r;              /* running totals */
+	/* caches (see lp_tag_slot) */
+	bool all_hit;                /* every tag key of the current point hit its slot */
+	size_t perm_n;               /* tags of the remembered order; SIZE_MAX: none */
+	size_t perm_name_idx;        /* position of __name__ in the remembered order */
+	uint8_t perm[LP_TAG_SLOTS];  /* sorted tag k is input tag perm[k] */
+	bool meas_cacheable;         /* the measurement is short enough to remember */
+	uint64_t meas_gen;           /* bumped whenever the measurement changes */
+	size_t meas_prev_len;        /* bytes in meas_prev */
+	char meas_prev[LP_SLOT_RAW]; /* unescaped measurement of the previous point */
+	lp_tag_slot tag_slots[LP_TAG_SLOTS];
+	lp_metric_slot metric_slots[LP_FIELD_BATCH];
+} lp_parser;
+
+/* Record why the current point is bad; returns LP_BAD. */
+__attribute__((format(printf, 2, 3))) static int bad(lp_parser *ps, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ps->reason, sizeof(ps->reason), fmt, ap);
+	va_end(ap);
+	return LP_BAD;
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* True at the end of a line: end of body, '\n', or a '\r' that ends the body or a line. */
+static bool is_eol(const char *p, const char *end)
+{
+	return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+}
+
+/* True where a field value ends: ',' (next field), ' ' (timestamp) or end of line. */
+static bool is_value_end(const char *p, const char *end)
+{
+	return p == end || *p == ',' || *p == ' ' || is_eol(p, end);
+}
+
+/* ================================================================ tokens */
+
+/*
+ * Scan a measurement (kind C_MEAS) or key/tag value (C_KEY) token from p: it ends at
+ * the first unescaped delimiter of its kind or at end. A backslash followed by one of
+ * ", =\" escapes that byte; any other backslash is literal.
+ */
+static const char *scan_token(const char *p, const char *end, uint8_t kind, unsigned *flags)
+{
+	const uint8_t stop = kind | C_SLOW;
+	unsigned f = 0;
+	for (;;) {
+		while (p < end && !(CLS(*p) & stop))
+			p++;
+		if (p == end || !(CLS(*p) & C_SLOW))
+			break;
+		if (*p == '\\') {
+			f |= TOK_ESC;
+			p += (p + 1 < end && (CLS(p[1]) & C_ESC)) ? 2 : 1;
+		} else {
+			f |= *p ? TOK_HIGH : TOK_NUL;
+			p++;
+		}
+	}
+	*flags = f;
+	return p;
+}
+
+/* Copy src[0..n) to dst resolving escapes; returns the bytes written (<= n). */
+static size_t unescape(char *dst, const char *src, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		if (c == '\\' && i + 1 < n && (CLS(src[i + 1]) & C_ESC))
+			c = src[++i];
+		dst[w++] = c;
+	}
+	return w;
+}
+
+/* Copy token src[0..n) with flags f to dst resolving escapes; returns the bytes written. */
+static size_t copy_token(char *dst, const char *src, size_t n, unsigned f)
+{
+	if (!(f & TOK_ESC)) {
+		memcpy(dst, src, n);
+		return n;
+	}
+	return unescape(dst, src, n);
+}
+
+/* Length of src[0..n) once unescaped. */
+static size_t unescaped_len(const char *src, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++, w++)
+		if (src[i] == '\\' && i + 1 < n && (CLS(src[i + 1]) & C_ESC))
+			i++;
+	return w;
+}
+
+/*
+ * Check a name/tag token for NUL and UTF-8; `what` names it in the message.
+ * Returns LP_OK or LP_BAD.
+ */
+static int check_token(lp_parser *ps, const char *s, size_t n, unsigned f, const char *what)
+{
+	if (f & TOK_NUL)
+		return bad(ps, "NUL byte in %s", what);
+	if ((f & TOK_HIGH) && !ts_utf8_valid(s, n))
+		return bad(ps, "invalid UTF-8 in %s", what);
+	return LP_OK;
+}
+
+/*
+ * Skip a quoted string body starting after the opening quote. Returns the position
+ * after the closing quote, or NULL when the body ends first. \" and \\ are escapes;
+ * newlines belong to the value and are counted in *nl.
+ */
+static const char *skip_string(const char *p, const char *end, size_t *nl, unsigned *flags)
+{
+	for (;;) {
+		while (p < end && !(CLS(*p) & C_STR))
+			p++;
+		if (p == end)
+			return NULL;
+		switch (*p) {
+		case '"': return p + 1;
+		case '\\': p += (p + 1 < end && (p[1] == '"' || p[1] == '\\')) ? 2 : 1; break;
+		case '\n':
+			(*nl)++;
+			p++;
+			break;
+		default:
+			*flags |= TOK_HIGH;
+			p++;
+			break;
+		}
+	}
+}
+
+/*
+ * Find the end of the point starting at p (the '\n' that ends it, or end) without
+ * validating it, following the parser's sectioning and quoting: a quote opens a string
+ * only right after a field's '=' in the field section. Counts newlines inside strings.
+ */
+static const char *scan_line(const char *p, const char *end, size_t *nl)
+{
+	enum { S_KEY, S_FIELDS, S_TIME } sect = S_KEY;
+	bool after_eq = false;
+	while (p < end && *p != '\n') {
+		char c = *p;
+		if (c == '\\') {
+			p += (p + 1 < end && (CLS(p[1]) & C_ESC)) ? 2 : 1;
+			after_eq = false;
+			continue;
+		}
+		if (sect == S_FIELDS && c == '"' && after_eq) {
+			unsigned f = 0;
+			const char *q = skip_string(p + 1, end, nl, &f);
+			if (!q)
+				return end;
+			p = q;
+			after_eq = false;
+			continue;
+		}
+		if (c == ' ' && sect != S_TIME) {
+			sect = sect == S_KEY ? S_FIELDS : S_TIME;
+			while (p < end && *p == ' ')
+				p++;
+			after_eq = false;
+			continue;
+		}
+		after_eq = c == '=';
+		p++;
+	}
+	return p;
+}
+
+/* ================================================================ values */
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Case-insensitive: is s[0..n) a spelling of NaN or Inf (what strtod would accept)? */
+static bool is_nan_inf(const char *s, size_t n)
+{
+	static const char *const words[] = {"nan", "inf", "infinity"};
+	if (n > 0 && (*s == '+' || *s == '-'))
+		s++, n--;
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		size_t wl = strlen(words[w]);
+		if (n != wl)
+			continue;
+		size_t i = 0;
+		while (i < n && (s[i] | 0x20) == words[w][i])
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/* Message for a value token that is not a valid number, bool or string. */
+static int bad_value(lp_parser *ps, const char *s, const char *end, const char *what)
+{
+	const char *q = s;
+	while (!is_value_end(q, end))
+		q++;
+	if (is_nan_inf(s, (size_t)(q - s)))
+		return bad(ps, "NaN and Inf are not valid field values");
+	return bad(ps, "%s", what);
+}
+
+/*
+ * Parse a numeric field value at p: float ("-1.5e3", "1.", ".5"), integer ("-3i") or
+ * unsigned ("3u"). On success stores the value and the position after it.
+ */
+static int parse_number(lp_parser *ps, const char *p, const char *end, const char **out, double *v)
+{
+	const char *s = p;
+	bool neg = false, has_dot = false, has_exp = false, inexact = false;
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	const char *ds = p; /* first digit */
+	uint64_t m = 0;     /* first 19 significant digits */
+	int nsig = 0;
+	int64_t exp10 = 0; /* m * 10^exp10 is the value (digits beyond 19 dropped) */
+	size_t ndig = 0;
+	while (p < end && is_digit(*p)) {
+		unsigned d = (unsigned)(*p++ - '0');
+		ndig++;
+		if (nsig < 19) {
+			m = m * 10 + d;
+			nsig += m != 0;
+		} else {
+			exp10++;
+			inexact |= d != 0;
+		}
+	}
+	const char *de = p; /* end of the integer digits */
+	if (p < end && *p == '.') {
+		has_dot = true;
+		p++;
+		while (p < end && is_digit(*p)) {
+			unsigned d = (unsigned)(*p++ - '0');
+			ndig++;
+			if (nsig < 19) {
+				m = m * 10 + d;
+				nsig += m != 0;
+				exp10--;
+			} else {
+				inexact |= d != 0;
+			}
+		}
+	}
+	if (ndig == 0)
+		return bad_value(ps, s, end, "invalid number");
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		has_exp = true;
+		p++;
+		bool eneg = false;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p == end || !is_digit(*p))
+			return bad_value(ps, s, end, "invalid number");
+		int64_t e = 0;
+		while (p < end && is_digit(*p)) {
+			if (e < 100000)
+				e = e * 10 + (*p - '0');
+			p++;
+		}
+		exp10 += eneg ? -e : e;
+	}
+	if (p < end && (*p == 'i' || *p == 'u')) {
+		bool is_uint = *p == 'u';
+		p++;
+		if (has_dot || has_exp || !is_value_end(p, end))
+			return bad_value(ps, s, end, "invalid number");
+		if (is_uint && neg)
+			return bad(ps, "invalid unsigned integer: negative value");
+		uint64_t u = 0;
+		for (const char *q = ds; q < de; q++) {
+			unsigned d = (unsigned)(*q - '0');
+			if (u > (UINT64_MAX - d) / 10)
+				return bad(ps, "%s value out of range",
+					   is_uint ? "unsigned" : "integer");
+			u = u * 10 + d;
+		}
+		if (!is_uint && u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+			return bad(ps, "integer value out of range");
+		*v = neg ? -(double)u : (double)u;
+		*out = p;
+		return LP_OK;
+	}
+	if (!is_value_end(p, end))
+		return bad_value(ps, s, end, "invalid number");
+	double x;
+	if (m == 0) {
+		x = 0.0;
+	} else if (!inexact && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+		x = exp10 >= 0 ? (double)m * pow10_exact[exp10] : (double)m / pow10_exact[-exp10];
+	} else {
+		char buf[LP_NUM_MAX + 1];
+		size_t n = (size_t)(p - s);
+		if (n > LP_NUM_MAX)
+			return bad(ps, "float value longer than %d bytes", LP_NUM_MAX);
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		errno = 0;
+		x = strtod(buf, NULL);
+		if (isinf(x))
+			return bad(ps, "float value out of range");
+		*v = x;
+		*out = p;
+		return LP_OK;
+	}
+	*v = neg ? -x : x;
+	*out = p;
+	return LP_OK;
+}
+
+/* Parse a boolean field value at p (t T true True TRUE f F false False FALSE). */
+static int parse_bool(lp_parser *ps, const char *p, const char *end, const char **out, double *v)
+{
+	static const char *const yes[] = {"t", "T", "true", "True", "TRUE"};
+	static const char *const no[] = {"f", "F", "false", "False", "FALSE"};
+	const char *q = p;
+	while (!is_value_end(q, end))
+		q++;
+	size_t n = (size_t)(q - p);
+	for (size_t i = 0; i < 5; i++) {
+		if (strlen(yes[i]) == n && memcmp(yes[i], p, n) == 0) {
+			*v = 1.0;
+			*out = q;
+			return LP_OK;
+		}
+		if (strlen(no[i]) == n && memcmp(no[i], p, n) == 0) {
+			*v = 0.0;
+			*out = q;
+			return LP_OK;
+		}
+	}
+	return bad(ps, "invalid boolean");
+}
+
+/* ================================================================ time */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* Convert t in unit prec to ms; false on overflow. */
+static bool time_to_ms(int64_t t, ingest_precision prec, int64_t *out)
+{
+	int64_t k;
+	switch (prec) {
+	case INGEST_PREC_NS: *out = floor_div(t, 1000000); return true;
+	case INGEST_PREC_US: *out = floor_div(t, 1000); return true;
+	case INGEST_PREC_MS: *out = t; return true;
+	case INGEST_PREC_S: k = 1000; break;
+	case INGEST_PREC_M: k = 60000; break;
+	case INGEST_PREC_H: k = 3600000; break;
+	default: return false;
+	}
+	if (t > INT64_MAX / k || t < INT64_MIN / k)
+		return false;
+	*out = t * k;
+	return true;
+}
+
+/* Parse "[-]digits" followed by optional spaces and the end of the line. */
+static int parse_time(lp_parser *ps, const char *p, const char *end, const char **out,
+		      int64_t *t_ms)
+{
+	bool neg = false, ovf = false;
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	const char *ds = p;
+	uint64_t u = 0;
+	while (p < end && is_digit(*p)) {
+		unsigned d = (unsigned)(*p++ - '0');
+		if (u > (UINT64_MAX - d) / 10)
+			ovf = true;
+		else
+			u = u * 10 + d;
+	}
+	const char *de = p;
+	while (p < end && *p == ' ')
+		p++;
+	if (de == ds || !is_eol(p, end))
+		return bad(ps, "invalid timestamp");
+	if (ovf || u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+		return bad(ps, "timestamp out of range");
+	int64_t t = neg ? (int64_t)(0 - u) : (int64_t)u;
+	if (!time_to_ms(t, ps->prec, t_ms))
+		return bad(ps, "timestamp out of range");
+	*out = p;
+	return LP_OK;
+}
+
+/* ================================================================ points */
+
+/*
+ * Deliver one sample of the idx-th numeric field: find or build its metric name, call
+ * the sink.
+ */
+static int emit(lp_parser *ps, size_t idx, const char *key, size_t key_len, bool key_esc,
+		bool is_value, int64_t t_ms, double v)
+{
+	lp_metric_slot *slot =
+	    idx < LP_FIELD_BATCH && ps->meas_cacheable ? &ps->metric_slots[idx] : NULL;
+	const char *name = ps->name;
+	if (slot && slot->gen == ps->meas_gen && slot->raw_len == key_len &&
+	    memcmp(slot->raw, key, key_len) == 0) {
+		name = slot->name;
+	} else {
+		size_t n = ps->meas_len;
+		if (!is_value) {
+			ps->raw[n++] = '_';
+			if (key_esc) {
+				n += unescape(ps->raw + n, key, key_len);
+			} else {
+				memcpy(ps->raw + n, key, key_len);
+				n += key_len;
+			}
+		}
+		size_t ln = ts_name_sanitize(ps->raw, n, true, ps->name, ps->name_cap);
+		if (TS_NEVER(ln == 0))
+			return TS_EINVAL; /* lengths were checked while parsing */
+		if (slot && key_len <= LP_SLOT_RAW && ln < LP_METRIC_NAME_MAX) {
+			slot->gen = ps->meas_gen;
+			slot->raw_len = key_len;
+			memcpy(slot->raw, key, key_len);
+			memcpy(slot->name, ps->name, ln + 1);
+			name = slot->name;
+		} else if (slot) {
+			slot->gen = 0;
+		}
+	}
+	ps->labels[ps->name_idx].value = name;
+	int rc = ps->fn(ps->ctx, ps->labels, ps->n_tags + 1, t_ms, v);
+	if (rc < 0)
+		return rc;
+	ps->r.n_samples++;
+	return LP_OK;
+}
+
+/*
+ * Parse the field section at p. With `emit_t` NULL, validate every field, keep the
+ * first LP_FIELD_BATCH numeric ones in ps->fields and count the rest; otherwise (the
+ * second pass of a point with more fields) deliver each numeric field at *emit_t.
+ * On success *out is the position after the last value (' ' or end of line).
+ */
+static int parse_fields(lp_parser *ps, const char *p, const char *end, const int64_t *emit_t,
+			const char **out, size_t *nl)
+{
+	size_t n_numeric = 0; /* numeric fields seen (emit mode) */
+	for (;;) {
+		unsigned f;
+		const char *key = p;
+		p = scan_token(p, end, C_KEY, &f);
+		size_t kl = (size_t)(p - key);
+		if (kl == 0)
+			return bad(ps, "missing field key");
+		if (p == end || *p != '=')
+			return bad(ps, "invalid field format: missing '=' after field key");
+		bool is_value = kl == 5 && memcmp(key, "value", 5) == 0;
+		if (!emit_t) {
+			int rc = check_token(ps, key, kl, f, "field key");
+			if (rc)
+				return rc;
+			size_t ukl = (f & TOK_ESC) ? unescaped_len(key, kl) : kl;
+			if (!is_value && ps->meas_san_len + 1 + ukl > ps->lim.max_name_bytes)
+				return bad(ps, "metric name longer than max_name_bytes (%zu)",
+					   ps->lim.max_name_bytes);
+		}
+		p++;
+		if (is_value_end(p, end))
+			return bad(ps, "missing field value");
+		double v = 0;
+		bool is_string = false;
+		int rc;
+		switch (*p) {
+		case '"': {
+			unsigned sf = 0;
+			const char *q = skip_string(p + 1, end, nl, &sf);
+			if (!q)
+				return bad(ps, "unterminated string field value");
+			if ((sf & TOK_HIGH) && !ts_utf8_valid(p + 1, (size_t)(q - p - 2)))
+				return bad(ps, "invalid UTF-8 in string field value");
+			if (!is_value_end(q, end))
+				return bad(ps, "invalid field format: text after string value");
+			p = q;
+			is_string = true;
+			rc = LP_OK;
+			break;
+		}
+		case 't':
+		case 'T':
+		case 'f':
+		case 'F': rc = parse_bool(ps, p, end, &p, &v); break;
+		case '-':
+		case '.':
+		case '0':
+		case '1':
+		case '2':
+		case '3':
+		case '4':
+		case '5':
+		case '6':
+		case '7':
+		case '8':
+		case '9': rc = parse_number(ps, p, end, &p, &v); break;
+		default: rc = bad_value(ps, p, end, "invalid field value"); break;
+		}
+		if (rc)
+			return rc;
+		if (is_string) {
+			if (!emit_t)
+				ps->n_strings++;
+		} else if (emit_t) {
+			rc = emit(ps, n_numeric++, key, kl, f & TOK_ESC, is_value, *emit_t, v);
+			if (rc)
+				return rc;
+		} else {
+			if (ps->n_fields < LP_FIELD_BATCH)
+				ps->fields[ps->n_fields] =
+				    (lp_field){key, kl, (f & TOK_ESC) != 0, is_value, v};
+			ps->n_fields++;
+		}
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		*out = p;
+		return LP_OK;
+	}
+}
+
+/*
+ * Parse a tag key at p (ending at '=') into strs at *used: unescape, sanitize as a
+ * label name, rename a reserved "__" name to "tag___...". Stores the label name.
+ */
+static int parse_tag_key(lp_parser *ps, const char *s, size_t n, unsigned f, size_t *used,
+			 const char **name)
+{
+	int rc = check_token(ps, s, n, f, "tag key");
+	if (rc)
+		return rc;
+	size_t un = (f & TOK_ESC) ? unescaped_len(s, n) : n;
+	if (un > ps->lim.max_name_bytes) /* sanitized names are never shorter */
+		goto too_long;
+	if (un > ps->raw_half - 1 || ps->strs_cap - *used < un + 6)
+		return bad(ps, "tag key does not fit the parser scratch");
+	const char *src = s;
+	if (f & TOK_ESC) {
+		char *tmp = ps->raw + ps->raw_half;
+		unescape(tmp, s, n);
+		src = tmp;
+	}
+	char *dst = ps->strs + *used;
+	size_t ln = ts_name_sanitize(src, un, false, dst + 4, ps->lim.max_name_bytes + 1);
+	if (ln == 0)
+		goto too_long;
+	if (dst[4] == '_' && dst[5] == '_') {
+		if (ln + 4 > ps->lim.max_name_bytes)
+			goto too_long;
+		memcpy(dst, "tag_", 4);
+		*name = dst;
+	} else {
+		*name = dst + 4;
+	}
+	*used += ln + 5;
+	return LP_OK;
+too_long:
+	return bad(ps, "label name longer than max_name_bytes (%zu)", ps->lim.max_name_bytes);
+}
+
+/* The label name for the j-th tag key s[0..n): from its slot, or built and remembered. */
+static int tag_key_name(lp_parser *ps, size_t j, const char *s, size_t n, unsigned f, size_t *used,
+			const char **name)
+{
+	lp_tag_slot *slot = j < LP_TAG_SLOTS ? &ps->tag_slots[j] : NULL;
+	if (slot && slot->raw_len == n && memcmp(slot->raw, s, n) == 0) {
+		*name = slot->name;
+		return LP_OK;
+	}
+	ps->all_hit = false;
+	ps->perm_n = SIZE_MAX; /* the slots change: forget the remembered order */
+	int rc = parse_tag_key(ps, s, n, f, used, name);
+	if (rc || !slot)
+		return rc;
+	size_t ln = strlen(*name);
+	if (n <= LP_SLOT_RAW && ln < LP_TAG_NAME_MAX) {
+		slot->raw_len = n;
+		memcpy(slot->raw, s, n);
+		memcpy(slot->name, *name, ln + 1);
+		*name = slot->name;
+	} else {
+		slot->raw_len = 0;
+	}
+	return LP_OK;
+}
+
+/*
+ * Build the sorted label set of the point from its tags: reuse the remembered order
+ * when the tag keys are those it was computed for; otherwise sort (the tags usually
+ * arrive sorted), reject duplicates, insert __name__, and remember the order.
+ */
+static int finish_labels(lp_parser *ps)
+{
+	ts_label *l = ps->labels;
+	const ts_label *t = ps->tags;
+	size_t n = ps->n_tags;
+	if (ps->all_hit && n == ps->perm_n) {
+		size_t k = ps->perm_name_idx;
+		for (size_t i = 0; i < k; i++)
+			l[i] = t[ps->perm[i]];
+		l[k] = (ts_label){TS_METRIC_NAME, ps->name};
+		for (size_t i = k; i < n; i++)
+			l[i + 1] = t[ps->perm[i]];
+		ps->name_idx = k;
+		return LP_OK;
+	}
+	memcpy(l, t, n * sizeof(*l));
+	bool sorted = true;
+	for (size_t i = 1; i < n && sorted; i++)
+		sorted = strcmp(l[i - 1].name, l[i].name) < 0;
+	if (!sorted) {
+		ts_err e = {0};
+		if (ts_labels_normalize(l, &n, &e) != TS_OK)
+			return bad(ps, "%s", e.msg);
+		if (TS_NEVER(n != ps->n_tags))
+			return bad(ps, "empty tag value");
+	}
+	size_t k = n;
+	while (k > 0 && strcmp(l[k - 1].name, TS_METRIC_NAME) > 0) {
+		l[k] = l[k - 1];
+		k--;
+	}
+	l[k] = (ts_label){TS_METRIC_NAME, ps->name};
+	ps->name_idx = k;
+
+	/* remember the order when every key sits in its slot (names are then unique
+	 * pointers into the slots, which identifies each tag's input position) */
+	if (n > LP_TAG_SLOTS)
+		return LP_OK;
+	for (size_t j = 0; j < n; j++)
+		if (t[j].name != ps->tag_slots[j].name)
+			return LP_OK;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = l[i < k ? i : i + 1].name;
+		size_t j = 0;
+		while (t[j].name != nm)
+			j++;
+		ps->perm[i] = (uint8_t)j;
+	}
+	ps->perm_n = n;
+	ps->perm_name_idx = k;
+	return LP_OK;
+}
+
+/*
+ * Parse and deliver one point starting at p (first non-blank byte of the line at ls).
+ * Returns LP_OK with *le at the '\n' ending the point (or end), LP_BAD, or the sink's
+ * negative code. *nl counts newlines inside string values.
+ */
+static int parse_point(lp_parser *ps, const char *ls, const char *p, const char *end,
+		       const char **le, size_t *nl)
+{
+	unsigned f;
+	int rc;
+
+	/* measurement */
+	const char *s = p;
+	p = scan_token(p, end, C_MEAS, &f);
+	size_t n = (size_t)(p - s);
+	if (n == 0)
+		return bad(ps, "missing measurement");
+	if ((rc = check_token(ps, s, n, f, "measurement")))
+		return rc;
+	size_t un = (f & TOK_ESC) ? unescaped_len(s, n) : n;
+	ps->meas_san_len = un + (is_digit(*s) ? 1 : 0);
+	if (ps->meas_san_len > ps->lim.max_name_bytes)
+		return bad(ps, "metric name longer than max_name_bytes (%zu)",
+			   ps->lim.max_name_bytes);
+	ps->meas_len = copy_token(ps->raw, s, n, f);
+	if (ps->meas_len != ps->meas_prev_len ||
+	    memcmp(ps->meas_prev, ps->raw, ps->meas_len) != 0) {
+		ps->meas_gen++;
+		ps->meas_cacheable = ps->meas_len <= LP_SLOT_RAW;
+		ps->meas_prev_len = ps->meas_cacheable ? ps->meas_len : SIZE_MAX;
+		if (ps->meas_cacheable)
+			memcpy(ps->meas_prev, ps->raw, ps->meas_len);
+	}
+
+	/* tags */
+	size_t used = 0;
+	ps->n_tags = 0;
+	ps->all_hit = true;
+	while (p < end && *p == ',') {
+		s = ++p;
+		p = scan_token(p, end, C_KEY, &f);
+		n = (size_t)(p - s);
+		if (n == 0)
+			return bad(ps, "missing tag key");
+		if (p == end || *p != '=')
+			return bad(ps, "missing tag value");
+		if (ps->n_tags + 2 > ps->lim.max_labels)
+			return bad(ps, "more than max_labels (%zu) labels", ps->lim.max_labels);
+		if (TS_NEVER(ps->n_tags + 2 > ps->labels_cap))
+			return bad(ps, "too many tags for the parser scratch");
+		ts_label *l = &ps->tags[ps->n_tags];
+		if ((rc = tag_key_name(ps, ps->n_tags, s, n, f, &used, &l->name)))
+			return rc;
+		s = ++p;
+		p = scan_token(p, end, C_KEY, &f);
+		n = (size_t)(p - s);
+		if (n == 0)
+			return bad(ps, "missing tag value");
+		if (p < end && *p == '=')
+			return bad(ps, "invalid tag format: unescaped '=' in tag value");
+		if ((rc = check_token(ps, s, n, f, "tag value")))
+			return rc;
+		un = (f & TOK_ESC) ? unescaped_len(s, n) : n;
+		if (un > ps->lim.max_value_bytes)
+			return bad(ps, "label value longer than max_value_bytes (%zu)",
+				   ps->lim.max_value_bytes);
+		if (ps->strs_cap - used < un + 1)
+			return bad(ps, "tag value does not fit the parser scratch");
+		char *v = ps->strs + used;
+		copy_token(v, s, n, f);
+		v[un] = '\0';
+		used += un + 1;
+		l->value = v;
+		ps->n_tags++;
+	}
+	if (p == end || *p != ' ')
+		return bad(ps, "missing fields");
+	while (p < end && *p == ' ')
+		p++;
+	if (is_eol(p, end))
+		return bad(ps, "missing fields");
+	if (ps->n_tags + 1 > ps->lim.max_labels)
+		return bad(ps, "more than max_labels (%zu) labels", ps->lim.max_labels);
+	if ((rc = finish_labels(ps)))
+		return rc;
+
+	/* fields */
+	const char *fields = p;
+	ps->n_fields = 0;
+	ps->n_strings = 0;
+	if ((rc = parse_fields(ps, p, end, NULL, &p, nl)))
+		return rc;
+
+	/* timestamp */
+	int64_t t_ms = ps->default_t_ms;
+	while (p < end && *p == ' ')
+		p++;
+	if (!is_eol(p, end) && (rc = parse_time(ps, p, end, &p, &t_ms)))
+		return rc;
+	if ((size_t)(p - ls) > ps->lim.max_line_bytes)
+		return bad(ps, "line longer than max_line_bytes (%zu)", ps->lim.max_line_bytes);
+	if (p < end && *p == '\r')
+		p++;
+	*le = p;
+
+	/* deliver */
+	ps->r.n_string_fields_skipped += ps->n_strings;
+	if (ps->n_fields > LP_FIELD_BATCH) {
+		size_t ignored = 0;
+		const char *q;
+		rc = parse_fields(ps, fields, end, &t_ms, &q, &ignored);
+		return TS_NEVER(rc == LP_BAD) ? TS_EINVAL : rc;
+	}
+	for (size_t i = 0; i < ps->n_fields; i++) {
+		const lp_field *fl = &ps->fields[i];
+		if ((rc =
+			 emit(ps, i, fl->key, fl->key_len, fl->key_esc, fl->is_value, t_ms, fl->v)))
+			return rc;
+	}
+	return LP_OK;
+}
+
+/*
+ * Keep the first bad point's line number and reason in the result:
+ * "line N: unable to parse '<excerpt>': <reason>", the excerpt shortened (at a UTF-8
+ * boundary, "..." appended) so that the reason always fits.
+ */
+static void record_bad(lp_parser *ps, size_t line, const char *s, const char *e)
+{
+	if (ps->r.n_bad_lines++ > 0)
+		return;
+	ps->r.first_bad_line = line;
+	char head[48];
+	int hl = snprintf(head, sizeof(head), "line %zu: unable to parse '", line);
+	size_t fixed = (size_t)(hl > 0 ? hl : 0) + strlen("...': ") + strlen(ps->reason) + 1;
+	size_t room = fixed < sizeof(ps->r.first_error) ? sizeof(ps->r.first_error) - fixed : 0;
+	size_t n = (size_t)(e - s);
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	bool cut = n > min_sz(room, LP_EXCERPT_MAX);
+	if (cut) {
+		n = min_sz(room, LP_EXCERPT_MAX);
+		while (n > 0 && ((uint8_t)s[n] & 0xC0) == 0x80)
+			n--; /* do not split a UTF-8 sequence */
+	}
+	char ex[LP_EXCERPT_MAX + 1];
+	bool utf8 = ts_utf8_valid(s, n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		ex[i] = (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) ? '?' : (char)c;
+	}
+	ex[n] = '\0';
+	int w = snprintf(ps->r.first_error, sizeof(ps->r.first_error), "%s%s%s': %s", head, ex,
+			 cut ? "..." : "", ps->reason);
+	(void)w; /* cannot truncate: room was computed above */
+}
+
+/* ================================================================ entry points */
+
+int ingest_precision_parse(const char *s, ingest_precision *out, ts_err *err)
+{
+	static const struct {
+		const char *name;
+		ingest_precision prec;
+	} names[] = {
+	    {"", INGEST_PREC_NS},          {"n", INGEST_PREC_NS},
+	    {"ns", INGEST_PREC_NS},        {"u", INGEST_PREC_US},
+	    {"us", INGEST_PREC_US},        {"\xc2\xb5", INGEST_PREC_US},
+	    {"\xc2\xb5s", INGEST_PREC_US}, {"\xce\xbc", INGEST_PREC_US},
+	    {"\xce\xbcs", INGEST_PREC_US}, {"ms", INGEST_PREC_MS},
+	    {"s", INGEST_PREC_S},          {"m", INGEST_PREC_M},
+	    {"h", INGEST_PREC_H},
+	};
+	if (!s)
+		s = "";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].prec;
+			return TS_OK;
+		}
+	}
+	return ts_err_set(err, TS_EINVAL, "unknown precision '%.32s'", s);
+}
+
+static size_t sat_add(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t sat_mul(size_t a, size_t b)
+{
+	return (b != 0 && a > SIZE_MAX / b) ? SIZE_MAX : a * b;
+}
+
+int ingest_lp_parse(const char *body, size_t len, ingest_precision prec, int64_t default_t_ms,
+		    const ingest_limits *lim, ingest_sample_fn fn, void *ctx, ingest_lp_result *res,
+		    ts_err *err)
+{
+	static const ingest_limits defaults = INGEST_LIMITS_DEFAULT;
+	_Alignas(max_align_t) char stack[LP_STACK_SCRATCH];
+	lp_parser ps_storage;
+	lp_parser *ps = &ps_storage;
+	char *heap = NULL;
+	int rc = TS_OK;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if ((!body && len > 0) || !fn)
+		return ts_err_set(err, TS_EINVAL, "line protocol: %s",
+				  fn ? "NULL body" : "no sample sink");
+	if ((unsigned)prec > INGEST_PREC_H)
+		return ts_err_set(err, TS_EINVAL, "line protocol: bad precision %d", (int)prec);
+
+	memset(&ps->r, 0, sizeof(ps->r));
+	ps->fn = fn;
+	ps->ctx = ctx;
+	ps->prec = prec;
+	ps->default_t_ms = default_t_ms;
+	ps->lim = lim ? *lim : defaults;
+	ps->perm_n = SIZE_MAX;
+	ps->meas_cacheable = false;
+	ps->meas_gen = 0;
+	ps->meas_prev_len = SIZE_MAX;
+	for (size_t i = 0; i < LP_TAG_SLOTS; i++)
+		ps->tag_slots[i].raw_len = 0;
+	for (size_t i = 0; i < LP_FIELD_BATCH; i++)
+		ps->metric_slots[i].gen = 0;
+
+	/*
+	 * Scratch sizes. No name can be longer than the body (+5 for a digit prefix and
+	 * "tag_"), no point has more than len/4+1 tags, and a tag needs at most its raw
+	 * bytes + 5 in strs; the limits bound the same quantities from the other side.
+	 */
+	size_t eff_name = min_sz(ps->lim.max_name_bytes, sat_add(len, 8));
+	size_t eff_value = min_sz(ps->lim.max_value_bytes, len);
+	size_t eff_labels = min_sz(ps->lim.max_labels, len / 2 + 2);
+	ps->labels_cap = eff_labels + 1;
+	ps->raw_half = eff_name + 2;
+	ps->name_cap = eff_name + 1;
+	ps->strs_cap = sat_add(min_sz(sat_mul(eff_labels, sat_add(eff_name, eff_value + 8)),
+				      sat_add(len, sat_mul(eff_labels, 8))),
+			       8);
+	size_t need = sat_add(sat_add(sat_mul(2 * ps->labels_cap, sizeof(ts_label)), ps->strs_cap),
+			      sat_add(2 * ps->raw_half, ps->name_cap));
+	char *mem = stack;
+	if (need > sizeof(stack)) {
+		heap = need == SIZE_MAX ? NULL : ts_malloc(need);
+		if (!heap)
+			return ts_err_set(err, TS_ENOMEM,
+					  "line protocol: cannot allocate %zu bytes of scratch",
+					  need);
+		mem = heap;
+	}
+	ps->labels = (ts_label *)(void *)mem;
+	ps->tags = ps->labels + ps->labels_cap;
+	ps->strs = mem + 2 * ps->labels_cap * sizeof(ts_label);
+	ps->raw = ps->strs + ps->strs_cap;
+	ps->name = ps->raw + 2 * ps->raw_half;
+
+	const char *p = body, *end = body + len;
+	size_t line = 1;
+	while (p < end) {
+		const char *q = p;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if (is_eol(q, end) || *q == '#') {
+			const char *nlp = memchr(q, '\n', (size_t)(end - q));
+			if (!nlp)
+				break;
+			p = nlp + 1;
+			line++;
+			continue;
+		}
+		ps->r.n_lines++;
+		size_t nl = 0;
+		const char *le = NULL;
+		rc = parse_point(ps, p, q, end, &le, &nl);
+		if (rc < 0) {
+			ts_err_set(err, rc, "line protocol: line %zu: sample sink failed (%s)",
+				   line, ts_err_name(rc));
+			goto out;
+		}
+		if (rc == LP_BAD) {
+			nl = 0;
+			le = scan_line(q, end, &nl);
+			record_bad(ps, line, q, le);
+		}
+		rc = TS_OK;
+		line += nl;
+		if (le == end)
+			break;
+		p = le + 1;
+		line++;
+	}
+out:
+	if (res)
+		*res = ps->r;
+	ts_free(heap);
+	return rc;
+}
