@@ -12,6 +12,7 @@
 void web_api_begin(web_json *w, ts_buf *out)
 {
 	web_json_init(w, out);
+	w->sample_style = WEB_JSON_FLOAT_PROM; /* byte-compatible with Prometheus 2.x */
 	web_json_object_begin(w);
 	web_json_key(w, "status");
 	web_json_string(w, "success");
