@@ -801,19 +801,44 @@ static void test_tsdb_gorilla_dec_next_random_bytes(void **state)
 	}
 }
 
+/* Decode 2 samples of buf[0..len); expect TS_ECORRUPT with `why` in the message. */
+static void expect_corrupt(const uint8_t *buf, size_t len, int64_t t0, const char *why)
+{
+	tsdb_gorilla_dec d;
+	tsdb_gorilla_dec_init(&d, buf, len, t0, 2);
+	ts_err err = {0};
+	int rc = tsdb_gorilla_dec_read(&d, NULL, NULL, 2, &err);
+	assert_int_equal(rc, TS_ECORRUPT);
+	if (!strstr(err.msg, why))
+		fail_msg("message '%s' lacks '%s'", err.msg, why);
+}
+
 static void test_tsdb_gorilla_dec_next_reserved_forms(void **state)
 {
 	(void)state;
 	uint8_t buf[32];
-	/* Reuse ('10') before any window was set. */
+	/* Reuse ('10') before any window was set (enough bits follow for any window). */
 	memset(buf, 0, sizeof(buf));
-	buf[8] = 0x40; /* dod '0', value '10' */
-	assert_int_equal(decode_garbage(buf, 16, 0, 2), TS_ECORRUPT);
+	buf[8] = 0x86; /* '10' '0001' (first delta 1), value '10' */
+	expect_corrupt(buf, sizeof(buf), 0, "window reused before");
 	/* New window with lead 31 and m 64 (0): 95 bits do not exist. */
 	memset(buf, 0, sizeof(buf));
-	buf[8] = 0x7F; /* '0' '11' '11111' */
-	buf[9] = 0x00; /* m = 000000 -> 64 */
-	assert_int_equal(decode_garbage(buf, 32, 0, 2), TS_ECORRUPT);
+	buf[8] = 0x87;  /* '10' '0001', value '11' */
+	buf[9] = 0xF8;  /* lead '11111' = 31, then m '000' ... */
+	buf[10] = 0x00; /* ... '000' = 0 -> 64 */
+	expect_corrupt(buf, sizeof(buf), 0, "wider than 64");
+	/* Truncated in each field. */
+	memset(buf, 0, sizeof(buf));
+	expect_corrupt(buf, 7, 0, "truncated first value");
+	buf[8] = 0xFC; /* escape prefix, then too few bits */
+	expect_corrupt(buf, 12, 0, "truncated timestamp escape");
+	buf[8] = 0xF8; /* '11111' + 20-bit payload, cut short */
+	expect_corrupt(buf, 10, 0, "truncated timestamp");
+	buf[8] = 0xF0; /* '11110' '00000000001': dod 1 in 16 bits, then no value bits */
+	buf[9] = 0x01;
+	expect_corrupt(buf, 10, 0, "truncated value");
+	buf[8] = 0x87; /* '10' '0001', then '11' and too few bits for a window */
+	expect_corrupt(buf, 9, 0, "truncated value window");
 	/* dod that makes the delta 0: '10' + 4 bits 0000 is dod 0 encoded in a bucket that
 	 * is legal, but a first delta of 0 is not an increasing timestamp. */
 	memset(buf, 0, sizeof(buf));
