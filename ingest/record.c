@@ -1,0 +1,862 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * record.c: the log record codec: build and decode checksummed sample batches.
+ *
+ * The layout is in record.h and, byte-exact with a worked example, in docs/formats/log.md.
+ *
+ * Builder: label strings go into a per-record symbol table (open addressing, keyed by a
+ * seeded multiply-xorshift string hash, ids in first-seen order), so a label name or value
+ * costs its bytes once per record and a 1-2 byte id per use. A new series is compared label
+ * by label with the previous one and reuses the ids of labels that did not change, which
+ * skips most hashing for sorted input (node_exporter-like series differ in one or two
+ * labels). Consecutive samples of the same series share one series entry; the entry being
+ * filled ("open series") keeps its timestamps (zig-zag varint deltas) and value bits in two
+ * side buffers and is written out when the series changes or at finish(). Every add first
+ * computes a worst-case size increase and reserves all memory it may need, so a failed add
+ * (TS_ELIMIT, TS_ENOMEM) leaves the builder as it was. Timestamp deltas use wrapping uint64
+ * arithmetic, so any int64 sequence round-trips.
+ *
+ * Decoder: header, CRC32C, optional snappy decompression into the decoder's scratch,
+ * then a bounds-checked walk of the payload; symbol strings are copied NUL-terminated
+ * into scratch so the sink gets C strings. Counts are checked against the bytes left
+ * before anything is sized from them, so a hostile count cannot cause a huge allocation.
+ *
+ * Not done here: validating label name charsets or UTF-8 (parsers do that before a sample
+ * reaches a builder), deduplication, and any I/O.
+ */
+#include "ingest/record.h"
+
+#include <snappy-c.h>
+
+#include <string.h>
+
+#define SYM_EMPTY 0u /* hash slot value of an empty slot; slots hold id + 1 */
+
+_Static_assert(sizeof(double) == sizeof(uint64_t), "double must be 64-bit");
+
+/* ---------------------------------------------------------------- header */
+
+static const uint8_t magic[4] = {'S', 'T', 'R', 'L'};
+
+int ingest_record_header_parse(const void *rec, size_t len, ingest_record_info *out, ts_err *err)
+{
+	const uint8_t *p = rec;
+	if (len < INGEST_RECORD_HEADER_BYTES)
+		return ts_err_set(err, TS_ECORRUPT,
+				  "record: %zu bytes, shorter than the %d-byte header", len,
+				  INGEST_RECORD_HEADER_BYTES);
+	if (memcmp(p, magic, 4) != 0)
+		return ts_err_set(err, TS_ECORRUPT,
+				  "record: bad magic %02x %02x %02x %02x (want \"STRL\")", p[0],
+				  p[1], p[2], p[3]);
+	if (p[4] != INGEST_RECORD_VERSION)
+		return ts_err_set(
+		    err, TS_ECORRUPT,
+		    "record: unsupported record version %u (this build reads version %d)", p[4],
+		    INGEST_RECORD_VERSION);
+	uint8_t flags = p[5];
+	if ((flags & ~3u) != 0 || (flags & 3u) > INGEST_RECORD_COMPRESS_SNAPPY)
+		return ts_err_set(err, TS_ECORRUPT, "record: unknown flags 0x%02x", flags);
+	if (ts_get_u16le(p + 6) != 0)
+		return ts_err_set(err, TS_ECORRUPT, "record: reserved bytes 6-7 are not zero");
+	uint32_t plen = ts_get_u32le(p + 8);
+	if ((uint64_t)plen != (uint64_t)len - INGEST_RECORD_HEADER_BYTES)
+		return ts_err_set(
+		    err, TS_ECORRUPT,
+		    "record: payload length %u does not match the %zu bytes after the "
+		    "header",
+		    plen, len - INGEST_RECORD_HEADER_BYTES);
+	if (len > INGEST_RECORD_MAX_BYTES)
+		return ts_err_set(err, TS_ECORRUPT, "record: %zu bytes exceeds the %u-byte maximum",
+				  len, INGEST_RECORD_MAX_BYTES);
+	out->version = p[4];
+	out->compression = flags & 3u;
+	out->payload_len = plen;
+	out->n_samples = ts_get_u32le(p + 12);
+	out->crc32c = ts_get_u32le(p + 16);
+	return TS_OK;
+}
+
+static size_t uvarint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_uvarint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* a - b with wrapping, as the format defines deltas. */
+static int64_t wrap_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+/* ---------------------------------------------------------------- builder */
+
+/* Grow *p (elements of size `elem`) to hold n elements. */
+static int grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+	if (n <= *cap)
+		return TS_OK;
+	size_t c = *cap ? *cap : 64;
+	while (c < n)
+		c *= 2;
+	void *q = ts_realloc(*p, c * elem);
+	if (!q)
+		return TS_ENOMEM;
+	*p = q;
+	*cap = c;
+	return TS_OK;
+}
+
+struct ingest_record_builder {
+	int compression;  /* INGEST_RECORD_COMPRESS_* requested */
+	size_t max_bytes; /* bound on the encoded record */
+
+	ts_buf symtab;      /* encoded symbols (uvarint len, bytes) in id order */
+	uint32_t *sym_off;  /* per id: offset of the string bytes in symtab */
+	uint32_t *sym_len;  /* per id: string length */
+	uint32_t *sym_hash; /* per id: str_hash of the string */
+	size_t n_syms;      /* symbols defined */
+	size_t cap_syms;    /* capacity of the three arrays above */
+	uint32_t *slots;    /* hash table of id + 1 (SYM_EMPTY = free), power-of-2 size */
+	size_t n_slots;     /* slots allocated (0 before the first symbol) */
+	uint64_t hash_seed; /* keys str_hash */
+
+	ts_buf body;     /* completed series entries */
+	size_t n_series; /* entries in body */
+	int64_t prev_t0; /* t0 of the last entry in body (0 if none) */
+
+	bool has_open;      /* an open series exists */
+	uint32_t *open_ids; /* 2 * open_n_labels symbol ids: name, value, ... */
+	size_t open_n_labels;
+	size_t cap_ids;      /* capacity of open_ids in ids */
+	uint8_t *open_reuse; /* per label: 1 if it equals the previous entry's label there */
+	size_t cap_reuse;    /* capacity of open_reuse */
+	int64_t open_t0;     /* first timestamp of the open series */
+	int64_t open_last_t; /* last timestamp of the open series */
+	size_t open_n;       /* samples in the open series */
+	ts_buf open_ts;      /* zig-zag varint deltas of samples 2..n */
+	ts_buf open_vals;    /* u64le value bits of samples 1..n */
+
+	size_t n_samples; /* samples in the record */
+	ts_buf scratch;   /* assembled payload for compression */
+	ts_buf zbuf;      /* snappy output */
+};
+
+int ingest_record_builder_new(int compression, size_t max_bytes, ingest_record_builder **out,
+			      ts_err *err)
+{
+	if (compression != INGEST_RECORD_COMPRESS_NONE &&
+	    compression != INGEST_RECORD_COMPRESS_SNAPPY)
+		return ts_err_set(err, TS_EINVAL, "record builder: unknown compression %d",
+				  compression);
+	if (max_bytes == 0)
+		max_bytes = INGEST_RECORD_MAX_BYTES;
+	if (max_bytes > INGEST_RECORD_MAX_BYTES || max_bytes < 256)
+		return ts_err_set(err, TS_EINVAL, "record builder: max_bytes %zu outside [256, %u]",
+				  max_bytes, INGEST_RECORD_MAX_BYTES);
+	ingest_record_builder *b = ts_calloc(1, sizeof(*b));
+	if (!b)
+		return ts_err_set(err, TS_ENOMEM, "record builder: out of memory");
+	b->compression = compression;
+	b->max_bytes = max_bytes;
+	b->hash_seed = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
+	ts_buf_init(&b->symtab, max_bytes);
+	ts_buf_init(&b->body, max_bytes);
+	ts_buf_init(&b->open_ts, max_bytes);
+	ts_buf_init(&b->open_vals, max_bytes);
+	ts_buf_init(&b->scratch, max_bytes);
+	ts_buf_init(&b->zbuf, snappy_max_compressed_length(max_bytes));
+	*out = b;
+	return TS_OK;
+}
+
+void ingest_record_builder_free(ingest_record_builder *b)
+{
+	if (!b)
+		return;
+	ts_buf_free(&b->symtab);
+	ts_buf_free(&b->body);
+	ts_buf_free(&b->open_ts);
+	ts_buf_free(&b->open_vals);
+	ts_buf_free(&b->scratch);
+	ts_buf_free(&b->zbuf);
+	ts_free(b->sym_off);
+	ts_free(b->sym_len);
+	ts_free(b->sym_hash);
+	ts_free(b->slots);
+	ts_free(b->open_ids);
+	ts_free(b->open_reuse);
+	ts_free(b);
+}
+
+void ingest_record_builder_reset(ingest_record_builder *b)
+{
+	ts_buf_reset(&b->symtab);
+	ts_buf_reset(&b->body);
+	ts_buf_reset(&b->open_ts);
+	ts_buf_reset(&b->open_vals);
+	b->n_syms = 0;
+	if (b->slots)
+		memset(b->slots, 0, b->n_slots * sizeof(*b->slots));
+	b->n_series = 0;
+	b->prev_t0 = 0;
+	b->has_open = false;
+	b->open_n_labels = 0;
+	b->open_n = 0;
+	b->n_samples = 0;
+}
+
+size_t ingest_record_builder_n_samples(const ingest_record_builder *b)
+{
+	return b->n_samples;
+}
+
+/* Worst-case bytes of the open series entry once written out. */
+static size_t open_bound(const ingest_record_builder *b)
+{
+	if (!b->has_open)
+		return 0;
+	return 10 + (b->open_n_labels + 7) / 8 + b->open_n_labels * 10 + 10 + 10 + b->open_ts.len +
+	       b->open_vals.len;
+}
+
+size_t ingest_record_builder_size_bytes(const ingest_record_builder *b)
+{
+	return INGEST_RECORD_HEADER_BYTES + 10 + b->symtab.len + 10 + b->body.len + open_bound(b);
+}
+
+/* Is s[0..len) the string of symbol id? */
+static bool sym_eq(const ingest_record_builder *b, uint32_t id, const char *s, size_t len)
+{
+	return b->sym_len[id] == len && memcmp(b->symtab.data + b->sym_off[id], s, len) == 0;
+}
+
+/*
+ * Hash of a short string for the symbol table: 8-byte words, multiply-xorshift mixing,
+ * keyed by a per-builder seed so crafted label values cannot force collisions offline.
+ */
+static uint32_t str_hash(uint64_t seed, const char *s, size_t n)
+{
+	uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		s += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * 0x94d049bb133111ebull;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Grow a uint32 array to hold at least `need` elements. */
+static int grow_u32(uint32_t **a, size_t need, size_t old_cap, size_t *new_cap)
+{
+	if (need <= old_cap) {
+		*new_cap = old_cap;
+		return TS_OK;
+	}
+	size_t cap = old_cap ? old_cap : 16;
+	while (cap < need)
+		cap *= 2;
+	uint32_t *p = ts_realloc(*a, cap * sizeof(**a));
+	if (!p)
+		return TS_ENOMEM;
+	*a = p;
+	*new_cap = cap;
+	return TS_OK;
+}
+
+/* Make room for `extra` more symbols (arrays and hash table, load <= 1/2). */
+static int reserve_syms(ingest_record_builder *b, size_t extra)
+{
+	size_t need = b->n_syms + extra, cap = b->cap_syms, c1, c2, c3;
+	if (grow_u32(&b->sym_off, need, cap, &c1) || grow_u32(&b->sym_len, need, cap, &c2) ||
+	    grow_u32(&b->sym_hash, need, cap, &c3))
+		return TS_ENOMEM;
+	/* all three now hold >= need; remember the smallest common capacity */
+	b->cap_syms = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	if (need * 2 <= b->n_slots)
+		return TS_OK;
+	size_t n_slots = b->n_slots ? b->n_slots : 64;
+	while (n_slots < need * 2)
+		n_slots *= 2;
+	uint32_t *slots = ts_calloc(n_slots, sizeof(*slots));
+	if (!slots)
+		return TS_ENOMEM;
+	for (size_t id = 0; id < b->n_syms; id++) {
+		size_t i = b->sym_hash[id] & (n_slots - 1);
+		while (slots[i] != SYM_EMPTY)
+			i = (i + 1) & (n_slots - 1);
+		slots[i] = (uint32_t)id + 1;
+	}
+	ts_free(b->slots);
+	b->slots = slots;
+	b->n_slots = n_slots;
+	return TS_OK;
+}
+
+/* The id of s[0..len), adding it. Capacity must have been reserved (cannot fail). */
+static uint32_t intern_sym(ingest_record_builder *b, const char *s, size_t len)
+{
+	uint32_t h = str_hash(b->hash_seed, s, len);
+	size_t mask = b->n_slots - 1, i = h & mask;
+	for (;;) {
+		uint32_t slot = b->slots[i];
+		if (slot == SYM_EMPTY)
+			break;
+		uint32_t id = slot - 1;
+		if (b->sym_hash[id] == h && b->sym_len[id] == len &&
+		    memcmp(b->symtab.data + b->sym_off[id], s, len) == 0)
+			return id;
+		i = (i + 1) & mask;
+	}
+	uint32_t id = (uint32_t)b->n_syms++;
+	uint8_t hdr[10];
+	size_t hn = (size_t)(put_uvarint(hdr, len) - hdr);
+	memcpy(b->symtab.data + b->symtab.len, hdr, hn);
+	b->sym_off[id] = (uint32_t)(b->symtab.len + hn);
+	memcpy(b->symtab.data + b->symtab.len + hn, s, len);
+	b->symtab.len += hn + len;
+	b->symtab.data[b->symtab.len] = '\0';
+	b->sym_len[id] = (uint32_t)len;
+	b->sym_hash[id] = h;
+	b->slots[i] = id + 1;
+	return id;
+}
+
+/* Write the open series entry to dst (room reserved by the caller: open_bound bytes). */
+static uint8_t *emit_open(const ingest_record_builder *b, uint8_t *dst, int64_t prev_t0)
+{
+	size_t n = b->open_n_labels, nb = (n + 7) / 8;
+	dst = put_uvarint(dst, n);
+	memset(dst, 0, nb);
+	for (size_t i = 0; i < n; i++)
+		if (b->open_reuse[i])
+			dst[i / 8] |= (uint8_t)(1u << (i % 8));
+	dst += nb;
+	for (size_t i = 0; i < n; i++) {
+		if (b->open_reuse[i])
+			continue;
+		dst = put_uvarint(dst, b->open_ids[2 * i]);
+		dst = put_uvarint(dst, b->open_ids[2 * i + 1]);
+	}
+	dst = put_uvarint(dst, b->open_n);
+	dst = put_uvarint(dst, zigzag(wrap_sub(b->open_t0, prev_t0)));
+	memcpy(dst, b->open_ts.data, b->open_ts.len);
+	dst += b->open_ts.len;
+	memcpy(dst, b->open_vals.data, b->open_vals.len);
+	return dst + b->open_vals.len;
+}
+
+/* Move the open series into body (room reserved by the caller). */
+static void close_open(ingest_record_builder *b)
+{
+	if (!b->has_open)
+		return;
+	uint8_t *start = (uint8_t *)b->body.data + b->body.len;
+	uint8_t *end = emit_open(b, start, b->prev_t0);
+	b->body.len += (size_t)(end - start);
+	b->body.data[b->body.len] = '\0';
+	b->n_series++;
+	b->prev_t0 = b->open_t0;
+	b->has_open = false;
+	b->open_n_labels = 0;
+	b->open_n = 0;
+	ts_buf_reset(&b->open_ts);
+	ts_buf_reset(&b->open_vals);
+}
+
+/* Append n samples to the open series (room reserved by the caller). */
+static void put_samples(ingest_record_builder *b, const int64_t *t, const double *v, size_t n)
+{
+	uint8_t *tp = (uint8_t *)b->open_ts.data + b->open_ts.len;
+	uint8_t *vp = (uint8_t *)b->open_vals.data + b->open_vals.len;
+	for (size_t i = 0; i < n; i++) {
+		if (b->open_n == 0)
+			b->open_t0 = t[i];
+		else
+			tp = put_uvarint(tp, zigzag(wrap_sub(t[i], b->open_last_t)));
+		b->open_last_t = t[i];
+		b->open_n++;
+		uint64_t bits;
+		memcpy(&bits, &v[i], 8);
+		ts_put_u64le(vp, bits);
+		vp += 8;
+	}
+	b->open_ts.len = (size_t)(tp - (uint8_t *)b->open_ts.data);
+	b->open_ts.data[b->open_ts.len] = '\0';
+	b->open_vals.len += 8 * n;
+	b->open_vals.data[b->open_vals.len] = '\0';
+	b->n_samples += n;
+}
+
+/* What pass 1 of add_series learnt about one label. */
+typedef struct label_memo {
+	uint32_t nl, vl; /* name and value lengths */
+	bool name_eq;    /* name equals the open series' name at this index */
+	bool value_eq;   /* value equals the open series' value at this index */
+} label_memo;
+
+#define MEMO_LABELS 32 /* labels remembered between the passes (stack space) */
+
+int ingest_record_builder_add_series(ingest_record_builder *b, const ts_label *labels,
+				     size_t n_labels, const int64_t *t_ms, const double *v,
+				     size_t n, ts_err *err)
+{
+	if (n == 0)
+		return TS_OK;
+	if (n > UINT32_MAX - b->n_samples)
+		return ts_err_set(err, TS_ELIMIT, "record builder: too many samples");
+	if (n_labels == 0 || !labels)
+		return ts_err_set(err, TS_EINVAL, "record builder: empty label set");
+	/*
+	 * Pass 1: compare with the open series label by label (consecutive series usually
+	 * share most labels), validate, and size the strings that may become new symbols.
+	 * Sort order needs no check between two names that equal the open series' names.
+	 */
+	size_t prev_n = b->has_open ? b->open_n_labels : 0, str_bytes = 0;
+	bool same = n_labels == prev_n, has_name = false, prev_name_eq = false;
+	label_memo memo[MEMO_LABELS]; /* pass 1 results for pass 2 (first labels only) */
+	for (size_t i = 0; i < n_labels; i++) {
+		const char *name = labels[i].name, *value = labels[i].value;
+		if (!name || !name[0] || !value || !value[0])
+			return ts_err_set(err, TS_EINVAL,
+					  "record builder: label %zu has an empty name or value",
+					  i);
+		size_t nl = strlen(name), vl = strlen(value);
+		bool name_eq = i < prev_n && sym_eq(b, b->open_ids[2 * i], name, nl);
+		bool value_eq = i < prev_n && sym_eq(b, b->open_ids[2 * i + 1], value, vl);
+		if (i < MEMO_LABELS)
+			memo[i] = (label_memo){(uint32_t)nl, (uint32_t)vl, name_eq, value_eq};
+		if (i > 0 && !(name_eq && prev_name_eq) && strcmp(labels[i - 1].name, name) >= 0)
+			return ts_err_set(err, TS_EINVAL,
+					  "record builder: labels not sorted/unique at '%s'", name);
+		if (!has_name && nl == sizeof(TS_METRIC_NAME) - 1 &&
+		    memcmp(name, TS_METRIC_NAME, nl) == 0)
+			has_name = true;
+		str_bytes += (name_eq ? 0 : nl) + (value_eq ? 0 : vl);
+		same &= name_eq && value_eq;
+		prev_name_eq = name_eq;
+	}
+	if (!has_name)
+		return ts_err_set(err, TS_EINVAL, "record builder: no " TS_METRIC_NAME " label");
+	size_t extra = n * (10 + 8);
+	if (!same) /* new symbols (len varint <= 5 + bytes), refs, entry header */
+		extra += str_bytes + n_labels * (2 * 5 + 10) + (n_labels + 7) / 8 + 10 + 10 + 10;
+	size_t size = ingest_record_builder_size_bytes(b);
+	if (extra > b->max_bytes || size > b->max_bytes - extra)
+		return ts_err_set(err, TS_ELIMIT,
+				  "record builder: record would exceed %zu bytes (now %zu, adding "
+				  "up to %zu)",
+				  b->max_bytes, size, extra);
+	/* reserve everything, then mutate (cannot fail past this point) */
+	if (ts_buf_reserve(&b->open_ts, n * 10) || ts_buf_reserve(&b->open_vals, n * 8))
+		goto nomem;
+	if (!same) {
+		size_t cap_ids;
+		if (ts_buf_reserve(&b->body, open_bound(b)) ||
+		    ts_buf_reserve(&b->symtab, str_bytes + 2 * 5 * n_labels) ||
+		    reserve_syms(b, 2 * n_labels) ||
+		    grow_u32(&b->open_ids, 2 * n_labels, b->cap_ids, &cap_ids) ||
+		    grow((void **)&b->open_reuse, &b->cap_reuse, n_labels, 1))
+			goto nomem;
+		b->cap_ids = cap_ids;
+		close_open(b); /* keeps open_ids: pass 2 reuses the ids that still match */
+		for (size_t i = 0; i < n_labels; i++) {
+			const char *name = labels[i].name, *value = labels[i].value;
+			label_memo m;
+			if (i < MEMO_LABELS) {
+				m = memo[i];
+			} else {
+				m.nl = (uint32_t)strlen(name);
+				m.vl = (uint32_t)strlen(value);
+				m.name_eq = i < prev_n && sym_eq(b, b->open_ids[2 * i], name, m.nl);
+				m.value_eq =
+				    i < prev_n && sym_eq(b, b->open_ids[2 * i + 1], value, m.vl);
+			}
+			uint32_t *ids = &b->open_ids[2 * i];
+			if (!m.name_eq)
+				ids[0] = intern_sym(b, name, m.nl);
+			if (!m.value_eq)
+				ids[1] = intern_sym(b, value, m.vl);
+			b->open_reuse[i] = m.name_eq && m.value_eq;
+		}
+		b->open_n_labels = n_labels;
+		b->has_open = true;
+	}
+	put_samples(b, t_ms, v, n);
+	return TS_OK;
+nomem:
+	return ts_err_set(err, TS_ENOMEM, "record builder: out of memory");
+}
+
+int ingest_record_builder_add(ingest_record_builder *b, const ts_label *labels, size_t n_labels,
+			      int64_t t_ms, double v, ts_err *err)
+{
+	return ingest_record_builder_add_series(b, labels, n_labels, &t_ms, &v, 1, err);
+}
+
+int ingest_record_builder_sink(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms,
+			       double v)
+{
+	return ingest_record_builder_add_series(ctx, labels, n_labels, &t_ms, &v, 1, NULL);
+}
+
+/* Write the uncompressed payload to dst; returns the end. dst has payload_size bytes. */
+static uint8_t *emit_payload(const ingest_record_builder *b, uint8_t *dst)
+{
+	dst = put_uvarint(dst, b->n_syms);
+	memcpy(dst, b->symtab.data, b->symtab.len);
+	dst += b->symtab.len;
+	dst = put_uvarint(dst, b->n_series + (b->has_open ? 1 : 0));
+	memcpy(dst, b->body.data, b->body.len);
+	dst += b->body.len;
+	if (b->has_open)
+		dst = emit_open(b, dst, b->prev_t0);
+	return dst;
+}
+
+static size_t payload_size(const ingest_record_builder *b)
+{
+	size_t n = uvarint_len(b->n_syms) + b->symtab.len +
+		   uvarint_len(b->n_series + (b->has_open ? 1 : 0)) + b->body.len;
+	if (b->has_open) {
+		n += uvarint_len(b->open_n_labels) + (b->open_n_labels + 7) / 8;
+		for (size_t i = 0; i < b->open_n_labels; i++)
+			if (!b->open_reuse[i])
+				n += uvarint_len(b->open_ids[2 * i]) +
+				     uvarint_len(b->open_ids[2 * i + 1]);
+		n += uvarint_len(b->open_n) +
+		     uvarint_len(zigzag(wrap_sub(b->open_t0, b->prev_t0))) + b->open_ts.len +
+		     b->open_vals.len;
+	}
+	return n;
+}
+
+static void put_header(uint8_t *h, int compression, size_t payload_len, size_t n_samples)
+{
+	memcpy(h, magic, 4);
+	h[4] = INGEST_RECORD_VERSION;
+	h[5] = (uint8_t)compression;
+	h[6] = h[7] = 0;
+	ts_put_u32le(h + 8, (uint32_t)payload_len);
+	ts_put_u32le(h + 12, (uint32_t)n_samples);
+	uint32_t crc = ts_crc32c(0, h, 16);
+	crc = ts_crc32c(crc, h + INGEST_RECORD_HEADER_BYTES, payload_len);
+	ts_put_u32le(h + 16, crc);
+}
+
+int ingest_record_builder_finish(ingest_record_builder *b, ts_buf *out, ts_err *err)
+{
+	int rc;
+	if (b->n_samples == 0)
+		return ts_err_set(err, TS_EINVAL, "record builder: no samples to finish");
+	size_t plen = payload_size(b);
+	if (TS_NEVER(plen > INGEST_RECORD_MAX_PAYLOAD_BYTES))
+		return ts_err_set(err, TS_ELIMIT, "record builder: payload of %zu bytes", plen);
+	if (b->compression == INGEST_RECORD_COMPRESS_NONE) {
+		if ((rc = ts_buf_reserve(out, INGEST_RECORD_HEADER_BYTES + plen)))
+			goto fail;
+		uint8_t *h = (uint8_t *)out->data + out->len;
+		uint8_t *end = emit_payload(b, h + INGEST_RECORD_HEADER_BYTES);
+		assert((size_t)(end - h) == INGEST_RECORD_HEADER_BYTES + plen);
+		(void)end;
+		put_header(h, INGEST_RECORD_COMPRESS_NONE, plen, b->n_samples);
+		out->len += INGEST_RECORD_HEADER_BYTES + plen;
+	} else {
+		ts_buf_reset(&b->scratch);
+		ts_buf_reset(&b->zbuf);
+		size_t bound = snappy_max_compressed_length(plen);
+		if ((rc = ts_buf_reserve(&b->scratch, plen)) ||
+		    (rc = ts_buf_reserve(&b->zbuf, bound)))
+			goto fail;
+		emit_payload(b, (uint8_t *)b->scratch.data);
+		size_t clen = bound;
+		int comp = INGEST_RECORD_COMPRESS_SNAPPY;
+		const char *src = b->zbuf.data;
+		if (snappy_compress(b->scratch.data, plen, b->zbuf.data, &clen) != SNAPPY_OK ||
+		    clen >= plen) {
+			src = b->scratch.data;
+			clen = plen;
+			comp = INGEST_RECORD_COMPRESS_NONE;
+		}
+		if ((rc = ts_buf_reserve(out, INGEST_RECORD_HEADER_BYTES + clen)))
+			goto fail;
+		uint8_t *h = (uint8_t *)out->data + out->len;
+		memcpy(h + INGEST_RECORD_HEADER_BYTES, src, clen);
+		put_header(h, comp, clen, b->n_samples);
+		out->len += INGEST_RECORD_HEADER_BYTES + clen;
+	}
+	out->data[out->len] = '\0';
+	ingest_record_builder_reset(b);
+	return TS_OK;
+fail:
+	return ts_err_set(err, rc, "record builder: cannot grow the output buffer to %zu bytes",
+			  out->len + INGEST_RECORD_HEADER_BYTES + plen);
+}
+
+/* ---------------------------------------------------------------- decoder */
+
+struct ingest_record_decoder {
+	uint8_t *plain;    /* decompressed payload */
+	size_t plain_cap;  /* bytes allocated */
+	char *strs;        /* NUL-terminated copies of the symbols */
+	size_t strs_cap;   /* bytes allocated */
+	const char **syms; /* per symbol id: NUL-terminated copy in strs */
+	size_t syms_cap;   /* elements allocated */
+	ts_label *labels;  /* one series' labels */
+	size_t labels_cap; /* elements allocated */
+};
+
+int ingest_record_decoder_new(ingest_record_decoder **out, ts_err *err)
+{
+	ingest_record_decoder *d = ts_calloc(1, sizeof(*d));
+	if (!d)
+		return ts_err_set(err, TS_ENOMEM, "record decoder: out of memory");
+	*out = d;
+	return TS_OK;
+}
+
+void ingest_record_decoder_free(ingest_record_decoder *d)
+{
+	if (!d)
+		return;
+	ts_free(d->plain);
+	ts_free(d->strs);
+	ts_free(d->syms);
+	ts_free(d->labels);
+	ts_free(d);
+}
+
+#define CORRUPT(...) ts_err_set(err, TS_ECORRUPT, __VA_ARGS__)
+
+/* Parse the symbol table at *pp into d; advances *pp. */
+static int decode_symbols(ingest_record_decoder *d, const uint8_t **pp, const uint8_t *start,
+			  const uint8_t *end, size_t *n_syms_out, ts_err *err)
+{
+	const uint8_t *p = *pp;
+	uint64_t n_syms;
+	if (ts_get_uvarint(&p, end, &n_syms))
+		return CORRUPT("record: payload byte %zu: truncated symbol count",
+			       (size_t)(p - start));
+	/* each symbol takes >= 2 bytes (length and one byte) */
+	if (n_syms > (uint64_t)(end - p) / 2)
+		return CORRUPT("record: payload byte %zu: symbol count %llu exceeds the payload",
+			       (size_t)(p - start), (unsigned long long)n_syms);
+	size_t nstr = (size_t)(end - p) + (size_t)n_syms;
+	if (grow((void **)&d->strs, &d->strs_cap, nstr, 1) ||
+	    grow((void **)&d->syms, &d->syms_cap, (size_t)n_syms, sizeof(*d->syms)))
+		return ts_err_set(err, TS_ENOMEM, "record decoder: out of memory");
+	char *w = d->strs;
+	for (uint64_t i = 0; i < n_syms; i++) {
+		const uint8_t *at = p;
+		uint64_t len;
+		if (ts_get_uvarint(&p, end, &len))
+			return CORRUPT("record: payload byte %zu: truncated length of symbol %llu",
+				       (size_t)(at - start), (unsigned long long)i);
+		if (len == 0 || len > (uint64_t)(end - p))
+			return CORRUPT("record: payload byte %zu: symbol %llu length %llu is empty "
+				       "or runs past the payload",
+				       (size_t)(at - start), (unsigned long long)i,
+				       (unsigned long long)len);
+		if (memchr(p, 0, (size_t)len))
+			return CORRUPT("record: payload byte %zu: symbol %llu contains a NUL byte",
+				       (size_t)(at - start), (unsigned long long)i);
+		memcpy(w, p, (size_t)len);
+		w[len] = '\0';
+		d->syms[i] = w;
+		w += len + 1;
+		p += len;
+	}
+	*pp = p;
+	*n_syms_out = (size_t)n_syms;
+	return TS_OK;
+}
+
+/* Walk the payload [start, end) and feed fn. */
+static int decode_payload(ingest_record_decoder *d, const uint8_t *start, const uint8_t *end,
+			  uint32_t want_samples, ingest_sample_fn fn, void *ctx, ts_err *err)
+{
+	const uint8_t *p = start;
+	size_t n_syms = 0;
+	int rc = decode_symbols(d, &p, start, end, &n_syms, err);
+	if (rc)
+		return rc;
+	uint64_t n_series, total = 0;
+	if (ts_get_uvarint(&p, end, &n_series))
+		return CORRUPT("record: payload byte %zu: truncated series count",
+			       (size_t)(p - start));
+	/* each series entry takes >= 12 bytes (all labels reused, one sample) */
+	if (n_series > (uint64_t)(end - p) / 12)
+		return CORRUPT("record: payload byte %zu: series count %llu exceeds the payload",
+			       (size_t)(p - start), (unsigned long long)n_series);
+	int64_t prev_t0 = 0;
+	size_t prev_n = 0; /* labels of the previous series, still in d->labels */
+	for (uint64_t s = 0; s < n_series; s++) {
+		const uint8_t *at = p;
+		uint64_t n_labels, n;
+		/* a label is either reused (< prev_n of them) or costs >= 2 bytes */
+		if (ts_get_uvarint(&p, end, &n_labels) || n_labels == 0 ||
+		    n_labels > prev_n + (uint64_t)(end - p) / 2)
+			return CORRUPT("record: payload byte %zu: series %llu: bad label count",
+				       (size_t)(at - start), (unsigned long long)s);
+		size_t nb = (size_t)(n_labels + 7) / 8;
+		if ((size_t)(end - p) < nb)
+			return CORRUPT("record: payload byte %zu: series %llu: truncated label "
+				       "reuse bits",
+				       (size_t)(p - start), (unsigned long long)s);
+		const uint8_t *reuse = p;
+		p += nb;
+		if (n_labels % 8 && (reuse[nb - 1] >> (n_labels % 8)) != 0)
+			return CORRUPT("record: payload byte %zu: series %llu: reuse bits set "
+				       "past the last label",
+				       (size_t)(p - 1 - start), (unsigned long long)s);
+		if (grow((void **)&d->labels, &d->labels_cap, (size_t)n_labels, sizeof(*d->labels)))
+			return ts_err_set(err, TS_ENOMEM, "record decoder: out of memory");
+		bool has_name = false, prev_reused = false;
+		for (size_t i = 0; i < n_labels; i++) {
+			bool reused = (reuse[i / 8] >> (i % 8)) & 1;
+			at = p;
+			if (reused && i >= prev_n)
+				return CORRUPT("record: payload byte %zu: series %llu label %zu: "
+					       "reuses a label the previous series does not have",
+					       (size_t)(reuse - start), (unsigned long long)s, i);
+			if (!reused) {
+				uint64_t ni, vi;
+				if (ts_get_uvarint(&p, end, &ni) || ts_get_uvarint(&p, end, &vi) ||
+				    ni >= n_syms || vi >= n_syms)
+					return CORRUPT("record: payload byte %zu: series %llu "
+						       "label %zu: bad symbol reference",
+						       (size_t)(at - start), (unsigned long long)s,
+						       i);
+				d->labels[i].name = d->syms[ni];
+				d->labels[i].value = d->syms[vi];
+			}
+			const char *name = d->labels[i].name;
+			if (name[0] == '_' && strcmp(name, TS_METRIC_NAME) == 0)
+				has_name = true;
+			/* two reused neighbours were already checked in the previous series */
+			if (i > 0 && !(reused && prev_reused) &&
+			    strcmp(d->labels[i - 1].name, name) >= 0)
+				return CORRUPT("record: payload byte %zu: series %llu: labels not "
+					       "sorted or not unique at '%s'",
+					       (size_t)(at - start), (unsigned long long)s, name);
+			prev_reused = reused;
+		}
+		prev_n = (size_t)n_labels;
+		if (!has_name)
+			return CORRUPT(
+			    "record: payload byte %zu: series %llu has no " TS_METRIC_NAME " label",
+			    (size_t)(at - start), (unsigned long long)s);
+		at = p;
+		if (ts_get_uvarint(&p, end, &n) || n == 0 || n > want_samples - total ||
+		    n > (uint64_t)(end - p) / 9)
+			return CORRUPT("record: payload byte %zu: series %llu: bad sample count",
+				       (size_t)(at - start), (unsigned long long)s);
+		/* timestamps: n varints; find where they end, values follow */
+		const uint8_t *tp = p, *vp = p;
+		for (uint64_t k = 0; k < n; vp++) {
+			if (vp >= end)
+				return CORRUPT("record: payload byte %zu: series %llu: truncated "
+					       "timestamps",
+					       (size_t)(at - start), (unsigned long long)s);
+			if (*vp < 0x80)
+				k++;
+		}
+		if ((uint64_t)(end - vp) / 8 < n)
+			return CORRUPT("record: payload byte %zu: series %llu: truncated values",
+				       (size_t)(vp - start), (unsigned long long)s);
+		int64_t t = prev_t0;
+		for (uint64_t k = 0; k < n; k++) {
+			int64_t delta;
+			if (ts_get_varint(&tp, vp, &delta))
+				return CORRUPT("record: payload byte %zu: series %llu: bad "
+					       "timestamp varint",
+					       (size_t)(tp - start), (unsigned long long)s);
+			t = (int64_t)((uint64_t)t + (uint64_t)delta);
+			if (k == 0)
+				prev_t0 = t;
+			uint64_t vbits = ts_get_u64le(vp + 8 * k);
+			double v;
+			memcpy(&v, &vbits, 8);
+			rc = fn(ctx, d->labels, (size_t)n_labels, t, v);
+			if (rc < 0)
+				return ts_err_set(
+				    err, rc,
+				    "record: sample sink stopped at series %llu sample "
+				    "%llu (%s)",
+				    (unsigned long long)s, (unsigned long long)k, ts_err_name(rc));
+		}
+		if (tp != vp)
+			return CORRUPT("record: payload byte %zu: series %llu: timestamp bytes "
+				       "do not end where values start",
+				       (size_t)(tp - start), (unsigned long long)s);
+		p = vp + 8 * n;
+		total += n;
+	}
+	if (p != end)
+		return CORRUPT("record: payload byte %zu: %zu trailing bytes after the last series",
+			       (size_t)(p - start), (size_t)(end - p));
+	if (total != want_samples)
+		return CORRUPT("record: header says %u samples, payload holds %llu", want_samples,
+			       (unsigned long long)total);
+	return TS_OK;
+}
+
+int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
+			 void *ctx, ts_err *err)
+{
+	ingest_record_info info = {0};
+	int rc = ingest_record_header_parse(rec, len, &info, err);
+	if (rc)
+		return rc;
+	const uint8_t *h = rec, *payload = h + INGEST_RECORD_HEADER_BYTES;
+	uint32_t crc = ts_crc32c(ts_crc32c(0, h, 16), payload, info.payload_len);
+	if (crc != info.crc32c)
+		return CORRUPT("record: CRC32C mismatch (stored %08x, computed %08x)", info.crc32c,
+			       crc);
+	if (info.compression == INGEST_RECORD_COMPRESS_NONE)
+		return decode_payload(d, payload, payload + info.payload_len, info.n_samples, fn,
+				      ctx, err);
+	size_t ulen;
+	if (snappy_uncompressed_length((const char *)payload, info.payload_len, &ulen) != SNAPPY_OK)
+		return CORRUPT("record: bad snappy preamble");
+	if (ulen > INGEST_RECORD_MAX_PAYLOAD_BYTES)
+		return CORRUPT("record: snappy payload expands to %zu bytes (max %u)", ulen,
+			       INGEST_RECORD_MAX_PAYLOAD_BYTES);
+	if (grow((void **)&d->plain, &d->plain_cap, ulen ? ulen : 1, 1))
+		return ts_err_set(err, TS_ENOMEM, "record decoder: out of memory");
+	size_t got = ulen;
+	if (snappy_uncompress((const char *)payload, info.payload_len, (char *)d->plain, &got) !=
+		SNAPPY_OK ||
+	    got != ulen)
+		return CORRUPT("record: snappy payload does not decompress");
+	return decode_payload(d, d->plain, d->plain + ulen, info.n_samples, fn, ctx, err);
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * record.h: the log record codec: one record is a checksummed batch of samples.
+ *
+ * A record is the unit appended to a log partition. The same bytes are stored in an
+ * embedded-log segment frame and sent as a Kafka message value, so a record is
+ * self-describing: magic, version, flags (compression), payload length, sample count and
+ * CRC32C, then the payload (a per-record symbol table, then the series with their
+ * samples). The byte-exact layout is in docs/formats/log.md; summary:
+ *
+ *   header (20 bytes, little-endian)
+ *     0  4  magic "STRL" (53 54 52 4C)
+ *     4  1  version (1)
+ *     5  1  flags: bits 0-1 compression (0 none, 1 snappy), bits 2-7 zero
+ *     6  2  reserved, zero
+ *     8  4  payload_len: bytes after the header (compressed size if compressed)
+ *    12  4  n_samples: samples in the whole record
+ *    16  4  crc32c (Castagnoli) of bytes 0..15, then of the payload
+ *   payload (after decompression)
+ *     uvarint n_symbols, then n_symbols x (uvarint len >= 1, len bytes, no 0x00)
+ *     uvarint n_series, then per series:
+ *       uvarint n_labels >= 1
+ *       ceil(n_labels / 8) bytes of reuse bits: bit i (byte i / 8, LSB first) set = label
+ *         i is the previous series' label i (name and value); bits past n_labels are zero
+ *       for every label whose bit is clear: uvarint name_sym, uvarint value_sym
+ *       uvarint n_samples >= 1
+ *       zig-zag varint t0 - previous series' t0 (0 before the first series)
+ *       (n_samples - 1) x zig-zag varint t[i] - t[i-1]
+ *       n_samples x u64le IEEE-754 bits of the values (NaN payloads kept exactly)
+ *
+ * Labels in a record are normalized (sorted by name, unique, non-empty names and values,
+ * "__name__" present); the decoder checks this, so a sink always gets normalized labels.
+ */
+#ifndef INGEST_RECORD_H
+#define INGEST_RECORD_H
+
+#include "ingest/ingest_int.h"
+
+#include "common/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define INGEST_RECORD_MAGIC        "STRL"      /* first 4 bytes of every record */
+#define INGEST_RECORD_VERSION      1           /* the version this code writes */
+#define INGEST_RECORD_HEADER_BYTES 20          /* fixed header size */
+#define INGEST_RECORD_MAX_BYTES    (16u << 20) /* max record size, header included */
+/* Max decompressed payload: the builder never produces more than this. */
+#define INGEST_RECORD_MAX_PAYLOAD_BYTES (INGEST_RECORD_MAX_BYTES - INGEST_RECORD_HEADER_BYTES)
+
+enum {
+	INGEST_RECORD_COMPRESS_NONE = 0,   /* payload stored as is */
+	INGEST_RECORD_COMPRESS_SNAPPY = 1, /* payload is one snappy (raw, not framed) block */
+};
+
+/* What the fixed header says (ingest_record_header_parse). */
+typedef struct ingest_record_info {
+	uint8_t version;      /* format version */
+	uint8_t compression;  /* INGEST_RECORD_COMPRESS_* */
+	uint32_t payload_len; /* stored payload bytes after the header */
+	uint32_t n_samples;   /* samples in the record */
+	uint32_t crc32c;      /* stored checksum (not verified by header_parse) */
+} ingest_record_info;
+
+/*
+ * Parse and check the fixed header of rec[0..len): magic, version, flags, reserved bytes
+ * and that len == header + payload_len. The CRC is not verified (ingest_record_decode
+ * does). Writes *out only on success. TS_ECORRUPT with a message on any mismatch
+ * (an unknown version says "unsupported record version N"). Pure; thread-safe.
+ */
+int ingest_record_header_parse(const void *rec, size_t len, ingest_record_info *out, ts_err *err);
+
+/* ---------------------------------------------------------------- builder */
+
+typedef struct ingest_record_builder ingest_record_builder;
+
+/*
+ * A new empty builder. compression is INGEST_RECORD_COMPRESS_*; max_bytes bounds the
+ * encoded record: 0 means INGEST_RECORD_MAX_BYTES, otherwise it must lie in
+ * [256, INGEST_RECORD_MAX_BYTES] (TS_EINVAL), e.g. 1 MiB to stay under a Kafka broker's
+ * message.max.bytes. *out returned owned.
+ * TS_OK, TS_EINVAL, TS_ENOMEM. Thread-safe (touches only the new object).
+ */
+int ingest_record_builder_new(int compression, size_t max_bytes, ingest_record_builder **out,
+			      ts_err *err);
+/* Free the builder. NULL allowed. */
+void ingest_record_builder_free(ingest_record_builder *b);
+
+/*
+ * Append one sample. labels (borrowed; copied as needed) must be normalized (sorted by
+ * name, unique non-empty names, non-empty values, containing "__name__"), else TS_EINVAL.
+ * A sample whose labels equal the previous sample's extends that series; otherwise a new
+ * series entry starts (the same series may appear again later in the record).
+ * TS_ELIMIT when the record would grow past max_bytes; TS_ENOMEM. On any error the
+ * builder is unchanged, so the caller can finish() and retry the sample in a new record.
+ * Not thread-safe: one builder per thread.
+ */
+int ingest_record_builder_add(ingest_record_builder *b, const ts_label *labels, size_t n_labels,
+			      int64_t t_ms, double v, ts_err *err);
+
+/*
+ * Append n samples of one series (t_ms[i], v[i]), borrowed arrays. Same rules as _add;
+ * all-or-nothing: on error none of the n samples is added.
+ */
+int ingest_record_builder_add_series(ingest_record_builder *b, const ts_label *labels,
+				     size_t n_labels, const int64_t *t_ms, const double *v,
+				     size_t n, ts_err *err);
+
+/*
+ * An ingest_sample_fn that adds to the builder passed as ctx (no error message; codes as
+ * _add). Lets a parser or a record decoder feed a builder directly.
+ */
+int ingest_record_builder_sink(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms,
+			       double v);
+
+/* Samples added since the last finish/reset. */
+size_t ingest_record_builder_n_samples(const ingest_record_builder *b);
+
+/* Upper bound of the size finish() would produce now (uncompressed), in bytes. */
+size_t ingest_record_builder_size_bytes(const ingest_record_builder *b);
+
+/*
+ * Encode the record and append it to out (out->max must allow it: TS_ELIMIT otherwise;
+ * TS_ENOMEM). A builder with no samples is TS_EINVAL. Snappy is used only when it makes
+ * the payload smaller. On success the builder is reset for the next record; on error it
+ * is unchanged and out is as before.
+ */
+int ingest_record_builder_finish(ingest_record_builder *b, ts_buf *out, ts_err *err);
+
+/* Drop everything added since the last finish (allocations are kept for reuse). */
+void ingest_record_builder_reset(ingest_record_builder *b);
+
+/* ---------------------------------------------------------------- decoder */
+
+typedef struct ingest_record_decoder ingest_record_decoder;
+
+/*
+ * A decoder: reusable scratch space (decompression buffer, symbol table, label array)
+ * so that decoding a stream of records allocates only while the scratch grows.
+ * *out returned owned. TS_OK, TS_ENOMEM.
+ */
+int ingest_record_decoder_new(ingest_record_decoder **out, ts_err *err);
+/* Free the decoder. NULL allowed. */
+void ingest_record_decoder_free(ingest_record_decoder *d);
+
+/*
+ * Decode rec[0..len) (borrowed) and call fn(ctx, labels, n_labels, t_ms, v) for every
+ * sample in record order; labels are normalized and valid only during the call.
+ * Checks, in order: header (ingest_record_header_parse), CRC32C, decompression, then every
+ * field against the end of the payload. Returns TS_OK; TS_ECORRUPT with a message naming
+ * the failed check and payload byte offset; TS_ENOMEM; or the first negative code fn
+ * returned (unchanged). Header and CRC failures are found before fn is called; a CRC-valid
+ * record with a bad payload (an encoder bug or a forged record) may have delivered some
+ * samples before TS_ECORRUPT. Never reads outside rec[0..len).
+ * Not thread-safe per decoder; use one decoder per thread.
+ */
+int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
+			 void *ctx, ts_err *err);
+
+#endif /* INGEST_RECORD_H */
