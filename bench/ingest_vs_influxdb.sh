@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/ingest_vs_influxdb.sh: line-protocol ingest, Strata vs InfluxDB 1.6, same run.
+#
+# Generates unique devops data (scripts/gen_devops.py from ../shared/data), starts a
+# Release strata and Debian's influxd on loopback with fresh data dirs, posts the same
+# batches of 5,000 lines over keep-alive connections to each (bench_ingest), and prints
+# acknowledged samples/s for both and the ratio, plus bytes on disk afterwards.
+#
+#   bench/ingest_vs_influxdb.sh [HOSTS=200] [DURATION=6h] [CONNS=4]
+# Needs: make bench (builds build/release with bench_ingest), Debian influxdb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hosts=${1:-200}; duration=${2:-6h}; conns=${3:-4}
+shared=${STRATA_SHARED_DATA:-../shared/data}
+bin=build/release/cmd/strata
+gen=build/release/bench/bench_ingest
+[ -x "$bin" ] && [ -x "$gen" ] || { echo "run 'make bench' first" >&2; exit 1; }
+command -v influxd >/dev/null || { echo "influxd missing: scripts/deps.sh bench" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/strata-bench.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+data="$work/devops.lp"
+python3 "$shared/scripts/gen_devops.py" --hosts "$hosts" --duration "$duration" --seed 7 >"$data"
+lines=$(wc -l <"$data")
+echo "data: $lines lines ($((lines * 10)) samples), $(du -h "$data" | cut -f1)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- Strata
+sp=$(free_port)
+"$bin" serve --listen "127.0.0.1:$sp" --data-dir "$work/strata" --log-level warn >"$work/strata.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 50); do curl -sf "http://127.0.0.1:$sp/-/ready" >/dev/null && break; sleep 0.2; done
+strata_out=$("$gen" "http://127.0.0.1:$sp/write?precision=ns" "$data" --conns "$conns")
+echo "strata:   $strata_out"
+
+# --- InfluxDB 1.6 (WAL fsync on every write, its default: wal-fsync-delay = 0s)
+ip=$(free_port); bp=$(free_port)
+cat >"$work/influx.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$bp"
+[meta]
+  dir = "$work/influx/meta"
+[data]
+  dir = "$work/influx/data"
+  wal-dir = "$work/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$ip"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+CONF
+influxd -config "$work/influx.conf" >"$work/influx.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$ip/ping" >/dev/null && break; sleep 0.2; done
+curl -sf -XPOST "http://127.0.0.1:$ip/query" --data-urlencode "q=CREATE DATABASE bench" >/dev/null
+influx_out=$("$gen" "http://127.0.0.1:$ip/write?db=bench&precision=ns" "$data" --conns "$conns")
+echo "influxdb: $influx_out"
+
+s_rate=$(sed -n 's/.*samples_per_s=\([0-9]*\).*/\1/p' <<<"$strata_out")
+i_rate=$(sed -n 's/.*samples_per_s=\([0-9]*\).*/\1/p' <<<"$influx_out")
+python3 -c "print(f'ratio strata/influxdb = {$s_rate/$i_rate:.2f}x')"
+echo "disk: strata $(du -sh "$work/strata" | cut -f1), influxdb $(du -sh "$work/influx" | cut -f1)"
