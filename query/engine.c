@@ -6,10 +6,12 @@
  * A query owns one arena for its AST, temporaries and result; query_result_free()
  * frees the arena, so a result costs one free however large it is.
  * Limits: the query text (QUERY_MAX_LEN), the arena budget (query memory), samples
- * held at once (max_samples, Prometheus' query.max-samples) and a deadline (timeout).
+ * held at once (max_samples, Prometheus' query.max-samples; see eval.h for what counts)
+ * and a deadline (timeout, checked between nodes and in the evaluators' loops).
  */
 #include "query/eval.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void query_options_init(query_options *o)
@@ -134,6 +136,12 @@ static int own_labels(qe_ctx *c, query_series *o, const ts_label *l, size_t n)
 	return TS_OK;
 }
 
+static int cmp_series(const void *pa, const void *pb)
+{
+	const query_series *a = pa, *b = pb;
+	return ts_labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+}
+
 static int to_result(qe_ctx *c, const qe_value *v, bool is_instant, query_result *r)
 {
 	switch (v->type) {
@@ -193,20 +201,8 @@ static int to_result(qe_ctx *c, const qe_value *v, bool is_instant, query_result
 			}
 		}
 		r->n_series = w;
-		if (!is_instant && w > 1) {
-			/* Range results are sorted by labels, as Prometheus does. */
-			for (size_t i = 1; i < w; i++) {
-				query_series tmp = r->series[i];
-				size_t j = i;
-				while (j > 0 && ts_labels_cmp(r->series[j - 1].labels,
-							      r->series[j - 1].n_labels, tmp.labels,
-							      tmp.n_labels) > 0) {
-					r->series[j] = r->series[j - 1];
-					j--;
-				}
-				r->series[j] = tmp;
-			}
-		}
+		if (!is_instant && w > 1) /* range results are sorted by labels, as Prometheus' */
+			qsort(r->series, w, sizeof(*r->series), cmp_series);
 		return TS_OK;
 	}
 	case QUERY_VALUE_MATRIX: {
@@ -278,6 +274,7 @@ static int run(query_engine *e, const char *expr, size_t len, int64_t start_ms, 
 	    .query_start_ms = start_ms,
 	    .query_end_ms = end_ms,
 	    .lookback_ms = e->opt.lookback_delta_ms,
+	    .clip_ms = INT64_MAX,
 	    .deadline_ns = t0 + e->opt.timeout_ms * 1000000,
 	    .samples = &samples,
 	    .stats = &r->stats,

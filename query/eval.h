@@ -13,9 +13,24 @@
  *  - STRING: a string, the same at every step.
  * All memory comes from the query's arena (STYLE.md 5): nothing is freed piecemeal.
  *
+ * Step invariance: a node Prometheus' PreprocessExpr would wrap in a StepInvariantExpr
+ * (literals, selectors and subqueries with @, and what is built only from them) is
+ * evaluated once at the first step and copied to the others, so its quirks (an
+ * aggregation's parameter is then read at the first step only) are Prometheus' too.
+ *
+ * Sample accounting (max_samples, Prometheus' currentSamples): every node adds the
+ * points of its result to c->samples (a vector one per series and step with a value, a
+ * scalar one per step, a range selector every sample it holds for all steps) and
+ * releases its children's points when it is done, so binary and aggregation outputs
+ * count while their inputs are still held; the limit is checked whenever the count
+ * grows.
+ *
  * Files: engine.c (public API, limits, results), eval.c (dispatch, literals, selectors,
- * subqueries, unary), eval_binary.c (binary operators and vector matching),
- * eval_agg.c (aggregations), functions.c (the function library).
+ * subqueries, unary, step invariance), eval_labels.c (label sets, maps and result
+ * builders), eval_binary.c (binary operators and vector matching), eval_agg.c
+ * (aggregations), functions.c (call dispatch, math, date, label and misc functions),
+ * functions_range.c (functions of range vectors), functions_hist.c (histogram_quantile
+ * and quantile helpers), regex.c (pcre2 with capture groups for label_replace).
  */
 #ifndef QUERY_EVAL_H
 #define QUERY_EVAL_H
@@ -48,6 +63,9 @@ typedef struct qe_ctx {
 	int64_t query_end_ms;   /* the outermost query's end, for @ end() */
 	int64_t lookback_ms;
 	int64_t deadline_ns; /* ts_mono_ns() deadline */
+	bool at_shift;       /* @ reference times move with the step (see qe_window) */
+	int64_t clip_ms;     /* selectors read no sample after clip_ms - their offset
+				(INT64_MAX: no limit); see eval.c */
 	uint64_t *samples;   /* samples currently held by the query (shared by levels) */
 	query_stats *stats;  /* shared by levels */
 	ts_err *err;
@@ -56,8 +74,9 @@ typedef struct qe_ctx {
 typedef struct qe_series {
 	ts_label *labels; /* sorted; arena */
 	size_t n_labels;
-	double *v; /* n_steps values */
-	bool *ok;  /* n_steps presence flags */
+	double *v;  /* n_steps values */
+	bool *ok;   /* n_steps presence flags */
+	int64_t *t; /* n_steps sample timestamps (ms), only from qe_eval_selector_ts */
 } qe_series;
 
 typedef struct qe_rseries {
@@ -77,6 +96,7 @@ typedef struct qe_value {
 	size_t n_rng;
 	int64_t range_ms; /* MATRIX: window length */
 	query_mods mods;  /* MATRIX: offset and @ of the windows */
+	bool at_shift;    /* MATRIX: @ windows move with the step (see qe_window) */
 	const char *str;  /* STRING */
 	size_t str_len;
 } qe_value;
@@ -94,16 +114,114 @@ static inline int64_t qe_step_time(const qe_ctx *c, size_t i)
 /* Reference time of step i after offset and @ (the time a selector reads at). */
 int64_t qe_ref_time(const qe_ctx *c, const query_mods *m, size_t i);
 
-/* Window [lo, hi] (inclusive) of a MATRIX value at step i. */
+/*
+ * Window [lo, hi] (inclusive) of a MATRIX value at step i. With at_shift (an @-pinned
+ * range argument of a call that is not step invariant, e.g. predict_linear) the window
+ * moves by the step's distance from the first step, as Prometheus 2.42's adjusted
+ * offsets make it do.
+ */
 void qe_window(const qe_ctx *c, const qe_value *m, size_t i, int64_t *lo, int64_t *hi);
 
 /* Index of the first sample with t >= lo in r (binary search). */
 size_t qe_lower_bound(const qe_rseries *r, int64_t lo);
 
-/* Check the deadline; TS_ETIMEOUT with the Prometheus message when past it. */
+/* Check the deadline; TS_ETIMEOUT with Prometheus' message ("query timed out in
+ * expression evaluation") when past it. */
 int qe_check_timeout(qe_ctx *c);
 /* Account n more samples held; TS_ELIMIT with the Prometheus message when over. */
 int qe_add_samples(qe_ctx *c, uint64_t n);
+/* Release n samples accounted with qe_add_samples. */
+void qe_sub_samples(qe_ctx *c, uint64_t n);
+/* Points held by a value: present steps of a vector, samples of a matrix, one per step
+ * of a scalar. */
+uint64_t qe_value_points(const qe_ctx *c, const qe_value *v);
+
+/* True if Prometheus 2.42 treats e as step invariant (PreprocessExpr's rules). */
+bool qe_is_step_invariant(const query_expr *e);
+/* e without enclosing parentheses. */
+const query_expr *qe_unparen(const query_expr *e);
+/* Evaluate a vector selector recording each step's sample timestamp in s->t (for
+ * timestamp()). */
+int qe_eval_selector_ts(qe_ctx *c, const query_expr *vs, qe_value *out);
+/* Evaluate the range-vector argument e of a call; at_shift as in qe_window. */
+int qe_eval_matrix_arg(qe_ctx *c, const query_expr *e, bool at_shift, qe_value *out);
+
+/* ---------------------------------------------------------------- label sets (eval_labels.c) */
+
+/* Go's labels.Labels.String(): {a="b", c="d"} (values quoted like Go's %q). */
+int qe_labels_format(const ts_label *l, size_t n, ts_buf *out);
+bool qe_labels_equal(const ts_label *a, size_t na, const ts_label *b, size_t nb);
+/* Copy of l (arena) keeping (keep) or dropping (!keep) the names in names[0..n_names)
+ * (any order); drop_name also removes __name__. Strings stay borrowed. */
+int qe_labels_filter(qe_ctx *c, const ts_label *l, size_t n, const char *const *names,
+		     size_t n_names, bool keep, bool drop_name, ts_label **out, size_t *n_out);
+/* Copy of l (arena) with label name set to value (NULL or "" deletes it). name and value
+ * are borrowed and must live as long as the result. */
+int qe_labels_set(qe_ctx *c, const ts_label *l, size_t n, const char *name, const char *value,
+		  ts_label **out, size_t *n_out);
+
+/* A hash map from label sets (borrowed, must outlive the map) to dense indexes. */
+typedef struct qe_lmap {
+	uint64_t *hash; /* per slot; 0 = empty (hashes are forced non-zero) */
+	uint32_t *idx;  /* per slot: index into the key arrays */
+	size_t cap;     /* slots, a power of two */
+	size_t n;       /* keys */
+	const ts_label **keys;
+	size_t *key_n;
+	size_t keys_cap;
+} qe_lmap;
+
+int qe_lmap_init(qe_ctx *c, qe_lmap *m, size_t hint);
+/* The index of label set l, inserting it (next index) when new; *is_new says which. */
+int qe_lmap_get(qe_ctx *c, qe_lmap *m, const ts_label *l, size_t n, size_t *idx, bool *is_new);
+/* The index of l, or SIZE_MAX when absent. */
+size_t qe_lmap_find(const qe_lmap *m, const ts_label *l, size_t n);
+
+/* Builds a VECTOR value series by series, merging equal label sets across steps. */
+typedef struct qe_vbuild {
+	qe_lmap map;
+	qe_series *s; /* index = map index */
+	size_t cap;
+	uint64_t points; /* values set so far (accounted with qe_add_samples) */
+} qe_vbuild;
+
+int qe_vbuild_init(qe_ctx *c, qe_vbuild *b, size_t hint);
+/* Index of the output series with labels l (borrowed; must live as long as the result). */
+int qe_vbuild_index(qe_ctx *c, qe_vbuild *b, const ts_label *l, size_t n, size_t *idx);
+/* Set step i of series idx; a second value for the same labels at one step is Prometheus'
+ * "vector cannot contain metrics with the same labelset" (TS_EINVAL). */
+int qe_vbuild_set(qe_ctx *c, qe_vbuild *b, size_t idx, size_t i, double v);
+/* Move the series into out (a VECTOR); b must not be used afterwards. */
+void qe_vbuild_finish(qe_vbuild *b, qe_value *out);
+
+/* Error for two results with one label set at one step. */
+int qe_err_dup_labelset(qe_ctx *c);
+
+/* ---------------------------------------------------------------- helpers shared by functions */
+
+/*
+ * Labels of absent()/absent_over_time() for argument arg: those set by equality matchers
+ * of a selector (Prometheus' createLabelsForAbsentFunction: in matcher order, the first
+ * equality matcher of a name sets it and any later or non-equality matcher of that name
+ * deletes it), {} for anything else.
+ */
+int qe_absent_labels(qe_ctx *c, const query_expr *arg, ts_label **out, size_t *n_out);
+
+/* Comparison of items a and b for qe_sort_go. */
+typedef bool (*qe_less_fn)(const void *ctx, size_t a, size_t b);
+/*
+ * Sort items[0..n) by less as Go's sort.Sort orders them: insertion sort up to 12 items
+ * (so ties keep Go's order), a stable merge sort above (ties may then be ordered
+ * differently from Go's pdqsort). Returns TS_ENOMEM/TS_ELIMIT only for n > 12.
+ */
+int qe_sort_go(qe_ctx *c, size_t *items, size_t n, qe_less_fn less, const void *ctx);
+
+/* Prometheus' quantile(): the q-quantile of v[0..n) (sorted in place, NaN first). */
+double qe_quantile(double q, double *v, size_t n);
+/* Go's strconv.FormatFloat(v, 'f', -1, 64) into out (cap >= 400). */
+void qe_format_float_f(double v, char *out, size_t cap);
+/* Go's strconv.ParseFloat(s, 64) acceptance and value; false if Go would reject s. */
+bool qe_parse_float(const char *s, double *out);
 
 /* Arena helpers. */
 void *qe_alloc(qe_ctx *c, size_t size);      /* zeroed; sets c->err on failure */
@@ -118,6 +236,12 @@ int qe_nomem(qe_ctx *c);
 int qe_eval_binary(qe_ctx *c, const query_expr *e, qe_value *out);
 int qe_eval_aggregate(qe_ctx *c, const query_expr *e, qe_value *out);
 int qe_eval_call(qe_ctx *c, const query_expr *e, qe_value *out);
+/* Range-vector functions (functions_range.c); e is the call. */
+int qe_eval_range_call(qe_ctx *c, const query_expr *e, qe_value *out);
+/* histogram_quantile (functions_hist.c): q per step, v the buckets. */
+int qe_histogram_quantile(qe_ctx *c, const double *q, const qe_value *v, qe_value *out);
+/* label_replace (regex.c): everything but the vector comes from the call's strings. */
+int qe_label_replace(qe_ctx *c, const query_expr *e, const qe_value *v, qe_value *out);
 
 bool qe_is_stale(double v);
 
