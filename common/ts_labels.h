@@ -111,4 +111,31 @@ bool ts_matcher_matches_empty(const ts_matcher *m);
 /* Operator text: "=", "!=", "=~", "!~". */
 const char *ts_match_type_str(ts_match_type t);
 
+/* ---------------------------------------------------------------- regex with captures */
+
+/*
+ * A compiled regular expression with capture groups, for label_replace() and relabeling:
+ * the pattern is compiled as the text "^(?:" + pattern + ")$" exactly as Prometheus 2.x
+ * does, in UTF mode, `$` matching only at the very end, `.` not matching a newline.
+ * Immutable once compiled; thread-safe to share.
+ */
+typedef struct ts_regex ts_regex;
+
+#define TS_REGEX_UNSET SIZE_MAX /* offset of a group that did not participate */
+
+/* Compile (returned owned). TS_EINVAL with pcre2's message for a bad pattern; TS_ENOMEM. */
+int ts_regex_new(const char *pattern, ts_regex **out, ts_err *err);
+/* NULL allowed. */
+void ts_regex_free(ts_regex *re);
+/* Groups including group 0 (the whole match). */
+size_t ts_regex_n_groups(const ts_regex *re);
+/* Number of the named group, or -1. */
+int ts_regex_group_number(const ts_regex *re, const char *name);
+/*
+ * Match the whole of s[0..n). On a match returns 1 and writes start/end offsets of groups
+ * 0..max_groups-1 to ov[2*i], ov[2*i+1] (TS_REGEX_UNSET for groups that did not take
+ * part); returns 0 for no match (also for invalid UTF-8 subjects), TS_ENOMEM on failure.
+ */
+int ts_regex_match(const ts_regex *re, const char *s, size_t n, size_t *ov, size_t max_groups);
+
 #endif /* COMMON_TS_LABELS_H */

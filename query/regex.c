@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * regex.c: label_replace(), the query module's one pcre2 caller (capture groups are not
- * part of common's matcher API, which only answers match / no match).
+ * regex.c: label_replace(), on common's ts_regex (capture groups).
  *
  * As Prometheus 2.42 does, the pattern is compiled as the text "^(?:" + regex + ")$"
  * (so an unbalanced pattern like "a)|(b" behaves as in Go), with $ matching only at the
@@ -15,15 +14,16 @@
  * Differences from Go's RE2 (see docs/PROMQL.md): pcre2 accepts some syntax RE2 rejects
  * (back-references, look-around), and \C, \X and similar escapes mean pcre2's things.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "query/eval.h"
 
-#include <pcre2.h>
 #include <string.h>
 
-static void code_free(void *arg)
+/* Capture groups label_replace can reference ($0..$63). */
+#define MAX_GROUPS 64
+
+static void regex_free(void *arg)
 {
-	pcre2_code_free(arg);
+	ts_regex_free(arg);
 }
 
 static bool name_rune(unsigned char ch)
@@ -74,8 +74,8 @@ static bool extract(const char *s, size_t n, const char **name, size_t *name_len
 	return true;
 }
 
-static int expand(const pcre2_code *re, const char *tmpl, const char *src, const PCRE2_SIZE *ov,
-		  uint32_t n_pairs, ts_buf *out)
+static int expand(const ts_regex *re, const char *tmpl, const char *src, const size_t *ov,
+		  size_t n_pairs, ts_buf *out)
 {
 	int rc = TS_OK;
 	size_t n = strlen(tmpl);
@@ -104,12 +104,12 @@ static int expand(const pcre2_code *re, const char *tmpl, const char *src, const
 				continue;
 			memcpy(nm, name, name_len);
 			nm[name_len] = '\0';
-			int g = pcre2_substring_number_from_name(re, (PCRE2_SPTR)nm);
+			int g = ts_regex_group_number(re, nm);
 			if (g < 0)
 				continue;
 			num = g;
 		}
-		if ((uint32_t)num >= n_pairs || ov[2 * num] == PCRE2_UNSET)
+		if ((size_t)num >= n_pairs || ov[2 * num] == TS_REGEX_UNSET)
 			continue;
 		rc = ts_buf_append(out, src + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
 	}
@@ -123,22 +123,27 @@ static const char *arg_string(const query_expr *e)
 }
 
 /* Labels of one series after label_replace. */
-static int replace_one(qe_ctx *c, const pcre2_code *re, pcre2_match_data *md, const char *dst,
-		       const char *repl, const char *src, const qe_series *s, ts_buf *buf,
-		       ts_label **out, size_t *n_out)
+static int replace_one(qe_ctx *c, const ts_regex *re, const char *dst, const char *repl,
+		       const char *src, const qe_series *s, ts_buf *buf, ts_label **out,
+		       size_t *n_out)
 {
 	const char *sv = ts_labels_get(s->labels, s->n_labels, src);
 	if (!sv)
 		sv = "";
-	int m = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
-	if (m < 0) {
+	size_t ov[2 * MAX_GROUPS];
+	size_t n_groups = ts_regex_n_groups(re);
+	if (n_groups > MAX_GROUPS)
+		n_groups = MAX_GROUPS;
+	int m = ts_regex_match(re, sv, strlen(sv), ov, n_groups);
+	if (m < 0)
+		return qe_nomem(c);
+	if (m == 0) {
 		*out = s->labels;
 		*n_out = s->n_labels;
 		return TS_OK;
 	}
 	ts_buf_reset(buf);
-	int rc =
-	    expand(re, repl, sv, pcre2_get_ovector_pointer(md), pcre2_get_ovector_count(md), buf);
+	int rc = expand(re, repl, sv, ov, n_groups, buf);
 	if (rc)
 		return rc == TS_ENOMEM ? qe_nomem(c)
 				       : ts_err_set(c->err, rc, "label_replace result too long");
@@ -152,31 +157,21 @@ int qe_label_replace(qe_ctx *c, const query_expr *e, const qe_value *v, qe_value
 {
 	const char *dst = arg_string(e->call.args[1]), *repl = arg_string(e->call.args[2]);
 	const char *src = arg_string(e->call.args[3]), *regex = arg_string(e->call.args[4]);
-	size_t rl = strlen(regex);
-	char *pat = qe_alloc(c, rl + 8);
-	if (!pat)
+	ts_regex *re = NULL;
+	int rc = ts_regex_new(regex, &re, NULL);
+	if (rc == TS_ENOMEM)
 		return qe_nomem(c);
-	memcpy(pat, "^(?:", 4);
-	memcpy(pat + 4, regex, rl);
-	memcpy(pat + 4 + rl, ")$", 3);
-	int code;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, rl + 6, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
-				       &code, &off, NULL);
-	if (!re)
+	if (rc)
 		return ts_err_set(c->err, TS_EINVAL,
 				  "invalid regular expression in label_replace(): %s", regex);
-	int rc = query_arena_defer(c->arena, code_free, re);
+	rc = query_arena_defer(c->arena, regex_free, re);
 	if (rc) {
-		pcre2_code_free(re);
+		ts_regex_free(re);
 		return qe_nomem(c);
 	}
 	if (!ts_label_name_valid(dst, strlen(dst)))
 		return ts_err_set(c->err, TS_EINVAL,
 				  "invalid destination label name in label_replace(): %s", dst);
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-	if (!md)
-		return qe_nomem(c);
 	qe_vbuild b;
 	ts_buf buf;
 	ts_buf_init(&buf, 1 << 20);
@@ -190,7 +185,7 @@ int qe_label_replace(qe_ctx *c, const query_expr *e, const qe_value *v, qe_value
 			if (idx == SIZE_MAX) {
 				ts_label *l;
 				size_t n;
-				rc = replace_one(c, re, md, dst, repl, src, s, &buf, &l, &n);
+				rc = replace_one(c, re, dst, repl, src, s, &buf, &l, &n);
 				if (rc == TS_OK)
 					rc = qe_vbuild_index(c, &b, l, n, &idx);
 				if (rc)
@@ -200,7 +195,6 @@ int qe_label_replace(qe_ctx *c, const query_expr *e, const qe_value *v, qe_value
 		}
 	}
 	ts_buf_free(&buf);
-	pcre2_match_data_free(md);
 	if (rc)
 		return rc;
 	qe_vbuild_finish(&b, out);
