@@ -30,6 +30,7 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 start_strata() {
   local log="$T_DIR/strata.$(date +%s%N).log"
   STRATA_LOG=$log
+  : >"$log" # exists before the server starts, so the polling below can read it
   "$STRATA_BIN" serve --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   STRATA_PID=$!
   local i
