@@ -46,12 +46,19 @@ start_strata() {
   STRATA_URL="http://127.0.0.1:$STRATA_PORT"
 }
 
-# stop_strata [SIGNAL]: stop the server (default TERM) and return its exit status.
+# stop_strata [SIGNAL]: stop the server (default TERM) and return its exit status; a
+# server still running after 30 s is killed with SIGKILL and the call returns 124.
 stop_strata() {
-  local sig=${1:-TERM} rc=0
+  local sig=${1:-TERM} rc=0 i
   kill -"$sig" "$STRATA_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do kill -0 "$STRATA_PID" 2>/dev/null || break; sleep 0.1; done
+  for i in $(seq 1 300); do kill -0 "$STRATA_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$STRATA_PID" 2>/dev/null; then
+    echo "strata did not exit within 30 s of SIG$sig; killing it" >&2
+    kill -9 "$STRATA_PID" 2>/dev/null || true
+    wait "$STRATA_PID" 2>/dev/null || true
+    STRATA_PID=""
+    return 124
+  fi
   wait "$STRATA_PID" 2>/dev/null || rc=$?
   STRATA_PID=""
   return $rc
