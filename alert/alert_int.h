@@ -15,13 +15,13 @@
 
 /* An alert as posted to the notifier (Alertmanager's postable alert). */
 typedef struct alert_posted {
-	const ts_label *labels;      /* sorted, includes "alertname"; borrowed */
+	const ts_label *labels; /* sorted, includes "alertname"; borrowed */
 	size_t n_labels;
 	const ts_label *annotations; /* sorted by name; borrowed */
 	size_t n_annotations;
-	int64_t starts_at_ms;        /* when the alert started firing */
-	int64_t ends_at_ms;          /* 0 while firing; the resolve time once resolved */
-	const char *generator_url;   /* link back to the expression; borrowed; may be NULL */
+	int64_t starts_at_ms;      /* when the alert started firing */
+	int64_t ends_at_ms;        /* 0 while firing; the resolve time once resolved */
+	const char *generator_url; /* link back to the expression; borrowed; may be NULL */
 } alert_posted;
 
 /*

@@ -61,7 +61,8 @@ static char *read_all(const char *path, size_t *len)
 			cap *= 2;
 			buf = realloc(buf, cap);
 		}
-		int got = gzread(f, buf + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
+		int got =
+		    gzread(f, buf + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
 		if (got <= 0)
 			break;
 		n += (size_t)got;
@@ -199,7 +200,8 @@ int main(int argc, char **argv)
 	double secs = now_s() - t0;
 	uint64_t ok = atomic_load(&s.ok_samples);
 	printf("samples=%llu seconds=%.3f samples_per_s=%.0f batches=%llu failed=%llu%s%s\n",
-	       (unsigned long long)ok, secs, ok / secs, (unsigned long long)atomic_load(&s.ok_batches),
+	       (unsigned long long)ok, secs, ok / secs,
+	       (unsigned long long)atomic_load(&s.ok_batches),
 	       (unsigned long long)atomic_load(&s.failed), s.first_error[0] ? " first_error=" : "",
 	       s.first_error);
 	curl_global_cleanup();

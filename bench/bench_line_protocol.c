@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 	}
 	const char *path =
 	    argi < argc ? argv[argi++] : STRATA_SHARED_DATA "/devops/devops_100h_1h.lp.gz";
-	int iters = argi < argc ? atoi(argv[argi]) : 20;
+	int iters = argi < argc ? (int)strtol(argv[argi], NULL, 10) : 20;
 	if (iters < 1 || iters > 10000) {
 		fprintf(stderr, "usage: %s [--hash] [FILE[.gz] [ITERATIONS]]\n", argv[0]);
 		return 2;

@@ -43,7 +43,7 @@ typedef struct ingest_log_reader ingest_log_reader;
 /* Per-partition state and counters (ingest_log_stats). Counters are since open. */
 typedef struct ingest_log_partition_stats {
 	uint64_t first_offset;     /* oldest offset still stored */
-	uint64_t next_offset;      /* offset the next durable record gets (readers' end) */
+	uint64_t next_offset;      /* offset of the next durable record (readers' end) */
 	uint64_t checkpoint_next;  /* checkpointed offset + 1; first_offset before any checkpoint */
 	uint64_t bytes;            /* bytes stored (all segments, headers included) */
 	uint64_t pending_bytes;    /* bytes not yet checkpointed (upper estimate; back-pressure) */

@@ -3,8 +3,8 @@
  * test_matcher.c: unit tests for common/matcher.c (label matchers over pcre2).
  *
  * The semantics are Prometheus': regexes are fully anchored (`"foo" =~ "fo"` is false,
- * alternations are anchored as a whole), `.` does not match newlines (Prometheus 2.x), `$` is the end of the
- * value only, an absent label is the empty string, and a bad pattern is TS_EINVAL with
+ * alternations are anchored as a whole), `.` does not match newlines (Prometheus 2.x), `$` is the
+ * end of the value only, an absent label is the empty string, and a bad pattern is TS_EINVAL with
  * pcre2's message and the offset in the pattern. Includes unbalanced patterns that
  * would escape textual ^(?:...)$ anchoring and concurrent use of one compiled matcher.
  */
