@@ -11,6 +11,7 @@
  * and exit 0; they are blocked in every thread and taken by the main thread with
  * sigwait, so no handler code runs in signal context.
  */
+#include "alert/alert.h"
 #include "common/common.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
@@ -30,6 +31,7 @@ static const char usage[] =
     "\n"
     "Usage:\n"
     "  strata serve [flags]     run the server (embedded single node by default)\n"
+    "  strata rules check FILE...  check Prometheus rule files (like promtool check rules)\n"
     "  strata version           print the version\n"
     "  strata --help            this text\n"
     "\n"
@@ -119,6 +121,48 @@ static int load_config(const serve_flags *f, ts_config **out)
 	return 0;
 }
 
+/*
+ * Reloading (SIGHUP and POST /-/reload): re-read --config with the same flag overrides
+ * and hand it to the alerting modules. A config that loaded is kept until the next
+ * successful reload (modules may borrow it); the first one lives until exit because
+ * ingest and web borrow it. Serialized by mu (the main thread and HTTP threads reload).
+ */
+typedef struct reloader {
+	pthread_mutex_t mu;
+	const serve_flags *flags;
+	ts_config *initial;       /* borrowed by every module until exit */
+	ts_config *current;       /* the last config loaded (owned unless it is initial) */
+	alert_manager *alerts;    /* rules */
+	alert_notifier *notifier; /* notifications */
+} reloader;
+
+static int reload_config(void *ctx, ts_err *err)
+{
+	reloader *r = ctx;
+	pthread_mutex_lock(&r->mu);
+	ts_config *c = NULL;
+	int rc = r->flags->config             ? ts_config_load(r->flags->config, &c, err)
+		 : (c = ts_config_defaults()) ? TS_OK
+					      : ts_err_set(err, TS_ENOMEM, "out of memory");
+	if (rc == TS_OK &&
+	    ((r->flags->listen && ts_config_set_str(&c->server.listen, r->flags->listen)) ||
+	     (r->flags->data_dir && ts_config_set_str(&c->storage.data_dir, r->flags->data_dir))))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+	if (rc == TS_OK && r->alerts)
+		rc = alert_manager_reload(r->alerts, c, err);
+	if (rc == TS_OK && r->notifier)
+		rc = alert_notifier_reload(r->notifier, c, err);
+	if (rc == TS_OK) {
+		if (r->current != r->initial)
+			ts_config_free(r->current);
+		r->current = c;
+	} else {
+		ts_config_free(c);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
 static void print_banner(const ts_config *c, int port)
 {
 	char host[256];
@@ -163,7 +207,11 @@ static int serve(int argc, char **argv)
 	tsdb_db *db = NULL;
 	ingest_pipeline *ing = NULL;
 	query_engine *qe = NULL;
+	alert_notifier *notifier = NULL;
+	alert_manager *alerts = NULL;
 	web_server *web = NULL;
+	reloader rl = {
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .flags = &f, .initial = cfg, .current = cfg};
 
 	if (mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
 		ts_log_error("cannot create data directory %s: %s", cfg->storage.data_dir,
@@ -178,6 +226,11 @@ static int serve(int argc, char **argv)
 	topt.retention_raw_ms = cfg->storage.retention_raw_ms;
 	topt.retention_1m_ms = cfg->storage.retention_1m_ms;
 	topt.retention_1h_ms = cfg->storage.retention_1h_ms;
+	/* the store tracks an applied offset per log partition */
+	if (ingest_config_partitions(cfg, &topt.n_partitions, &err)) {
+		ts_log_error("config error: %s", err.msg);
+		goto out;
+	}
 	if (tsdb_open(&topt, &db, &err)) {
 		ts_log_error("cannot open the store: %s", err.msg);
 		goto out;
@@ -185,6 +238,7 @@ static int serve(int argc, char **argv)
 	ingest_options iopt;
 	ingest_options_init(&iopt);
 	iopt.db = db;
+	iopt.config = cfg;
 	if (ingest_open(&iopt, &ing, &err)) {
 		ts_log_error("cannot start ingest: %s", err.msg);
 		goto out;
@@ -200,6 +254,27 @@ static int serve(int argc, char **argv)
 		ts_log_error("cannot start the query engine: %s", err.msg);
 		goto out;
 	}
+	/* The notifier (alerting: section); alerts arrive on POST /api/v2/alerts. */
+	char ext_url[300];
+	snprintf(ext_url, sizeof(ext_url), "http://%s", cfg->server.listen);
+	alert_notifier_options nopt = {
+	    .config = cfg, .data_dir = cfg->storage.data_dir, .external_url = ext_url};
+	if (alert_notifier_new(&nopt, &notifier, &err)) {
+		ts_log_error("cannot start the alert notifier: %s", err.msg);
+		goto out;
+	}
+	/* Rule groups (rule_files: section), evaluated through the query engine. */
+	alert_options aopt = {.config = cfg,
+			      .query = qe,
+			      .ingest = ing,
+			      .data_dir = cfg->storage.data_dir,
+			      .external_url = ext_url};
+	if (alert_manager_new(&aopt, &alerts, &err)) {
+		ts_log_error("cannot load the rules: %s", err.msg);
+		goto out;
+	}
+	rl.alerts = alerts;
+	rl.notifier = notifier;
 	web_options wopt = {
 	    .listen = cfg->server.listen,
 	    .threads = (int)cfg->server.threads,
@@ -210,6 +285,10 @@ static int serve(int argc, char **argv)
 	    .ingest = ing,
 	    .query = qe,
 	    .config = cfg,
+	    .notify = notifier,
+	    .alerts = alerts,
+	    .reload = reload_config,
+	    .reload_ctx = &rl,
 	};
 	if (web_start(&wopt, &web, &err)) {
 		ts_log_error("cannot start the HTTP server: %s", err.msg);
@@ -224,7 +303,12 @@ static int serve(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			ts_log_info("SIGHUP: nothing to reload yet");
+			ts_err rerr = {0};
+			if (reload_config(&rl, &rerr))
+				ts_log_error("SIGHUP: reload failed, keeping the old config: %s",
+					     rerr.msg);
+			else
+				ts_log_info("SIGHUP: configuration reloaded");
 			continue;
 		}
 		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -233,11 +317,15 @@ static int serve(int argc, char **argv)
 	status = 0;
 out:
 	web_stop(web);
+	alert_manager_free(alerts);
+	alert_notifier_free(notifier);
 	query_engine_free(qe);
 	ingest_close(ing);
 	tsdb_close(db);
 	if (status == 0)
 		ts_log_info("stopped cleanly");
+	if (rl.current != cfg)
+		ts_config_free(rl.current);
 	ts_config_free(cfg);
 	return status;
 }
@@ -255,6 +343,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return serve(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "rules")) {
+		if (argc < 4 || strcmp(argv[2], "check")) {
+			fprintf(stderr, "usage: strata rules check FILE...\n");
+			return 2;
+		}
+		return alert_rules_check_files(argv + 3, (size_t)(argc - 3), stdout, stderr);
+	}
 	fprintf(stderr, "strata: unknown command '%s' (see strata --help)\n", argv[1]);
 	return 2;
 }

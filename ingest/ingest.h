@@ -6,6 +6,10 @@
  * Prometheus remote write, exposition text for backfill), validates them, and hands
  * the samples to the store. A write function returns only when the samples it
  * accepted are durable (see docs/ARCHITECTURE.md "Durability"); a 2xx may be sent then.
+ * Durable means: in a record of the partitioned log (embedded: fdatasync'd; Kafka:
+ * acks=all). Consumer threads apply the log to the store asynchronously, so a sample may
+ * become visible to queries a moment after its write returned, and samples the store
+ * refuses then (out of order, conflicting) are only counted (ingest_partition_stats).
  *
  * Thread-safety: all write functions may be called from any number of threads.
  */
@@ -15,16 +19,27 @@
 #include "common/common.h"
 #include "tsdb/tsdb.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct ingest_pipeline ingest_pipeline;
+typedef struct ingest_log ingest_log; /* the partitioned log (ingest/log.h, internal) */
 
 typedef struct ingest_options {
 	tsdb_db *db;            /* the store (borrowed; outlives the pipeline) */
 	size_t max_labels;      /* labels per series incl. __name__ */
 	size_t max_name_bytes;  /* metric and label name length */
 	size_t max_value_bytes; /* label value length */
+	/* Borrowed, outlives the pipeline: its `global` and `scrape_configs` sections start
+	 * the scraper (errors in them fail ingest_open). NULL = no scraping. */
+	const ts_config *config;
+	/* Its `ingest:` section describes the partitioned log every write goes through (see
+	 * examples/strata.yml); `log` (borrowed, outlives the pipeline; tests, embedders)
+	 * replaces the log the section would open. With neither config nor log there is no
+	 * log: samples go straight to the store and nothing is durable (memory-only stores,
+	 * tests, benchmarks). */
+	ingest_log *log;
 } ingest_options;
 
 /* Fill *o with defaults (db = NULL must be set by the caller). */
@@ -38,7 +53,9 @@ void ingest_close(ingest_pipeline *p);
 /* Outcome of one write request. */
 struct ingest_write_result {
 	size_t n_samples;      /* samples accepted (durable) */
-	size_t n_rejected;     /* samples the store refused (too old, conflicting) */
+	size_t n_rejected;     /* samples the store refused (too old, conflicting); only
+				  without a log: with one, the store applies samples
+				  later and counts refusals in ingest_partition_stats */
 	size_t n_bad_lines;    /* lines/series that failed to parse */
 	size_t n_skipped;      /* values that are not numeric samples (string fields) */
 	size_t first_bad_line; /* 1-based line of the first bad line, 0 if none */
@@ -72,6 +89,21 @@ int ingest_write_remote(ingest_pipeline *p, const void *body, size_t len, ingest
 int ingest_write_exposition(ingest_pipeline *p, const char *body, size_t len,
 			    const char *content_type, ingest_write_result *res, ts_err *err);
 
+/* One sample for ingest_write_samples. */
+typedef struct ingest_sample {
+	const ts_label *labels; /* normalized label set incl. __name__ (borrowed) */
+	size_t n_labels;
+	int64_t t_ms;
+	double v;
+} ingest_sample;
+
+/*
+ * Samples produced inside Strata (recording rules, ALERTS series): written through the
+ * same durable path as HTTP writes. Returns like ingest_write_line_protocol.
+ */
+int ingest_write_samples(ingest_pipeline *p, const ingest_sample *s, size_t n,
+			 ingest_write_result *res, ts_err *err);
+
 /* Ingest statistics for /metrics. */
 typedef struct ingest_stats {
 	uint64_t requests;  /* write requests processed */
@@ -81,5 +113,95 @@ typedef struct ingest_stats {
 } ingest_stats;
 
 void ingest_stats_get(ingest_pipeline *p, ingest_stats *out);
+
+/* ---------------------------------------------------------------- log and consumers */
+
+/*
+ * Parse and check the `ingest:` section of c (NULL: defaults); errors are TS_EINVAL naming
+ * file:line:col and the key. *n_partitions gets the log's partition count, which the
+ * store must track (tsdb_options.n_partitions): call this before tsdb_open. Thread-safe.
+ */
+int ingest_config_partitions(const ts_config *c, int *n_partitions, ts_err *err);
+
+/*
+ * True once the consumers have applied the log up to the end it had when the pipeline
+ * opened (startup replay finished); /-/ready waits for it. True without a log.
+ * Thread-safe.
+ */
+bool ingest_replay_done(ingest_pipeline *p);
+
+/* Number of log partitions; 0 without a log. Thread-safe. */
+int ingest_n_partitions(ingest_pipeline *p);
+
+/*
+ * One log partition and its consumer (ingest_partition_stats_get); counters since open.
+ * With the Kafka backend the log_* fields, lag_records and the log counters come from a
+ * snapshot at most 500 ms old (asking the brokers can block).
+ */
+typedef struct ingest_partition_stats {
+	uint64_t log_first_offset;     /* oldest offset still stored */
+	uint64_t log_next_offset;      /* offset the next durable record gets */
+	uint64_t consumer_next_offset; /* next offset the consumer applies to the store */
+	uint64_t checkpoint_next;      /* the log is checkpointed below this offset */
+	uint64_t lag_records;          /* durable records not yet applied to the store */
+	uint64_t lag_bytes;            /* bytes appended since open, not yet applied (bounded
+					  by ingest.max_consumer_lag_bytes) */
+	uint64_t pending_bytes;        /* log bytes not yet checkpointed (bounded by
+					  ingest.max_pending_bytes) */
+	uint64_t log_bytes;            /* bytes stored in the log */
+	uint64_t n_segments;           /* segment files (embedded log) */
+	uint64_t n_appends;            /* records appended */
+	uint64_t n_append_bytes;       /* record bytes appended */
+	uint64_t n_syncs;              /* fdatasync calls (group commits) */
+	uint64_t n_busy;               /* appends refused with TS_EBUSY (back-pressure) */
+	uint64_t n_append_errors;      /* appends failed with TS_ENOSPC or TS_EIO */
+	uint64_t n_records_applied;    /* records the consumer applied */
+	uint64_t n_samples_applied;    /* samples the store accepted (incl. duplicates) */
+	uint64_t n_samples_rejected;   /* samples the store refused (out of order, limits) */
+	uint64_t n_corrupt;            /* corrupt records or log ranges skipped */
+	bool is_replayed;              /* the consumer finished the startup replay */
+} ingest_partition_stats;
+
+/* Fill *out for `partition` in [0, ingest_n_partitions). TS_EINVAL otherwise. Thread-safe. */
+int ingest_partition_stats_get(ingest_pipeline *p, int partition, ingest_partition_stats *out,
+			       ts_err *err);
+
+/* ---------------------------------------------------------------- scraping */
+
+/* Health of a scrape target, as Prometheus' /api/v1/targets reports it. */
+typedef enum ingest_scrape_health {
+	INGEST_SCRAPE_UNKNOWN = 0, /* not scraped yet */
+	INGEST_SCRAPE_UP = 1,      /* the last scrape succeeded */
+	INGEST_SCRAPE_DOWN = 2,    /* the last scrape failed (lastError says why) */
+} ingest_scrape_health;
+
+/* One active scrape target (ingest_scrape_targets). Every pointer is owned by the array. */
+typedef struct ingest_scrape_target_info {
+	char *scrape_pool;           /* the job name */
+	char *scrape_url;            /* "http://127.0.0.1:9100/metrics?x=y" */
+	char *global_url;            /* scrape_url with a loopback host replaced by hostname */
+	ts_label *discovered_labels; /* before relabeling (__address__, __scheme__, ...); sorted */
+	size_t n_discovered_labels;
+	ts_label *labels; /* the target labels added to every scraped series; sorted */
+	size_t n_labels;
+	ingest_scrape_health health;
+	char last_error[256];          /* "" when the last scrape succeeded */
+	int64_t last_scrape_ms;        /* start of the last scrape, 0 = never */
+	double last_scrape_duration_s; /* of the last scrape */
+	int64_t interval_ms;           /* scrape interval */
+	int64_t timeout_ms;            /* scrape timeout */
+	uint64_t n_scrapes;            /* scrapes finished (committed) since the target appeared */
+	uint64_t last_samples;         /* samples the last scrape exposed */
+} ingest_scrape_target_info;
+
+/*
+ * A snapshot of the active scrape targets, sorted by scrape pool then URL. *out is an
+ * array of *n_out entries returned owned (ingest_scrape_targets_free); NULL and 0 when
+ * nothing is scraped. TS_ENOMEM. Thread-safe.
+ */
+int ingest_scrape_targets(ingest_pipeline *p, ingest_scrape_target_info **out, size_t *n_out,
+			  ts_err *err);
+/* Free a snapshot. NULL allowed. */
+void ingest_scrape_targets_free(ingest_scrape_target_info *v, size_t n);
 
 #endif /* INGEST_INGEST_H */

@@ -37,13 +37,17 @@ typedef struct ingest_limits {
 	}
 
 /*
- * A write in progress (pipeline.c). Every ingest path (HTTP writes, the scraper, rule
+ * A write in progress (batch.c). Every ingest path (HTTP writes, the scraper, rule
  * results) collects its samples into a batch and commits it; the commit returns once
- * the accepted samples are durable, which is what a 2xx promises.
+ * the accepted samples are durable in the partitioned log, which is what a 2xx promises
+ * (the consumers apply them to the store afterwards).
  *   ingest_batch_begin   start a batch (returned owned).
  *   ingest_batch_add     an ingest_sample_fn: pass it with the batch as ctx to a parser.
- *   ingest_batch_commit  make the batch durable and add to res (samples accepted and
- *                        rejected); TS_EBUSY/TS_EUNAVAIL/TS_ENOSPC when the log refuses.
+ *   ingest_batch_commit  make the batch durable and add to res (samples accepted; store
+ *                        rejections only without a log); TS_EBUSY (back-pressure),
+ *                        TS_EUNAVAIL, TS_ENOSPC, TS_EIO when the log refuses: then
+ *                        nothing is acknowledged (some partitions may already hold
+ *                        their records; a retry is deduplicated by the store).
  *   ingest_batch_free    NULL allowed; frees an uncommitted batch without writing it.
  * A batch belongs to one thread.
  */

@@ -2,16 +2,20 @@
 /*
  * pipeline.c: the write path: parse a request, validate, and store its samples.
  *
- * Each write parses the body with the format's parser and appends every sample to the
- * store through a sink callback. Store rejections (too old, conflicting duplicate) are
- * counted per request and reported, not fatal: the rest of the request is stored.
+ * Each write parses the body with the format's parser into an ingest_batch (batch.c),
+ * which groups the samples per log partition and commits them durably to the log; the
+ * consumers (consumer.c) apply them to the store. Without a log (no config, no log in
+ * the options) the batch stores directly and store rejections (too old, conflicting
+ * duplicate) are counted per request and reported, not fatal.
  */
 #include "ingest/ingest.h"
 
 #include "ingest/ingest_int.h"
+#include "ingest/batch.h"
 #include "ingest/exposition.h"
 #include "ingest/line_protocol.h"
 #include "ingest/remote_write.h"
+#include "ingest/scrape.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,59 +25,13 @@ struct ingest_pipeline {
 	ingest_options opt;
 	ingest_limits limits;
 	_Atomic uint64_t requests, samples, bad_lines, rejected;
+	ingest_scraper *scraper; /* scrape.c; NULL when nothing is scraped */
+	ingest_writer *writer;   /* batch.c: the log, its consumers (or the store directly) */
 };
 
-/*
- * The batch stores directly into the head for now: samples are applied as they are
- * added and the commit only reports. With the partitioned log, add() fills one record
- * per partition and commit() appends them durably; consumers apply them to the store.
- */
-struct ingest_batch {
-	ingest_pipeline *p;
-	size_t n_samples;  /* accepted by the store */
-	size_t n_rejected; /* refused by the store (too old, conflicting) */
-	char first_error[256];
-};
-
-int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err)
+ingest_writer *ingest_pipeline_writer(ingest_pipeline *p)
 {
-	ingest_batch *b = ts_calloc(1, sizeof(*b));
-	if (!b)
-		return ts_err_set(err, TS_ENOMEM, "out of memory starting a write");
-	b->p = p;
-	*out = b;
-	return TS_OK;
-}
-
-int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms, double v)
-{
-	ingest_batch *b = batch;
-	ts_err e = {0};
-	int rc = tsdb_append(b->p->opt.db, labels, n, t_ms, v, &e);
-	if (rc == TS_OK) {
-		b->n_samples++;
-		return TS_OK;
-	}
-	if (rc == TS_EOUTOFORDER) {
-		if (b->n_rejected++ == 0)
-			snprintf(b->first_error, sizeof(b->first_error), "%s", e.msg);
-		return TS_OK;
-	}
-	return rc;
-}
-
-int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err)
-{
-	res->n_samples += b->n_samples;
-	res->n_rejected += b->n_rejected;
-	if (b->n_rejected && !res->first_error[0])
-		snprintf(res->first_error, sizeof(res->first_error), "%s", b->first_error);
-	return TS_OK;
-}
-
-void ingest_batch_free(ingest_batch *b)
-{
-	ts_free(b);
+	return p->writer;
 }
 
 const ingest_limits *ingest_pipeline_limits(const ingest_pipeline *p)
@@ -103,13 +61,31 @@ int ingest_open(const ingest_options *o, ingest_pipeline **out, ts_err *err)
 	p->limits.max_labels = o->max_labels;
 	p->limits.max_name_bytes = o->max_name_bytes;
 	p->limits.max_value_bytes = o->max_value_bytes;
+	int rc = ingest_writer_open(o, &p->writer, err);
+	if (rc == TS_OK && o->config)
+		rc = ingest_scraper_start_config(p, o->config, &p->scraper, err);
+	if (rc) {
+		ingest_writer_close(p->writer);
+		ts_free(p);
+		return rc;
+	}
 	*out = p;
 	return TS_OK;
 }
 
 void ingest_close(ingest_pipeline *p)
 {
+	if (p) {
+		ingest_scraper_stop(p->scraper); /* stop appending first, then drain */
+		ingest_writer_close(p->writer);
+	}
 	ts_free(p);
+}
+
+int ingest_scrape_targets(ingest_pipeline *p, ingest_scrape_target_info **out, size_t *n_out,
+			  ts_err *err)
+{
+	return ingest_scraper_targets(p->scraper, out, n_out, err);
 }
 
 /* Account a finished request in the pipeline's counters. */
@@ -198,10 +174,25 @@ int ingest_write_exposition(ingest_pipeline *p, const char *body, size_t len,
 	return finish(p, b, rc, res, err);
 }
 
+int ingest_write_samples(ingest_pipeline *p, const ingest_sample *s, size_t n,
+			 ingest_write_result *res, ts_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	ingest_batch *b;
+	int rc = ingest_batch_begin(p, &b, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && rc == TS_OK; i++)
+		rc = ingest_batch_add(b, s[i].labels, s[i].n_labels, s[i].t_ms, s[i].v);
+	if (rc)
+		ts_err_set(err, rc, "writing %zu samples failed", n);
+	return finish(p, b, rc, res, err);
+}
+
 void ingest_stats_get(ingest_pipeline *p, ingest_stats *out)
 {
 	out->requests = atomic_load(&p->requests);
 	out->samples = atomic_load(&p->samples);
 	out->bad_lines = atomic_load(&p->bad_lines);
-	out->rejected = atomic_load(&p->rejected);
+	out->rejected = atomic_load(&p->rejected) + ingest_writer_rejected(p->writer);
 }

@@ -89,4 +89,12 @@ int query_parse_selector(const char *text, size_t len, ts_matcher **out, size_t 
 			 ts_err *err);
 void query_matchers_free(ts_matcher *m, size_t n);
 
+/*
+ * Check a rule expression without evaluating it (query/check.c): it must parse, pass the
+ * type checker, and evaluate to an instant vector or a scalar. TS_OK, TS_EPARSE with the
+ * same positioned message query_instant gives ("1:15: parse error: ..."), TS_ELIMIT
+ * (too long or nested too deep), TS_ENOMEM. Thread-safe.
+ */
+int query_check_expr(const char *expr, size_t len, ts_err *err);
+
 #endif /* QUERY_QUERY_H */

@@ -14,7 +14,11 @@ group=${1:-build}
 build_pkgs=(build-essential cmake pkg-config
   libsnappy-dev libmicrohttpd-dev librdkafka-dev libyaml-dev libcmocka-dev
   libcurl4-openssl-dev libpcre2-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev)
-test_pkgs=(curl python3 ca-certificates)
+# The browser console's build runs `npm ci` and scripts/embed_assets.py (web/CMakeLists.txt);
+# Debian's npm and python3 only when none is on PATH (a newer Node.js brings its own npm).
+command -v npm >/dev/null 2>&1 || build_pkgs+=(npm)
+command -v python3 >/dev/null 2>&1 || build_pkgs+=(python3)
+test_pkgs=(curl python3 ca-certificates prometheus prometheus-node-exporter chromium python3-aiosmtpd prometheus-alertmanager)
 bench_pkgs=(influxdb prometheus linux-perf valgrind)
 
 case "$group" in

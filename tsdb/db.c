@@ -1,17 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * db.c: opening and closing the store, partition offsets, statistics.
+ * db.c: opening and closing the store, loading blocks, block sets, partition
+ * offsets, statistics.
  *
- * Partition offsets: `applied[p]` is one past the highest log offset whose samples
- * reached the head; `persisted[p]` one past the highest that is durable in blocks. The
- * head alone is not durable, so until blocks exist `persisted` stays at what was
- * loaded on open and recovery replays the log from there.
+ * Open: validate options, create <dir> and <dir>/blocks, remove leftover *.tmp block
+ * directories (a cut that crashed before its rename), open every block (block_read.c
+ * verifies all CRCs and the index; a block that fails is logged and moved to
+ * <dir>/quarantine/, never fatal), and take the persisted partition offsets as the
+ * maximum over <dir>/offsets and every block's meta (cut.c). Then start the worker.
+ * Close: stop the worker, flush the head into blocks, free.
+ *
+ * Block sets: db->blocks is an immutable, reference-counted array of blocks sorted by
+ * range then ULID (so merges prefer the oldest copy of a sample). Publishing builds a
+ * new set under blocks_lock and swaps the pointer; queriers hold the set they opened
+ * with. tsdb_blockset_wait_release() lets a cut wait until every querier that may not
+ * see its new blocks is gone before it drops samples from the head. Every publisher
+ * (cut, dropping corrupt blocks) holds cut_lock and waits for the previous set's
+ * readers, so at any time only the newest two sets can have readers.
  */
-#include "tsdb/tsdb_int.h"
+#include "tsdb/block.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 void tsdb_options_init(tsdb_options *o)
 {
@@ -22,6 +37,228 @@ void tsdb_options_init(tsdb_options *o)
 	o->retention_raw_ms = 7LL * 86400 * 1000;
 	o->retention_1m_ms = 30LL * 86400 * 1000;
 	o->retention_1h_ms = 365LL * 86400 * 1000;
+	o->cut_check_interval_ms = 1000;
+}
+
+/* -------------------------------------------------------------------------------------
+ * Block sets
+ * ---------------------------------------------------------------------------------- */
+
+static tsdb_blockset *set_new(size_t n)
+{
+	tsdb_blockset *bs = ts_malloc(sizeof(*bs) + n * sizeof(bs->b[0]));
+	if (!bs)
+		return NULL;
+	atomic_init(&bs->refs, 1);
+	bs->n = 0;
+	return bs;
+}
+
+static int cmp_blocks(const void *a, const void *b)
+{
+	const tsdb_block *x = *(tsdb_block *const *)a, *y = *(tsdb_block *const *)b;
+	if (x->meta.range_mint != y->meta.range_mint)
+		return x->meta.range_mint < y->meta.range_mint ? -1 : 1;
+	return memcmp(x->meta.ulid, y->meta.ulid, sizeof(x->meta.ulid));
+}
+
+tsdb_blockset *tsdb_blocks_acquire(tsdb_db *db)
+{
+	pthread_mutex_lock(&db->blocks_lock);
+	tsdb_blockset *bs = db->blocks;
+	atomic_fetch_add_explicit(&bs->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&db->blocks_lock);
+	return bs;
+}
+
+void tsdb_blockset_release(tsdb_blockset *bs)
+{
+	if (!bs || atomic_fetch_sub_explicit(&bs->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t i = 0; i < bs->n; i++)
+		tsdb_block_release(bs->b[i]);
+	ts_free(bs);
+}
+
+int tsdb_blocks_publish(tsdb_db *db, tsdb_block **add, size_t n_add, tsdb_blockset **old,
+			ts_err *err)
+{
+	pthread_mutex_lock(&db->blocks_lock);
+	tsdb_blockset *cur = db->blocks;
+	tsdb_blockset *bs = set_new(cur->n + n_add);
+	if (!bs) {
+		pthread_mutex_unlock(&db->blocks_lock);
+		return ts_err_set(err, TS_ENOMEM, "out of memory publishing blocks");
+	}
+	for (size_t i = 0; i < cur->n; i++)
+		bs->b[bs->n++] = cur->b[i];
+	for (size_t i = 0; i < n_add; i++)
+		bs->b[bs->n++] = add[i];
+	for (size_t i = 0; i < bs->n; i++)
+		tsdb_block_acquire(bs->b[i]);
+	qsort(bs->b, bs->n, sizeof(bs->b[0]), cmp_blocks);
+	db->blocks = bs;
+	pthread_mutex_unlock(&db->blocks_lock);
+	*old = cur; /* the store's reference moves to the caller */
+	return TS_OK;
+}
+
+void tsdb_blockset_wait_release(tsdb_blockset *bs)
+{
+	struct timespec ts = {0, 100000};
+	int64_t waited_ns = 0, next_warn_ns = 10000000000LL;
+	while (atomic_load(&bs->refs) > 1) {
+		nanosleep(&ts, NULL);
+		waited_ns += ts.tv_nsec;
+		if (ts.tv_nsec < 50000000)
+			ts.tv_nsec *= 2;
+		if (waited_ns >= next_warn_ns) {
+			ts_log_warn("tsdb: a cut has waited %lld s for open queriers",
+				    (long long)(waited_ns / 1000000000));
+			next_warn_ns += 10000000000LL;
+		}
+	}
+	tsdb_blockset_release(bs);
+}
+
+void tsdb_blocks_drop_bad(tsdb_db *db)
+{
+	/* Like a cut, this publishes a set and waits for the old one's readers, under
+	 * cut_lock: so when any publisher waits, only the previous set can have readers. */
+	pthread_mutex_lock(&db->cut_lock);
+	pthread_mutex_lock(&db->blocks_lock);
+	tsdb_blockset *cur = db->blocks;
+	size_t n_bad = 0;
+	for (size_t i = 0; i < cur->n; i++)
+		n_bad += atomic_load(&cur->b[i]->is_bad);
+	tsdb_blockset *bs = n_bad ? set_new(cur->n - n_bad) : NULL;
+	if (bs) {
+		for (size_t i = 0; i < cur->n; i++) {
+			if (atomic_load(&cur->b[i]->is_bad))
+				continue;
+			tsdb_block_acquire(cur->b[i]);
+			bs->b[bs->n++] = cur->b[i];
+		}
+		db->blocks = bs;
+	}
+	pthread_mutex_unlock(&db->blocks_lock);
+	if (bs) {
+		atomic_fetch_add_explicit(&db->blocks_quarantined, n_bad, memory_order_relaxed);
+		tsdb_blockset_wait_release(cur);
+	}
+	pthread_mutex_unlock(&db->cut_lock);
+}
+
+/* -------------------------------------------------------------------------------------
+ * Open and close
+ * ---------------------------------------------------------------------------------- */
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+static void remove_tmp_block(const char *path)
+{
+	static const char *files[] = {"meta", "index", "chunks"};
+	char f[4200];
+	for (size_t i = 0; i < 3; i++)
+		if (snprintf(f, sizeof(f), "%s/%s", path, files[i]) < (int)sizeof(f))
+			unlink(f);
+	if (rmdir(path) != 0)
+		ts_log_warn("cannot remove unfinished block %s: %s", path, strerror(errno));
+}
+
+/* Open every block under <dir>/blocks; quarantine the ones that fail. */
+static int load_blocks(tsdb_db *db, const char *bdir, ts_err *err)
+{
+	DIR *d = opendir(bdir);
+	if (!d)
+		return ts_err_set(err, TS_EIO, "open %s: %s", bdir, strerror(errno));
+	tsdb_block **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = TS_OK;
+	struct dirent *e;
+	char path[4200];
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", bdir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (has_suffix(e->d_name, ".tmp")) {
+			remove_tmp_block(path);
+			continue;
+		}
+		tsdb_block *b;
+		ts_err be = {0};
+		int r = tsdb_block_open(path, &b, &be);
+		if (r == TS_ENOMEM) {
+			rc = ts_err_set(err, TS_ENOMEM, "%s", be.msg);
+			break;
+		}
+		if (r) {
+			ts_err qe = {0};
+			if (tsdb_block_quarantine(path, &qe) == TS_OK)
+				ts_log_error(
+				    "tsdb: block %s is unreadable (%s); moved to quarantine", path,
+				    be.msg);
+			else
+				ts_log_error(
+				    "tsdb: block %s is unreadable (%s); quarantine failed: %s",
+				    path, be.msg, qe.msg);
+			atomic_fetch_add_explicit(&db->blocks_quarantined, 1, memory_order_relaxed);
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			tsdb_block **nv = ts_realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				tsdb_block_release(b);
+				rc = ts_err_set(err, TS_ENOMEM, "out of memory loading blocks");
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = b;
+		for (uint32_t p = 0; p < b->meta.n_offsets && (int)p < db->opt.n_partitions; p++)
+			if (b->meta.offsets[p] > atomic_load(&db->parts[p].persisted))
+				atomic_store(&db->parts[p].persisted, b->meta.offsets[p]);
+	}
+	closedir(d);
+	tsdb_blockset *old = NULL;
+	if (rc == TS_OK && n)
+		rc = tsdb_blocks_publish(db, v, n, &old, err);
+	for (size_t i = 0; i < n; i++)
+		tsdb_block_release(v[i]);
+	tsdb_blockset_release(old);
+	ts_free(v);
+	return rc;
+}
+
+static void db_free(tsdb_db *db)
+{
+	tsdb_head_free(db);
+	tsdb_blockset_release(db->blocks);
+	if (db->parts)
+		for (int i = 0; i < db->opt.n_partitions; i++)
+			pthread_mutex_destroy(&db->parts[i].lock);
+	ts_free(db->parts);
+	ts_intern_free(db->intern);
+	pthread_mutex_destroy(&db->blocks_lock);
+	pthread_mutex_destroy(&db->cut_lock);
+	pthread_mutex_destroy(&db->bg_lock);
+	pthread_cond_destroy(&db->bg_cond);
+	ts_free(db->dir);
+	ts_free(db);
+}
+
+static int make_dir(const char *path, ts_err *err)
+{
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return ts_err_set(err, TS_EIO, "cannot create %s: %s", path, strerror(errno));
+	return TS_OK;
 }
 
 int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
@@ -31,42 +268,53 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 				  TSDB_MAX_PARTITIONS, o->n_partitions);
 	if (o->out_of_order_window_ms < 0)
 		return ts_err_set(err, TS_EINVAL, "out_of_order_window must not be negative");
+	if (o->block_duration_ms <= 0)
+		return ts_err_set(err, TS_EINVAL, "block_duration must be positive");
 	tsdb_db *db = ts_calloc(1, sizeof(*db));
 	if (!db)
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening the store");
 	db->opt = *o;
+	db->opt.dir = NULL;
+	pthread_mutex_init(&db->blocks_lock, NULL);
+	pthread_mutex_init(&db->cut_lock, NULL);
+	pthread_mutex_init(&db->bg_lock, NULL);
+	pthread_cond_init(&db->bg_cond, NULL);
+	atomic_store(&db->min_t, INT64_MAX);
+	atomic_store(&db->max_t, INT64_MIN);
+	tsdb_head_init(db, NULL);
 	int rc = TS_OK;
+	char *bdir = NULL;
+	db->intern = ts_intern_new();
+	db->parts = ts_calloc((size_t)o->n_partitions, sizeof(*db->parts));
+	db->blocks = set_new(0);
+	if (!db->intern || !db->parts || !db->blocks) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory opening the store");
+		goto fail;
+	}
+	for (int i = 0; i < o->n_partitions; i++)
+		pthread_mutex_init(&db->parts[i].lock, NULL);
 	if (o->dir) {
+		size_t n = strlen(o->dir) + 16;
 		db->dir = ts_strdup(o->dir);
-		if (!db->dir) {
+		bdir = ts_malloc(n);
+		if (!db->dir || !bdir) {
 			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 			goto fail;
 		}
 		db->opt.dir = db->dir;
-		if (mkdir(db->dir, 0755) != 0 && errno != EEXIST) {
-			rc = ts_err_set(err, TS_EIO, "cannot create %s: %s", db->dir,
-					strerror(errno));
+		snprintf(bdir, n, "%s/blocks", o->dir);
+		if ((rc = make_dir(db->dir, err)) || (rc = make_dir(bdir, err)) ||
+		    (rc = tsdb_offsets_load(db, err)) || (rc = load_blocks(db, bdir, err)))
 			goto fail;
-		}
 	}
-	db->intern = ts_intern_new();
-	db->applied = ts_calloc((size_t)o->n_partitions, sizeof(*db->applied));
-	db->persisted = ts_calloc((size_t)o->n_partitions, sizeof(*db->persisted));
-	if (!db->intern || !db->applied || !db->persisted) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory opening the store");
+	if ((rc = tsdb_bg_start(db, err)))
 		goto fail;
-	}
-	atomic_store(&db->min_t, INT64_MAX);
-	atomic_store(&db->max_t, INT64_MIN);
-	pthread_rwlock_init(&db->series_lock, NULL);
+	ts_free(bdir);
 	*out = db;
 	return TS_OK;
 fail:
-	ts_intern_free(db->intern);
-	ts_free((void *)db->applied);
-	ts_free((void *)db->persisted);
-	ts_free(db->dir);
-	ts_free(db);
+	ts_free(bdir);
+	db_free(db);
 	return rc;
 }
 
@@ -74,45 +322,75 @@ void tsdb_close(tsdb_db *db)
 {
 	if (!db)
 		return;
-	tsdb_head_free(db);
-	pthread_rwlock_destroy(&db->series_lock);
-	ts_intern_free(db->intern);
-	ts_free((void *)db->applied);
-	ts_free((void *)db->persisted);
-	ts_free(db->dir);
-	ts_free(db);
+	tsdb_bg_stop(db);
+	ts_err e = {0};
+	if (db->dir && tsdb_cut_to(db, INT64_MAX, true, &e) != TS_OK)
+		ts_log_error("tsdb: flushing the head at close failed (the log replays it): %s",
+			     e.msg);
+	db_free(db);
 }
+
+int tsdb_flush(tsdb_db *db, ts_err *err)
+{
+	return tsdb_cut_to(db, INT64_MAX, true, err);
+}
+
+/* -------------------------------------------------------------------------------------
+ * Offsets and statistics
+ * ---------------------------------------------------------------------------------- */
 
 void tsdb_partition_applied(tsdb_db *db, int partition, uint64_t offset)
 {
 	if (TS_NEVER(partition < 0 || partition >= db->opt.n_partitions))
 		return;
-	uint64_t next = offset + 1, cur = atomic_load(&db->applied[partition]);
-	while (next > cur && !atomic_compare_exchange_weak(&db->applied[partition], &cur, next))
-		;
+	tsdb_offsets_mark(db, partition, offset + 1);
 }
 
 uint64_t tsdb_partition_resume_offset(tsdb_db *db, int partition)
 {
 	if (TS_NEVER(partition < 0 || partition >= db->opt.n_partitions))
 		return 0;
-	return atomic_load(&db->persisted[partition]);
+	return atomic_load(&db->parts[partition].persisted);
 }
 
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	pthread_rwlock_rdlock(&db->series_lock);
-	out->n_series = db->n_series;
-	pthread_rwlock_unlock(&db->series_lock);
 	size_t n_str = 0, str_bytes = 0;
 	ts_intern_stats(db->intern, &n_str, &str_bytes);
-	out->n_samples = atomic_load(&db->n_samples);
-	out->head_bytes = atomic_load(&db->sample_bytes) + str_bytes +
-			  out->n_series * (sizeof(tsdb_series) + 2 * sizeof(void *));
-	out->samples_appended = atomic_load(&db->samples_appended);
-	out->duplicates_dropped = atomic_load(&db->duplicates_dropped);
-	out->out_of_order_rejected = atomic_load(&db->out_of_order_rejected);
+	out->n_series = atomic_load(&db->n_series);
+	int64_t n_samples = 0;
+	for (int i = 0; i < TSDB_STRIPES; i++) {
+		const tsdb_stripe *st = &db->stripes[i];
+		n_samples += atomic_load_explicit(&st->n_samples, memory_order_relaxed);
+		out->samples_appended += atomic_load_explicit(&st->appended, memory_order_relaxed);
+		out->duplicates_dropped +=
+		    atomic_load_explicit(&st->duplicates, memory_order_relaxed);
+		out->out_of_order_rejected +=
+		    atomic_load_explicit(&st->rejected, memory_order_relaxed);
+	}
+	out->n_samples = n_samples > 0 ? (uint64_t)n_samples : 0;
+	out->head_bytes = atomic_load(&db->head_bytes) + str_bytes;
 	out->min_t_ms = atomic_load(&db->min_t);
 	out->max_t_ms = atomic_load(&db->max_t);
+	if (out->n_samples == 0) {
+		out->min_t_ms = INT64_MAX;
+		out->max_t_ms = INT64_MIN;
+	}
+	out->head_bytes_per_series = out->n_series ? out->head_bytes / out->n_series : 0;
+	out->head_chunk_bytes = atomic_load(&db->chunk_bytes);
+	out->head_chunks = atomic_load(&db->n_chunks);
+	out->head_ooo_samples = atomic_load(&db->n_ooo);
+	out->rechunks = atomic_load(&db->rechunks);
+	out->cuts = atomic_load(&db->cuts);
+	out->cut_errors = atomic_load(&db->cut_errors);
+	out->blocks_quarantined = atomic_load(&db->blocks_quarantined);
+	out->block_duplicates_dropped = atomic_load(&db->block_dup_dropped);
+	tsdb_blockset *bs = tsdb_blocks_acquire(db);
+	out->n_blocks = bs->n;
+	for (size_t i = 0; i < bs->n; i++) {
+		out->block_bytes += bs->b[i]->size_bytes;
+		out->block_samples += bs->b[i]->meta.n_samples;
+	}
+	tsdb_blockset_release(bs);
 }

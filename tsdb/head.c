@@ -1,67 +1,114 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * head.c: the in-memory head: series registry and per-series samples.
+ * head.c: the head's series registry, series and chunk-buffer lifetimes, memory
+ * accounting.
  *
- * The registry is an open-addressing table keyed by the series hash (collisions are
- * resolved by comparing label sets). Each series holds its samples in ascending time
- * order in two parallel arrays. An append at or after the newest sample is O(1)
- * amortized; an out-of-order sample within the window is inserted by binary search
- * and memmove. Exact duplicates (same timestamp, same value bits) are dropped, which
- * makes log replay idempotent.
+ * The registry is 64 stripes of hash chains keyed by the series hash (collisions
+ * resolved by comparing label sets), each stripe under its own rwlock, so consumer
+ * threads of different partitions rarely meet on a lock. A series is created with the
+ * stripe held exclusively: bucket space is reserved first and the series is indexed
+ * (postings.c) before it is linked, so creation either fully succeeds or changes
+ * nothing, and a series an appender can find is always queryable.
  *
- * Not here yet: Gorilla-compressed chunks (tsdb/chunk.c), block cuts and head GC.
+ * Lifetimes (tsdb_int.h, "Locking and publication"): series and chunk buffers are
+ * reference counted; whoever drops the last reference frees. GC of empty series after
+ * a cut (tsdb_head_remove_empty) marks them dead under their lock, unlinks them, then
+ * drops the registry's reference.
+ *
+ * Memory accounting: every head allocation goes through tsdb_hmem_* with its size, so
+ * head_bytes is exact (allocator overhead excluded); label strings are counted by the
+ * intern table and added in tsdb_stats_get.
+ *
+ * Not here: appending (head_append.c), reading (head_read.c), postings (postings.c).
  */
 #include "tsdb/tsdb_int.h"
 
 #include <string.h>
 
-static bool same_bits(double a, double b)
+/* -------------------------------------------------------------------------------------
+ * Memory accounting
+ * ---------------------------------------------------------------------------------- */
+
+void *tsdb_hmem_alloc(tsdb_db *db, size_t size)
 {
-	uint64_t x, y;
-	memcpy(&x, &a, 8);
-	memcpy(&y, &b, 8);
-	return x == y;
+	void *p = ts_malloc(size ? size : 1);
+	if (p)
+		atomic_fetch_add_explicit(&db->head_bytes, size, memory_order_relaxed);
+	return p;
 }
 
-/* Find the slot of a series with this hash and labels, or the empty slot for it. */
-static size_t find_slot(tsdb_series **table, size_t cap, uint64_t hash, const ts_label *labels,
-			size_t n)
+void *tsdb_hmem_calloc(tsdb_db *db, size_t n, size_t size)
 {
-	size_t i = (size_t)hash & (cap - 1);
-	while (table[i]) {
-		tsdb_series *s = table[i];
-		if (s->hash == hash && ts_labels_cmp(s->labels, s->n_labels, labels, n) == 0)
-			break;
-		i = (i + 1) & (cap - 1);
+	void *p = ts_calloc(n ? n : 1, size ? size : 1);
+	if (p)
+		atomic_fetch_add_explicit(&db->head_bytes, n * size, memory_order_relaxed);
+	return p;
+}
+
+void *tsdb_hmem_realloc(tsdb_db *db, void *p, size_t old_size, size_t new_size)
+{
+	void *q = ts_realloc(p, new_size ? new_size : 1);
+	if (q) {
+		atomic_fetch_add_explicit(&db->head_bytes, new_size, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&db->head_bytes, old_size, memory_order_relaxed);
 	}
-	return i;
+	return q;
 }
 
-static int grow_table(tsdb_db *db)
+void tsdb_hmem_free(tsdb_db *db, void *p, size_t size)
 {
-	size_t cap = db->cap ? db->cap * 2 : 4096;
-	tsdb_series **t = ts_calloc(cap, sizeof(*t));
-	if (!t)
-		return TS_ENOMEM;
-	for (size_t i = 0; i < db->cap; i++) {
-		tsdb_series *s = db->table[i];
-		if (s)
-			t[find_slot(t, cap, s->hash, s->labels, s->n_labels)] = s;
-	}
-	ts_free(db->table);
-	db->table = t;
-	db->cap = cap;
-	return TS_OK;
+	if (!p)
+		return;
+	atomic_fetch_sub_explicit(&db->head_bytes, size, memory_order_relaxed);
+	ts_free(p);
 }
 
-static tsdb_series *series_new(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n)
+/* -------------------------------------------------------------------------------------
+ * Chunk buffers
+ * ---------------------------------------------------------------------------------- */
+
+tsdb_hchunk *tsdb_hchunk_new(tsdb_db *db, size_t cap)
 {
-	tsdb_series *s = ts_calloc(1, sizeof(*s));
+	tsdb_hchunk *c = tsdb_hmem_alloc(db, sizeof(*c) + cap);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->cap = (uint32_t)cap;
+	c->len = 0;
+	c->n = 0;
+	c->min_t = 0;
+	c->max_t = 0;
+	atomic_fetch_add_explicit(&db->chunk_bytes, sizeof(*c) + cap, memory_order_relaxed);
+	atomic_fetch_add_explicit(&db->n_chunks, 1, memory_order_relaxed);
+	return c;
+}
+
+void tsdb_hchunk_acquire(tsdb_hchunk *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void tsdb_hchunk_release(tsdb_db *db, tsdb_hchunk *c)
+{
+	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	atomic_fetch_sub_explicit(&db->chunk_bytes, sizeof(*c) + c->cap, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&db->n_chunks, 1, memory_order_relaxed);
+	tsdb_hmem_free(db, c, sizeof(*c) + c->cap);
+}
+
+/* -------------------------------------------------------------------------------------
+ * Series lifetime
+ * ---------------------------------------------------------------------------------- */
+
+static tsdb_hseries *series_new(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n)
+{
+	tsdb_hseries *s = tsdb_hmem_calloc(db, 1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->labels = ts_malloc(n * sizeof(*s->labels));
+	s->labels = tsdb_hmem_alloc(db, n * sizeof(*s->labels));
 	if (!s->labels) {
-		ts_free(s);
+		tsdb_hmem_free(db, s, sizeof(*s));
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -70,179 +117,230 @@ static tsdb_series *series_new(tsdb_db *db, uint64_t hash, const ts_label *label
 		s->labels[i].value =
 		    ts_intern_get(db->intern, labels[i].value, strlen(labels[i].value));
 		if (!s->labels[i].name || !s->labels[i].value) {
-			ts_free(s->labels);
-			ts_free(s);
+			tsdb_hmem_free(db, s->labels, n * sizeof(*s->labels));
+			tsdb_hmem_free(db, s, sizeof(*s));
 			return NULL;
 		}
 	}
-	s->n_labels = n;
+	s->n_labels = (uint32_t)n;
 	s->hash = hash;
+	atomic_init(&s->refs, 1);
+	atomic_init(&s->published, 0);
 	pthread_mutex_init(&s->lock, NULL);
 	return s;
 }
 
-static void series_free(tsdb_series *s)
+static void series_free(tsdb_db *db, tsdb_hseries *s)
 {
+	tsdb_hseries_free_data(db, s);
 	pthread_mutex_destroy(&s->lock);
-	ts_free(s->labels);
-	ts_free(s->t);
-	ts_free(s->v);
-	ts_free(s);
+	tsdb_hmem_free(db, s->labels, s->n_labels * sizeof(*s->labels));
+	tsdb_hmem_free(db, s, sizeof(*s));
 }
 
-int tsdb_head_get_or_create(tsdb_db *db, const ts_label *labels, size_t n, tsdb_series **out,
+void tsdb_hseries_acquire(tsdb_hseries *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void tsdb_hseries_release(tsdb_db *db, tsdb_hseries *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		series_free(db, s);
+}
+
+/* -------------------------------------------------------------------------------------
+ * Registry
+ * ---------------------------------------------------------------------------------- */
+
+static tsdb_hseries *find(tsdb_stripe *st, uint64_t hash, const ts_label *labels, size_t n)
+{
+	if (!st->n_buckets)
+		return NULL;
+	for (tsdb_hseries *s = st->buckets[(hash >> 6) & (st->n_buckets - 1)]; s; s = s->next)
+		if (s->hash == hash && ts_labels_cmp(s->labels, s->n_labels, labels, n) == 0)
+			return s;
+	return NULL;
+}
+
+/* Make room for one more series (exclusive lock held). */
+static int reserve(tsdb_db *db, tsdb_stripe *st)
+{
+	if (st->n + 1 <= st->n_buckets)
+		return TS_OK;
+	size_t nb = st->n_buckets ? st->n_buckets * 2 : 256;
+	tsdb_hseries **b = tsdb_hmem_calloc(db, nb, sizeof(*b));
+	if (!b)
+		return TS_ENOMEM;
+	for (size_t i = 0; i < st->n_buckets; i++) {
+		for (tsdb_hseries *s = st->buckets[i], *next; s; s = next) {
+			next = s->next;
+			s->next = b[(s->hash >> 6) & (nb - 1)];
+			b[(s->hash >> 6) & (nb - 1)] = s;
+		}
+	}
+	tsdb_hmem_free(db, st->buckets, st->n_buckets * sizeof(*b));
+	st->buckets = b;
+	st->n_buckets = nb;
+	return TS_OK;
+}
+
+int tsdb_head_init(tsdb_db *db, ts_err *err)
+{
+	for (int i = 0; i < TSDB_STRIPES; i++)
+		pthread_rwlock_init(&db->stripes[i].lock, NULL);
+	pthread_rwlock_init(&db->index_lock, NULL);
+	return TS_OK;
+}
+
+int tsdb_head_get_or_create(tsdb_db *db, const ts_label *labels, size_t n, tsdb_hseries **out,
 			    ts_err *err)
 {
 	uint64_t hash = ts_series_hash(labels, n);
-	pthread_rwlock_rdlock(&db->series_lock);
-	tsdb_series *s = NULL;
-	if (db->cap)
-		s = db->table[find_slot(db->table, db->cap, hash, labels, n)];
-	pthread_rwlock_unlock(&db->series_lock);
+	tsdb_stripe *st = tsdb_stripe_of(db, hash);
+	pthread_rwlock_rdlock(&st->lock);
+	tsdb_hseries *s = find(st, hash, labels, n);
+	if (s)
+		tsdb_hseries_acquire(s);
+	pthread_rwlock_unlock(&st->lock);
 	if (s) {
 		*out = s;
 		return TS_OK;
 	}
+	/* Allocate outside the lock; a racing creator may win, then this copy is dropped. */
+	tsdb_hseries *fresh = series_new(db, hash, labels, n);
+	if (!fresh)
+		return ts_err_set(err, TS_ENOMEM, "out of memory creating a series");
 	int rc = TS_OK;
-	pthread_rwlock_wrlock(&db->series_lock);
-	if ((db->n_series + 1) * 2 > db->cap && grow_table(db) != TS_OK) {
+	pthread_rwlock_wrlock(&st->lock);
+	s = find(st, hash, labels, n);
+	if (s) {
+		tsdb_hseries_acquire(s);
+		goto out;
+	}
+	if (reserve(db, st) != TS_OK) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory growing the series table");
 		goto out;
 	}
-	size_t slot = find_slot(db->table, db->cap, hash, labels, n);
-	s = db->table[slot];
-	if (s)
-		goto out; /* created by another thread meanwhile */
-	if (db->n_series == db->by_id_cap) {
-		size_t nc = db->by_id_cap ? db->by_id_cap * 2 : 4096;
-		tsdb_series **b = ts_realloc(db->by_id, nc * sizeof(*b));
-		if (!b) {
-			rc = ts_err_set(err, TS_ENOMEM, "out of memory growing the series index");
-			goto out;
-		}
-		db->by_id = b;
-		db->by_id_cap = nc;
-	}
-	s = series_new(db, hash, labels, n);
-	if (!s) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory creating a series");
+	pthread_rwlock_wrlock(&db->index_lock);
+	rc = tsdb_hindex_add(db, fresh, err);
+	pthread_rwlock_unlock(&db->index_lock);
+	if (rc)
 		goto out;
-	}
-	s->id = db->n_series;
-	db->by_id[db->n_series++] = s;
-	db->table[slot] = s;
+	size_t b = (hash >> 6) & (st->n_buckets - 1);
+	fresh->next = st->buckets[b];
+	st->buckets[b] = fresh;
+	st->n++;
+	atomic_fetch_add_explicit(&db->n_series, 1, memory_order_relaxed);
+	tsdb_hseries_acquire(fresh); /* the registry's reference plus the caller's */
+	s = fresh;
+	fresh = NULL;
 out:
-	pthread_rwlock_unlock(&db->series_lock);
+	pthread_rwlock_unlock(&st->lock);
+	if (fresh)
+		series_free(db, fresh);
 	if (rc == TS_OK)
 		*out = s;
-	return rc;
-}
-
-static int reserve_samples(tsdb_db *db, tsdb_series *s)
-{
-	if (s->n < s->cap)
-		return TS_OK;
-	size_t nc = s->cap ? s->cap * 2 : 16;
-	int64_t *t = ts_realloc(s->t, nc * sizeof(*t));
-	if (!t)
-		return TS_ENOMEM;
-	s->t = t;
-	double *v = ts_realloc(s->v, nc * sizeof(*v));
-	if (!v)
-		return TS_ENOMEM;
-	s->v = v;
-	atomic_fetch_add(&db->sample_bytes, (nc - s->cap) * (sizeof(*t) + sizeof(*v)));
-	s->cap = nc;
-	return TS_OK;
-}
-
-static void update_range(tsdb_db *db, int64_t t)
-{
-	int64_t cur = atomic_load(&db->min_t);
-	while (t < cur && !atomic_compare_exchange_weak(&db->min_t, &cur, t))
-		;
-	cur = atomic_load(&db->max_t);
-	while (t > cur && !atomic_compare_exchange_weak(&db->max_t, &cur, t))
-		;
-}
-
-int tsdb_head_series_append(tsdb_db *db, tsdb_series *s, int64_t t_ms, double v, ts_err *err)
-{
-	int rc = TS_OK;
-	pthread_mutex_lock(&s->lock);
-	size_t pos = s->n;
-	if (s->n && t_ms <= s->t[s->n - 1]) {
-		int64_t newest = s->t[s->n - 1];
-		/* Binary search for the first sample with t >= t_ms. */
-		size_t lo = 0, hi = s->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (s->t[mid] < t_ms)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		pos = lo;
-		if (pos < s->n && s->t[pos] == t_ms) {
-			if (same_bits(s->v[pos], v)) {
-				atomic_fetch_add(&db->duplicates_dropped, 1);
-				goto out;
-			}
-			atomic_fetch_add(&db->out_of_order_rejected, 1);
-			rc =
-			    ts_err_set(err, TS_EOUTOFORDER,
-				       "duplicate sample for timestamp %lld with a different value",
-				       (long long)t_ms);
-			goto out;
-		}
-		/* newest >= t_ms, so the unsigned difference is exact even across INT64 range. */
-		if ((uint64_t)newest - (uint64_t)t_ms > (uint64_t)db->opt.out_of_order_window_ms) {
-			atomic_fetch_add(&db->out_of_order_rejected, 1);
-			rc = ts_err_set(
-			    err, TS_EOUTOFORDER,
-			    "sample at %lld is %llu ms older than the newest, beyond the "
-			    "out-of-order window",
-			    (long long)t_ms,
-			    (unsigned long long)((uint64_t)newest - (uint64_t)t_ms));
-			goto out;
-		}
-	}
-	if (reserve_samples(db, s) != TS_OK) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory appending a sample");
-		goto out;
-	}
-	if (pos < s->n) {
-		memmove(s->t + pos + 1, s->t + pos, (s->n - pos) * sizeof(*s->t));
-		memmove(s->v + pos + 1, s->v + pos, (s->n - pos) * sizeof(*s->v));
-	}
-	s->t[pos] = t_ms;
-	s->v[pos] = v;
-	s->n++;
-	atomic_fetch_add(&db->n_samples, 1);
-	atomic_fetch_add(&db->samples_appended, 1);
-	update_range(db, t_ms);
-out:
-	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
 int tsdb_append(tsdb_db *db, const ts_label *labels, size_t n_labels, int64_t t_ms, double v,
 		ts_err *err)
 {
-	tsdb_series *s;
-	int rc = tsdb_head_get_or_create(db, labels, n_labels, &s, err);
-	if (rc)
-		return rc;
-	return tsdb_head_series_append(db, s, t_ms, v, err);
+	for (int attempt = 0;; attempt++) {
+		tsdb_hseries *s;
+		int rc = tsdb_head_get_or_create(db, labels, n_labels, &s, err);
+		if (rc)
+			return rc;
+		rc = tsdb_head_series_append(db, s, t_ms, v, err);
+		tsdb_hseries_release(db, s);
+		/* TS_EBUSY: GC removed the series meanwhile; the next lookup recreates it. */
+		if (rc != TS_EBUSY || attempt > 100)
+			return rc;
+	}
+}
+
+int tsdb_head_all_series(tsdb_db *db, tsdb_hseries ***out, size_t *n_out, ts_err *err)
+{
+	pthread_rwlock_rdlock(&db->index_lock);
+	size_t n = 0, cap = db->idx.n_ids;
+	tsdb_hseries **v = ts_malloc((cap ? cap : 1) * sizeof(*v));
+	if (!v) {
+		pthread_rwlock_unlock(&db->index_lock);
+		return ts_err_set(err, TS_ENOMEM, "out of memory listing series");
+	}
+	for (size_t i = 0; i < db->idx.n_ids; i++) {
+		tsdb_hseries *s = db->idx.by_id[i];
+		if (s) {
+			tsdb_hseries_acquire(s);
+			v[n++] = s;
+		}
+	}
+	pthread_rwlock_unlock(&db->index_lock);
+	*out = v;
+	*n_out = n;
+	return TS_OK;
+}
+
+static bool is_empty(const tsdb_hseries *s)
+{
+	return s->n_sealed == 0 && !s->open && s->n_ooo == 0;
+}
+
+size_t tsdb_head_remove_empty(tsdb_db *db, tsdb_hseries **cand, size_t n)
+{
+	tsdb_hseries **gone = ts_malloc((n ? n : 1) * sizeof(*gone));
+	if (!gone)
+		return 0; /* try again at the next cut */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		tsdb_hseries *s = cand[i];
+		tsdb_stripe *st = tsdb_stripe_of(db, s->hash);
+		pthread_rwlock_wrlock(&st->lock);
+		pthread_mutex_lock(&s->lock);
+		bool is_gone = !s->is_dead && is_empty(s);
+		if (is_gone)
+			s->is_dead = true;
+		pthread_mutex_unlock(&s->lock);
+		if (is_gone) {
+			tsdb_hseries **pp = &st->buckets[(s->hash >> 6) & (st->n_buckets - 1)];
+			while (*pp && *pp != s)
+				pp = &(*pp)->next;
+			if (!TS_NEVER(*pp == NULL)) {
+				*pp = s->next;
+				st->n--;
+			}
+			gone[k++] = s;
+		}
+		pthread_rwlock_unlock(&st->lock);
+	}
+	if (k) {
+		pthread_rwlock_wrlock(&db->index_lock);
+		tsdb_hindex_compact(db, gone, k);
+		pthread_rwlock_unlock(&db->index_lock);
+		for (size_t i = 0; i < k; i++)
+			tsdb_hseries_release(db, gone[i]); /* the registry's reference */
+		atomic_fetch_sub_explicit(&db->n_series, k, memory_order_relaxed);
+	}
+	ts_free(gone);
+	return k;
 }
 
 void tsdb_head_free(tsdb_db *db)
 {
-	for (size_t i = 0; i < db->n_series; i++)
-		series_free(db->by_id[i]);
-	ts_free(db->by_id);
-	ts_free(db->table);
-	db->by_id = NULL;
-	db->table = NULL;
-	db->n_series = db->cap = db->by_id_cap = 0;
+	for (int i = 0; i < TSDB_STRIPES; i++) {
+		tsdb_stripe *st = &db->stripes[i];
+		for (size_t b = 0; b < st->n_buckets; b++) {
+			for (tsdb_hseries *s = st->buckets[b], *next; s; s = next) {
+				next = s->next;
+				series_free(db, s);
+			}
+		}
+		tsdb_hmem_free(db, st->buckets, st->n_buckets * sizeof(*st->buckets));
+		st->buckets = NULL;
+		st->n_buckets = st->n = 0;
+		pthread_rwlock_destroy(&st->lock);
+	}
+	tsdb_hindex_free(db);
+	pthread_rwlock_destroy(&db->index_lock);
 }

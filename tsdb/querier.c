@@ -1,28 +1,58 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * querier.c: read views over the store: select by matchers, iterate samples, label
- * names and values.
+ * querier.c: read views over head and blocks: select by matchers, iterate samples,
+ * label names and values.
  *
- * Selection scans the series registry under the shared lock and applies the matchers
- * to each series' labels; postings lists replace the scan with the block index work.
- * An iterator copies the samples of its range under the series lock, so the caller
- * can iterate without holding any lock.
+ * A querier holds the block set current when it opened (so a cut cannot drop head
+ * samples it might still need, see tsdb_int.h) and references on every head series it
+ * returned. Selection runs the postings algorithm (postings.c) on each block whose
+ * range overlaps the querier's and on the head's inverted index, keeps series with
+ * samples in range, and merges what it found by label set: a series present in two
+ * blocks and the head is one tsdb_series with three sources. The querier caches its
+ * series by label hash, so repeated selects return the same pointer for the same
+ * series (web/api_query.c relies on that to de-duplicate match[] sets).
+ *
+ * An iterator materializes the series' samples in its range: each block source decodes
+ * the parts that overlap (timestamp columns decoded once per querier and block, then
+ * shared by every series that refers to them), the head source reads a snapshot, and
+ * the sources are merged in order (blocks oldest first, head last; an equal timestamp
+ * keeps the first source's value), so duplicates between blocks and head vanish.
  */
-#include "tsdb/tsdb_int.h"
+#include "tsdb/block.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct qsrc {
+	uint32_t bi; /* index of the block in the querier's set */
+	uint32_t id; /* series id in that block */
+} qsrc;
+
+struct tsdb_series {
+	ts_label *labels; /* owned array (strings borrowed) or the head series' array */
+	size_t n_labels;
+	bool is_labels_owned;
+	uint64_t hash;
+	uint64_t sel_gen;   /* the select that last returned it */
+	tsdb_hseries *head; /* acquired, or NULL */
+	qsrc *src;          /* block sources, sorted by bi */
+	size_t n_src, cap_src;
+	tsdb_series *next; /* querier hash chain */
+};
+
 struct tsdb_querier {
 	tsdb_db *db;
 	int64_t mint, maxt;
-	size_t n_series_seen; /* registry size when opened: later series are not visible */
+	tsdb_blockset *bs;
+	tsdb_series **table; /* chains by label hash */
+	size_t n_buckets, n;
+	uint64_t gen;
+	int64_t ***tcache; /* [block][tcol] decoded timestamp columns, lazily */
 };
 
 struct tsdb_iter {
-	int64_t *t;
-	double *v;
-	size_t n, pos;
+	tsdb_samples s;
+	size_t pos;
 };
 
 int tsdb_querier_open(tsdb_db *db, int64_t mint_ms, int64_t maxt_ms, tsdb_querier **out,
@@ -37,32 +67,233 @@ int tsdb_querier_open(tsdb_db *db, int64_t mint_ms, int64_t maxt_ms, tsdb_querie
 	q->db = db;
 	q->mint = mint_ms;
 	q->maxt = maxt_ms;
-	pthread_rwlock_rdlock(&db->series_lock);
-	q->n_series_seen = db->n_series;
-	pthread_rwlock_unlock(&db->series_lock);
+	q->bs = tsdb_blocks_acquire(db);
 	*out = q;
 	return TS_OK;
 }
 
+static void series_free(tsdb_db *db, tsdb_series *s)
+{
+	if (s->is_labels_owned)
+		ts_free(s->labels);
+	tsdb_hseries_release(db, s->head);
+	ts_free(s->src);
+	ts_free(s);
+}
+
 void tsdb_querier_close(tsdb_querier *q)
 {
+	if (!q)
+		return;
+	for (size_t b = 0; b < q->n_buckets; b++) {
+		for (tsdb_series *s = q->table[b], *next; s; s = next) {
+			next = s->next;
+			series_free(q->db, s);
+		}
+	}
+	ts_free(q->table);
+	if (q->tcache) {
+		for (size_t i = 0; i < q->bs->n; i++) {
+			if (!q->tcache[i])
+				continue;
+			for (uint32_t k = 0; k < q->bs->b[i]->n_tcols; k++)
+				ts_free(q->tcache[i][k]);
+			ts_free(q->tcache[i]);
+		}
+		ts_free(q->tcache);
+	}
+	tsdb_blockset_release(q->bs);
 	ts_free(q);
 }
 
-static bool series_matches(const tsdb_series *s, const ts_matcher *ms, size_t n_ms)
+/* -------------------------------------------------------------------------------------
+ * Series cache
+ * ---------------------------------------------------------------------------------- */
+
+static int grow_table(tsdb_querier *q)
 {
-	for (size_t i = 0; i < n_ms; i++)
-		if (!ts_matcher_matches(&ms[i], ts_labels_get(s->labels, s->n_labels, ms[i].name)))
-			return false;
-	return true;
+	if ((q->n + 1) <= q->n_buckets)
+		return TS_OK;
+	size_t nb = q->n_buckets ? q->n_buckets * 2 : 256;
+	tsdb_series **t = ts_calloc(nb, sizeof(*t));
+	if (!t)
+		return TS_ENOMEM;
+	for (size_t i = 0; i < q->n_buckets; i++) {
+		for (tsdb_series *s = q->table[i], *next; s; s = next) {
+			next = s->next;
+			s->next = t[s->hash & (nb - 1)];
+			t[s->hash & (nb - 1)] = s;
+		}
+	}
+	ts_free(q->table);
+	q->table = t;
+	q->n_buckets = nb;
+	return TS_OK;
 }
 
-static bool series_in_range(tsdb_series *s, int64_t mint, int64_t maxt)
+/*
+ * The querier's series for labels, created if needed. labels: with take_labels the
+ * array is owned and taken (freed here if the series exists); otherwise borrowed for
+ * the querier's lifetime.
+ */
+static tsdb_series *series_get(tsdb_querier *q, ts_label *labels, size_t n, bool take_labels)
 {
-	pthread_mutex_lock(&s->lock);
-	bool in = s->n && s->t[0] <= maxt && s->t[s->n - 1] >= mint;
-	pthread_mutex_unlock(&s->lock);
-	return in;
+	uint64_t h = ts_series_hash(labels, n);
+	if (q->n_buckets) {
+		for (tsdb_series *s = q->table[h & (q->n_buckets - 1)]; s; s = s->next) {
+			if (s->hash == h && ts_labels_cmp(s->labels, s->n_labels, labels, n) == 0) {
+				if (take_labels)
+					ts_free(labels);
+				return s;
+			}
+		}
+	}
+	tsdb_series *s = NULL;
+	if (grow_table(q) != TS_OK || !(s = ts_calloc(1, sizeof(*s)))) {
+		if (take_labels)
+			ts_free(labels);
+		return NULL;
+	}
+	s->labels = labels;
+	s->n_labels = n;
+	s->is_labels_owned = take_labels;
+	s->hash = h;
+	s->next = q->table[h & (q->n_buckets - 1)];
+	q->table[h & (q->n_buckets - 1)] = s;
+	q->n++;
+	return s;
+}
+
+static int add_src(tsdb_series *s, uint32_t bi, uint32_t id)
+{
+	size_t i = s->n_src;
+	while (i > 0 && s->src[i - 1].bi > bi)
+		i--;
+	if (i > 0 && s->src[i - 1].bi == bi)
+		return TS_OK; /* already known (a repeated select) */
+	if (s->n_src == s->cap_src) {
+		size_t nc = s->cap_src ? s->cap_src * 2 : 2;
+		qsrc *v = ts_realloc(s->src, nc * sizeof(*v));
+		if (!v)
+			return TS_ENOMEM;
+		s->src = v;
+		s->cap_src = nc;
+	}
+	memmove(s->src + i + 1, s->src + i, (s->n_src - i) * sizeof(*s->src));
+	s->src[i] = (qsrc){bi, id};
+	s->n_src++;
+	return TS_OK;
+}
+
+/* A growable array of series pointers. */
+typedef struct svec {
+	tsdb_series **v;
+	size_t n, cap;
+} svec;
+
+static int svec_push(svec *sv, tsdb_series *s)
+{
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 64;
+		tsdb_series **v = ts_realloc(sv->v, nc * sizeof(*v));
+		if (!v)
+			return TS_ENOMEM;
+		sv->v = v;
+		sv->cap = nc;
+	}
+	sv->v[sv->n++] = s;
+	return TS_OK;
+}
+
+/* Note s as a result of the current select (once). */
+static int result_add(tsdb_querier *q, svec *out, tsdb_series *s)
+{
+	if (s->sel_gen == q->gen)
+		return TS_OK;
+	s->sel_gen = q->gen;
+	return svec_push(out, s);
+}
+
+/* -------------------------------------------------------------------------------------
+ * Selection
+ * ---------------------------------------------------------------------------------- */
+
+static bool parts_overlap(const tsdb_block_part *p, size_t n, int64_t mint, int64_t maxt)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].mint <= maxt && p[i].maxt >= mint)
+			return true;
+	return false;
+}
+
+static int collect_block(tsdb_querier *q, uint32_t bi, const ts_matcher *ms, size_t n_ms, svec *out,
+			 ts_err *err)
+{
+	tsdb_block *b = q->bs->b[bi];
+	if (b->meta.data_maxt < q->mint || b->meta.data_mint > q->maxt || !b->n_series)
+		return TS_OK;
+	tsdb_plist ids = {0};
+	int rc = tsdb_block_select(b, ms, n_ms, &ids, err);
+	for (size_t i = 0; rc == TS_OK && i < ids.n; i++) {
+		ts_label *labels;
+		tsdb_block_part *parts;
+		size_t nl, np;
+		if ((rc = tsdb_block_series(b, ids.ids[i], &labels, &nl, &parts, &np, err)))
+			break;
+		bool in = parts_overlap(parts, np, q->mint, q->maxt);
+		ts_free(parts);
+		if (!in) {
+			ts_free(labels);
+			continue;
+		}
+		tsdb_series *s = series_get(q, labels, nl, true);
+		if (!s || add_src(s, bi, ids.ids[i]) != TS_OK || result_add(q, out, s) != TS_OK)
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory selecting series");
+	}
+	tsdb_plist_free(&ids);
+	return rc;
+}
+
+static int collect_head(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, svec *out, ts_err *err)
+{
+	tsdb_hseries **hs;
+	size_t n;
+	int rc = tsdb_head_select(q->db, ms, n_ms, q->mint, q->maxt, &hs, &n, err);
+	if (rc)
+		return rc;
+	size_t i = 0;
+	for (; i < n && rc == TS_OK; i++) {
+		tsdb_series *s = series_get(q, hs[i]->labels, hs[i]->n_labels, false);
+		if (!s) {
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory selecting series");
+			break;
+		}
+		if (!s->head) {
+			s->head = hs[i];         /* keeps the reference */
+			if (!s->is_labels_owned) /* borrow from the series we now hold */
+				s->labels = hs[i]->labels;
+		} else {
+			tsdb_hseries_release(q->db, hs[i]);
+		}
+		if (result_add(q, out, s) != TS_OK)
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory selecting series");
+	}
+	for (; i < n; i++)
+		tsdb_hseries_release(q->db, hs[i]);
+	ts_free(hs);
+	return rc;
+}
+
+/* Every series matching ms (n_ms may be 0: all) with samples in range, unsorted. */
+static int collect(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, svec *out, ts_err *err)
+{
+	q->gen++;
+	int rc = TS_OK;
+	for (uint32_t bi = 0; bi < q->bs->n && rc == TS_OK; bi++)
+		rc = collect_block(q, bi, ms, n_ms, out, err);
+	if (rc == TS_OK)
+		rc = collect_head(q, ms, n_ms, out, err);
+	return rc;
 }
 
 static int cmp_series(const void *a, const void *b)
@@ -71,62 +302,78 @@ static int cmp_series(const void *a, const void *b)
 	return ts_labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
 }
 
-/* Collect matching series into an owned array (unsorted). */
-static int collect(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, size_t max_series,
-		   tsdb_series ***out, size_t *n_out, ts_err *err)
-{
-	tsdb_db *db = q->db;
-	size_t n = 0, cap = 0;
-	tsdb_series **v = NULL;
-	int rc = TS_OK;
-	pthread_rwlock_rdlock(&db->series_lock);
-	for (size_t i = 0; i < q->n_series_seen; i++) {
-		tsdb_series *s = db->by_id[i];
-		if (!series_matches(s, ms, n_ms) || !series_in_range(s, q->mint, q->maxt))
-			continue;
-		if (max_series && n >= max_series) {
-			rc = ts_err_set(err, TS_ELIMIT,
-					"query selects more than the limit of %zu series",
-					max_series);
-			break;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			tsdb_series **nv = ts_realloc(v, nc * sizeof(*nv));
-			if (!nv) {
-				rc = ts_err_set(err, TS_ENOMEM, "out of memory selecting series");
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
-		v[n++] = s;
-	}
-	pthread_rwlock_unlock(&db->series_lock);
-	if (rc) {
-		ts_free(v);
-		return rc;
-	}
-	*out = v;
-	*n_out = n;
-	return TS_OK;
-}
-
 int tsdb_select(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, size_t max_series,
 		tsdb_series ***out, size_t *n_out, ts_err *err)
 {
 	if (n_ms == 0)
 		return ts_err_set(err, TS_EINVAL, "select needs at least one matcher");
-	int rc = collect(q, ms, n_ms, max_series, out, n_out, err);
-	if (rc == TS_OK && *n_out > 1)
-		qsort(*out, *n_out, sizeof(**out), cmp_series);
-	return rc;
+	svec sv = {0};
+	int rc = collect(q, ms, n_ms, &sv, err);
+	if (rc == TS_OK && max_series && sv.n > max_series)
+		rc = ts_err_set(err, TS_ELIMIT, "query selects more than the limit of %zu series",
+				max_series);
+	if (rc) {
+		ts_free(sv.v);
+		return rc;
+	}
+	if (sv.n > 1)
+		qsort(sv.v, sv.n, sizeof(*sv.v), cmp_series);
+	*out = sv.v;
+	*n_out = sv.n;
+	return TS_OK;
 }
 
 const ts_label *tsdb_series_labels(const tsdb_series *s, size_t *n_labels)
 {
 	*n_labels = s->n_labels;
 	return s->labels;
+}
+
+/* -------------------------------------------------------------------------------------
+ * Iteration
+ * ---------------------------------------------------------------------------------- */
+
+/* The decoded timestamp column, cached for the querier's lifetime. */
+static int tcol_get(tsdb_querier *q, uint32_t bi, uint32_t tc, const int64_t **out, ts_err *err)
+{
+	tsdb_block *b = q->bs->b[bi];
+	if (!q->tcache && !(q->tcache = ts_calloc(q->bs->n, sizeof(*q->tcache))))
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading a block");
+	if (!q->tcache[bi] && !(q->tcache[bi] = ts_calloc(b->n_tcols, sizeof(**q->tcache))))
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading a block");
+	int64_t *t = q->tcache[bi][tc];
+	if (!t) {
+		t = ts_malloc(b->tcols[tc].n * sizeof(*t));
+		if (!t)
+			return ts_err_set(err, TS_ENOMEM, "out of memory reading a block");
+		int rc = tsdb_block_tcol_read(b, tc, t, err);
+		if (rc) {
+			ts_free(t);
+			return rc;
+		}
+		q->tcache[bi][tc] = t;
+	}
+	*out = t;
+	return TS_OK;
+}
+
+static int read_block_src(tsdb_querier *q, const qsrc *src, int64_t mint, int64_t maxt,
+			  tsdb_samples *out, ts_err *err)
+{
+	tsdb_block *b = q->bs->b[src->bi];
+	tsdb_block_part *parts = NULL;
+	size_t np = 0;
+	int rc = tsdb_block_series(b, src->id, NULL, NULL, &parts, &np, err);
+	for (size_t i = 0; rc == TS_OK && i < np; i++) {
+		const tsdb_block_part *p = &parts[i];
+		const int64_t *t = NULL;
+		if (p->maxt < mint || p->mint > maxt)
+			continue;
+		if ((rc = tcol_get(q, src->bi, p->tcol, &t, err)) == TS_OK)
+			rc = tsdb_block_read_part(b, p, t, mint, maxt, out, err);
+	}
+	ts_free(parts);
+	return rc;
 }
 
 int tsdb_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t maxt_ms,
@@ -137,46 +384,46 @@ int tsdb_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t max
 	tsdb_iter *it = ts_calloc(1, sizeof(*it));
 	if (!it)
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening an iterator");
+	tsdb_samples acc = {0}, one = {0}, tmp = {0};
 	int rc = TS_OK;
-	pthread_mutex_lock(&s->lock);
-	size_t lo = 0, hi = s->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->t[mid] < mint)
-			lo = mid + 1;
+	size_t n_src = s->n_src + (s->head != NULL);
+	for (size_t i = 0; mint <= maxt && i < n_src && rc == TS_OK; i++) {
+		one.n = 0;
+		if (i < s->n_src)
+			rc = read_block_src(q, &s->src[i], mint, maxt, &one, err);
 		else
-			hi = mid;
-	}
-	size_t end = lo;
-	while (end < s->n && s->t[end] <= maxt)
-		end++;
-	size_t n = mint <= maxt ? end - lo : 0;
-	if (n) {
-		it->t = ts_malloc(n * sizeof(*it->t));
-		it->v = ts_malloc(n * sizeof(*it->v));
-		if (!it->t || !it->v) {
-			rc = ts_err_set(err, TS_ENOMEM, "out of memory reading samples");
-		} else {
-			memcpy(it->t, s->t + lo, n * sizeof(*it->t));
-			memcpy(it->v, s->v + lo, n * sizeof(*it->v));
-			it->n = n;
+			rc = tsdb_head_series_read(q->db, s->head, mint, maxt, &one, err);
+		if (rc || one.n == 0)
+			continue;
+		tsdb_samples *next = &one;
+		if (acc.n) {
+			tmp.n = 0;
+			if ((rc = tsdb_samples_merge(&acc, &one, &tmp, NULL, NULL, err)))
+				break;
+			next = &tmp;
 		}
+		tsdb_samples t = acc;
+		acc = *next;
+		*next = t;
 	}
-	pthread_mutex_unlock(&s->lock);
+	tsdb_samples_free(&one);
+	tsdb_samples_free(&tmp);
 	if (rc) {
-		tsdb_iter_close(it);
+		tsdb_samples_free(&acc);
+		ts_free(it);
 		return rc;
 	}
+	it->s = acc;
 	*out = it;
 	return TS_OK;
 }
 
 int tsdb_iter_next(tsdb_iter *it, int64_t *t_ms, double *v)
 {
-	if (it->pos >= it->n)
+	if (it->pos >= it->s.n)
 		return 0;
-	*t_ms = it->t[it->pos];
-	*v = it->v[it->pos];
+	*t_ms = it->s.t[it->pos];
+	*v = it->s.v[it->pos];
 	it->pos++;
 	return 1;
 }
@@ -185,63 +432,89 @@ void tsdb_iter_close(tsdb_iter *it)
 {
 	if (!it)
 		return;
-	ts_free(it->t);
-	ts_free(it->v);
+	tsdb_samples_free(&it->s);
 	ts_free(it);
 }
+
+/* -------------------------------------------------------------------------------------
+ * Label names and values
+ * ---------------------------------------------------------------------------------- */
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Gather strings (names, or values of `name`) from matching series, sort, dedupe. */
+/* A growable array of borrowed strings. */
+typedef struct strv {
+	const char **v;
+	size_t n, cap;
+} strv;
+
+static int strv_push(void *arg, const char *str)
+{
+	strv *sv = arg;
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 64;
+		const char **nv = ts_realloc(sv->v, nc * sizeof(*nv));
+		if (!nv)
+			return TS_ENOMEM;
+		sv->v = nv;
+		sv->cap = nc;
+	}
+	sv->v[sv->n++] = str;
+	return TS_OK;
+}
+
+/*
+ * Gather strings (names, or values of `name`) from matching series, sort, dedupe.
+ * Without matchers, a block whose whole time range lies inside the querier's answers
+ * from its label index instead of decoding every series (every block series has
+ * samples inside the block's data range).
+ */
 static int gather(tsdb_querier *q, const char *name, const ts_matcher *ms, size_t n_ms,
 		  const char ***out, size_t *n_out, ts_err *err)
 {
-	tsdb_db *db = q->db;
-	size_t n = 0, cap = 0;
-	const char **v = NULL;
+	svec sv = {0};
+	strv str = {0};
 	int rc = TS_OK;
-	pthread_rwlock_rdlock(&db->series_lock);
-	for (size_t i = 0; i < q->n_series_seen && rc == TS_OK; i++) {
-		tsdb_series *s = db->by_id[i];
-		if (!series_matches(s, ms, n_ms) || !series_in_range(s, q->mint, q->maxt))
-			continue;
-		for (size_t k = 0; k < s->n_labels; k++) {
-			const char *str;
-			if (name) {
-				if (strcmp(s->labels[k].name, name) != 0)
-					continue;
-				str = s->labels[k].value;
-			} else {
-				str = s->labels[k].name;
-			}
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				const char **nv = ts_realloc(v, nc * sizeof(*nv));
-				if (!nv) {
-					rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-					break;
-				}
-				v = nv;
-				cap = nc;
-			}
-			v[n++] = str;
+	if (n_ms) {
+		rc = collect(q, ms, n_ms, &sv, err);
+	} else {
+		q->gen++;
+		for (uint32_t bi = 0; bi < q->bs->n && rc == TS_OK; bi++) {
+			tsdb_block *b = q->bs->b[bi];
+			if (b->meta.data_mint >= q->mint && b->meta.data_maxt <= q->maxt)
+				rc = tsdb_block_labels_each(b, name, strv_push, &str);
+			else
+				rc = collect_block(q, bi, NULL, 0, &sv, err);
+		}
+		/* The head index may list series that are empty or out of range: check each. */
+		if (rc == TS_OK)
+			rc = collect_head(q, NULL, 0, &sv, err);
+	}
+	for (size_t i = 0; rc == TS_OK && i < sv.n; i++) {
+		const tsdb_series *s = sv.v[i];
+		for (size_t k = 0; rc == TS_OK && k < s->n_labels; k++) {
+			if (!name)
+				rc = strv_push(&str, s->labels[k].name);
+			else if (strcmp(s->labels[k].name, name) == 0)
+				rc = strv_push(&str, s->labels[k].value);
 		}
 	}
-	pthread_rwlock_unlock(&db->series_lock);
+	ts_free(sv.v);
 	if (rc) {
-		ts_free(v);
-		return rc;
+		ts_free(str.v);
+		return rc == TS_ENOMEM ? ts_err_set(err, TS_ENOMEM, "out of memory listing labels")
+				       : rc;
 	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_str);
+	if (str.n > 1)
+		qsort(str.v, str.n, sizeof(*str.v), cmp_str);
 	size_t w = 0;
-	for (size_t i = 0; i < n; i++)
-		if (w == 0 || v[i] != v[w - 1]) /* interned: equal strings share a pointer */
-			v[w++] = v[i];
-	*out = v;
+	for (size_t i = 0; i < str.n; i++)
+		if (w == 0 || strcmp(str.v[i], str.v[w - 1]) != 0)
+			str.v[w++] = str.v[i];
+	*out = str.v;
 	*n_out = w;
 	return TS_OK;
 }

@@ -18,6 +18,14 @@
  *
  * Offsets: the store records per log partition the highest log offset whose samples
  * are persisted (tsdb_partition_persisted); the ingest consumer resumes from there.
+ *
+ * Persistence (when options.dir is set): the head keeps recent samples in memory as
+ * Gorilla chunks; when it spans more than 1.5 x block_duration_ms, a background worker
+ * writes the oldest block_duration range into an immutable block under
+ * <dir>/blocks/<ULID>/ and drops it from the head; tsdb_flush() and tsdb_close() write
+ * everything. Queriers merge blocks and head transparently. Blocks that fail their
+ * checks at open are moved to <dir>/quarantine/ and logged; the store keeps serving.
+ * Block layout: docs/formats/block.md.
  */
 #ifndef TSDB_TSDB_H
 #define TSDB_TSDB_H
@@ -43,9 +51,14 @@ typedef struct tsdb_options {
 	int64_t retention_raw_ms;       /* raw tier retention */
 	int64_t retention_1m_ms;        /* 1-minute tier retention */
 	int64_t retention_1h_ms;        /* 1-hour tier retention */
+	int64_t cut_check_interval_ms;  /* how often the worker checks the cut rule; 0 = no
+					 * worker (cuts only on tsdb_flush/close) */
 } tsdb_options;
 
-/* Fill *o with defaults (memory only, 8 partitions, 10m window, 2h blocks, 7d/30d/365d). */
+/*
+ * Fill *o with defaults (memory only, 8 partitions, 10m window, 2h blocks, 7d/30d/365d,
+ * cut check every 1 s).
+ */
 void tsdb_options_init(tsdb_options *o);
 
 /*
@@ -54,8 +67,22 @@ void tsdb_options_init(tsdb_options *o);
  */
 int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err);
 
-/* Close the store and free everything. NULL allowed. No querier may be open. */
+/*
+ * Close the store: stop the worker, write the whole head to blocks and persist the
+ * applied offsets (tsdb_flush; a failure is logged), free everything. NULL allowed.
+ * No querier may be open.
+ */
 void tsdb_close(tsdb_db *db);
+
+/*
+ * Write every sample in the head to blocks, drop them from the head, and persist the
+ * partition offsets applied before the call (tsdb_partition_resume_offset then returns
+ * them). A no-op without a data directory. TS_OK, TS_EIO, TS_ENOSPC, TS_ENOMEM; on error
+ * the head keeps its samples. Thread-safe; appends may continue meanwhile (what they add
+ * stays in the head). Waits for queriers opened before the new blocks were published,
+ * so the calling thread must not hold an open querier.
+ */
+int tsdb_flush(tsdb_db *db, ts_err *err);
 
 /*
  * Append one sample to the series with the given normalized label set (sorted, unique,
@@ -90,8 +117,10 @@ void tsdb_querier_close(tsdb_querier *q);
 /*
  * Select the series matching all matchers (borrowed; at least one) that have samples in
  * the querier's range, sorted by labels. *out is an array returned owned (free with
- * ts_free); the series in it stay valid until the querier is closed. TS_ELIMIT when more
- * than max_series match (0 = no limit).
+ * ts_free); the series in it stay valid until the querier is closed. Within one querier
+ * a series is always the same pointer, whichever select returned it (a series stored
+ * in several blocks and the head is one series). TS_ELIMIT when more than max_series
+ * match (0 = no limit). A querier and its iterators are used by one thread at a time.
  */
 int tsdb_select(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, size_t max_series,
 		tsdb_series ***out, size_t *n_out, ts_err *err);
@@ -127,6 +156,18 @@ typedef struct tsdb_stats {
 	uint64_t duplicates_dropped;    /* exact duplicates ignored */
 	uint64_t out_of_order_rejected; /* too old or conflicting */
 	int64_t min_t_ms, max_t_ms;     /* time range held; min > max when empty */
+	/* Added with blocks: */
+	uint64_t head_bytes_per_series;    /* head_bytes / n_series (0 without series) */
+	uint64_t head_chunk_bytes;         /* of head_bytes: Gorilla chunk buffers */
+	uint64_t head_chunks;              /* chunk buffers (sealed + open) */
+	uint64_t head_ooo_samples;         /* samples waiting in out-of-order buffers */
+	uint64_t rechunks;                 /* out-of-order buffers merged into chunks */
+	uint64_t n_blocks;                 /* blocks loaded */
+	uint64_t block_bytes;              /* bytes of their files */
+	uint64_t block_samples;            /* samples they hold */
+	uint64_t cuts, cut_errors;         /* head-to-block cuts done / failed */
+	uint64_t blocks_quarantined;       /* corrupt blocks moved to quarantine/ */
+	uint64_t block_duplicates_dropped; /* head samples a block already held at a cut */
 } tsdb_stats;
 
 /* Snapshot of counters and gauges. Thread-safe. */

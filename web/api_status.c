@@ -10,6 +10,7 @@
  */
 #include "web/web_int.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@ static int h_healthy(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 static int h_ready(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
 	web_server *s = ctx;
-	if (!atomic_load(&s->ready)) {
+	/* also not ready while the log is being replayed into the store */
+	if (!atomic_load(&s->ready) || !ingest_replay_done(s->opt.ingest)) {
 		web_resp_status(resp, 503);
 		return ts_buf_puts(web_resp_body(resp), "Service Unavailable\n");
 	}
@@ -33,6 +35,79 @@ static void metric(ts_buf *b, const char *name, const char *type, const char *he
 	char num[WEB_JSON_FLOAT_MAX];
 	web_json_format_float(num, v, WEB_JSON_FLOAT_PROM);
 	ts_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, num);
+}
+
+/* Per-partition families of the partitioned log and its consumers, labelled partition="N". */
+static const struct {
+	const char *name, *type, *help;
+	size_t offset; /* of a uint64_t in ingest_partition_stats */
+} log_metrics[] = {
+    {"strata_ingest_log_lag_records", "gauge", "Durable log records not yet applied to the store.",
+     offsetof(ingest_partition_stats, lag_records)},
+    {"strata_ingest_log_lag_bytes", "gauge",
+     "Log bytes appended since start and not yet applied to the store.",
+     offsetof(ingest_partition_stats, lag_bytes)},
+    {"strata_ingest_log_pending_bytes", "gauge",
+     "Log bytes not yet checkpointed (persisted by the store).",
+     offsetof(ingest_partition_stats, pending_bytes)},
+    {"strata_ingest_log_bytes", "gauge", "Bytes stored in the log.",
+     offsetof(ingest_partition_stats, log_bytes)},
+    {"strata_ingest_log_segments", "gauge", "Segment files of the embedded log.",
+     offsetof(ingest_partition_stats, n_segments)},
+    {"strata_ingest_log_next_offset", "gauge", "Offset the next durable record gets.",
+     offsetof(ingest_partition_stats, log_next_offset)},
+    {"strata_ingest_log_consumer_offset", "gauge", "Next offset the consumer applies.",
+     offsetof(ingest_partition_stats, consumer_next_offset)},
+    {"strata_ingest_log_appends_total", "counter", "Records appended durably.",
+     offsetof(ingest_partition_stats, n_appends)},
+    {"strata_ingest_log_append_bytes_total", "counter", "Record bytes appended durably.",
+     offsetof(ingest_partition_stats, n_append_bytes)},
+    {"strata_ingest_log_syncs_total", "counter", "fdatasync calls (group commits).",
+     offsetof(ingest_partition_stats, n_syncs)},
+    {"strata_ingest_log_busy_total", "counter",
+     "Appends refused by back-pressure (answered 503 + Retry-After).",
+     offsetof(ingest_partition_stats, n_busy)},
+    {"strata_ingest_log_append_errors_total", "counter", "Appends failed (disk full, I/O).",
+     offsetof(ingest_partition_stats, n_append_errors)},
+    {"strata_ingest_log_corrupt_records_total", "counter",
+     "Corrupt log records or ranges skipped by the consumer.",
+     offsetof(ingest_partition_stats, n_corrupt)},
+    {"strata_ingest_consumer_records_total", "counter", "Log records applied to the store.",
+     offsetof(ingest_partition_stats, n_records_applied)},
+    {"strata_ingest_consumer_samples_total", "counter",
+     "Samples from the log the store accepted (replayed duplicates included).",
+     offsetof(ingest_partition_stats, n_samples_applied)},
+    {"strata_ingest_consumer_rejected_samples_total", "counter",
+     "Samples from the log the store refused (out of order, conflicting, limits).",
+     offsetof(ingest_partition_stats, n_samples_rejected)},
+};
+
+static void write_log_metrics(ts_buf *b, ingest_pipeline *ing)
+{
+	int n = ingest_n_partitions(ing);
+	ts_buf_printf(b,
+		      "# HELP strata_ingest_log_replay_done 1 once the startup log replay "
+		      "finished.\n# TYPE strata_ingest_log_replay_done gauge\n"
+		      "strata_ingest_log_replay_done %d\n",
+		      ingest_replay_done(ing) ? 1 : 0);
+	if (n <= 0)
+		return;
+	ingest_partition_stats *st = ts_calloc((size_t)n, sizeof(*st));
+	if (!st)
+		return;
+	for (int p = 0; p < n; p++)
+		ingest_partition_stats_get(ing, p, &st[p], NULL);
+	for (size_t m = 0; m < sizeof(log_metrics) / sizeof(log_metrics[0]); m++) {
+		ts_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", log_metrics[m].name,
+			      log_metrics[m].help, log_metrics[m].name, log_metrics[m].type);
+		for (int p = 0; p < n; p++) {
+			uint64_t v;
+			memcpy(&v, (const char *)&st[p] + log_metrics[m].offset, sizeof(v));
+			ts_buf_printf(b, "%s{partition=\"%d\"} %llu\n", log_metrics[m].name, p,
+				      (unsigned long long)v);
+		}
+	}
+	ts_free(st);
 }
 
 static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
@@ -72,6 +147,7 @@ static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	       (double)is.bad_lines);
 	metric(b, "strata_ingest_rejected_samples_total", "counter",
 	       "Parsed samples the store refused.", (double)is.rejected);
+	write_log_metrics(b, s->opt.ingest);
 	int rc = web_http_write_metrics(s->http, b);
 	if (rc)
 		return ts_err_set(err, rc, "cannot render metrics");

@@ -8,9 +8,15 @@
  *   POST /api/v1/write    Prometheus remote write 1.0 (snappy + protobuf)
  *   POST /api/v1/import/prometheus   exposition text (0.0.4 or OpenMetrics) for backfill
  *
- * Success is 204 No Content and means every accepted sample is stored durably. A body
- * with bad lines keeps the good lines and answers 400 naming the first bad line, as
- * InfluxDB's partial write does. Error bodies use each API's own JSON shape: v1
+ * Success is 204 No Content and means every accepted sample is durable in the
+ * partitioned log (embedded: fdatasync'd; Kafka: acks=all); the store applies it a moment
+ * later, and samples it then refuses (out of order) are counted in /metrics, not
+ * reported here. A body with bad lines keeps the good lines and answers 400 naming the
+ * first bad line, as InfluxDB's partial write does. When the log cannot take the write
+ * (back-pressure, disk full, I/O error, backend down) every write endpoint answers
+ * 503 + Retry-After: 1 and nothing of the request is acknowledged: Prometheus remote
+ * write retries 5xx (429 only with retry_on_http_429) and Telegraf and the Influx
+ * clients retry 5xx too. Error bodies use each API's own JSON shape: v1
  * {"error": "..."}, v2 {"code": "invalid", "message": "..."}.
  */
 #include "web/web_int.h"
@@ -46,6 +52,20 @@ static int influx_error(web_resp *resp, bool is_v2, int status, const char *msg)
 	return rc;
 }
 
+/* The HTTP status of a failed write: the log's refusals are 503 (retry), else as usual. */
+static int write_status(int rc)
+{
+	switch (rc) {
+	case TS_EBUSY:
+	case TS_ENOSPC:
+	case TS_EIO:
+	case TS_EUNAVAIL:
+	case TS_ETIMEOUT:
+	case TS_ENOMEM: return 503;
+	default: return web_http_status_for_err(rc);
+	}
+}
+
 static int write_lp(web_req *req, web_resp *resp, web_server *s, bool is_v2)
 {
 	size_t len;
@@ -57,7 +77,7 @@ static int write_lp(web_req *req, web_resp *resp, web_server *s, bool is_v2)
 	if (rc == TS_EINVAL)
 		return influx_error(resp, is_v2, 400, e.msg);
 	if (rc) {
-		int status = web_http_status_for_err(rc);
+		int status = write_status(rc);
 		int r2 = influx_error(resp, is_v2, status, e.msg);
 		if (status == 503)
 			web_resp_header(resp, "Retry-After", "1", NULL);
@@ -99,7 +119,7 @@ static int h_remote_write(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	ts_err e = {0};
 	int rc = ingest_write_remote(s->opt.ingest, body, len, &res, &e);
 	if (rc) {
-		int status = web_http_status_for_err(rc);
+		int status = write_status(rc);
 		if (rc == TS_ELIMIT)
 			status = 400; /* retrying an oversized or over-limit batch cannot help */
 		web_resp_status(resp, status);
@@ -120,6 +140,11 @@ static int h_import_prometheus(web_req *req, web_resp *resp, void *ctx, ts_err *
 	ts_err e = {0};
 	int rc = ingest_write_exposition(s->opt.ingest, body, len,
 					 web_req_header(req, "Content-Type"), &res, &e);
+	if (rc && write_status(rc) == 503) {
+		int r2 = web_resp_error(resp, 503, "unavailable", "%s", e.msg);
+		web_resp_header(resp, "Retry-After", "1", NULL);
+		return r2;
+	}
 	if (rc)
 		return web_api_error(resp, rc, e.msg);
 	if (res.n_bad_lines || res.n_rejected) {

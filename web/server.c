@@ -62,7 +62,9 @@ int web_start(const web_options *o, web_server **out, ts_err *err)
 	if ((rc = web_http_start(&ho, &s->http, err)))
 		goto fail;
 	if ((rc = web_api_status_routes(s, err)) || (rc = web_api_write_routes(s, err)) ||
-	    (rc = web_api_query_routes(s, err)))
+	    (rc = web_api_query_routes(s, err)) || (rc = web_api_targets_routes(s, err)) ||
+	    (rc = web_api_console_routes(s, err)) || (rc = web_api_silences_routes(s, err)) ||
+	    (rc = web_api_rules_routes(s, err)))
 		goto fail;
 	*out = s;
 	return TS_OK;

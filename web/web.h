@@ -10,6 +10,7 @@
 #ifndef WEB_WEB_H
 #define WEB_WEB_H
 
+#include "alert/alert.h"
 #include "common/common.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
@@ -29,6 +30,11 @@ typedef struct web_options {
 	ingest_pipeline *ingest; /* borrowed */
 	query_engine *query;     /* borrowed */
 	const ts_config *config; /* borrowed; shown on /api/v1/status/config */
+	alert_notifier *notify;  /* borrowed; NULL: /api/v2 alerts, silences answer 503 */
+	alert_manager *alerts;   /* borrowed; NULL: /api/v1/rules and /api/v1/alerts are empty */
+	/* POST /-/reload: re-read the config and rule files (cmd/ provides it); NULL = 500 */
+	int (*reload)(void *ctx, ts_err *err);
+	void *reload_ctx; /* passed to reload */
 } web_options;
 
 /* Start serving. *out returned owned; stop with web_stop. Errors name the address. */

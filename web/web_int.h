@@ -26,6 +26,13 @@ struct web_server {
 int web_api_write_routes(web_server *s, ts_err *err);
 int web_api_query_routes(web_server *s, ts_err *err);
 int web_api_status_routes(web_server *s, ts_err *err);
+int web_api_targets_routes(web_server *s, ts_err *err);
+/* The browser console: /, its pages, /console/<asset> (console.c). */
+int web_api_console_routes(web_server *s, ts_err *err);
+/* Alertmanager v2 alerts and silences API over the notifier (api_silences.c). */
+int web_api_silences_routes(web_server *s, ts_err *err);
+/* /api/v1/rules, /api/v1/alerts and /-/reload (api_rules.c). */
+int web_api_rules_routes(web_server *s, ts_err *err);
 
 /* Start a Prometheus success envelope {"status":"success","data": ... in w. */
 void web_api_begin(web_json *w, ts_buf *out);

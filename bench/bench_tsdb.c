@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_tsdb.c: storage engine benchmark: bytes per sample on disk against Prometheus,
+ * head append rate, head memory per series.
+ *
+ * Usage: bench_tsdb [--data DIR] [--tmp DIR] [--no-prom] [--quick] [--only NAME]
+ *   --data  the shared data directory (default ../shared/data)
+ *   --tmp   scratch directory, emptied per dataset (default /tmp/bench_tsdb)
+ *
+ * 1. Size, per dataset (node_exporter_10m.om.gz, nab.om, devops_100h_1h.lp.gz): parse
+ *    with ingest's parsers (OpenMetrics / line protocol), append everything to a store
+ *    in --tmp, tsdb_flush(), and sum the bytes of the block files. Then export every
+ *    stored sample back as OpenMetrics (value bits printed exactly with %.17g; read
+ *    through the querier, so this also checks the round trip) and give that file to
+ *    `promtool tsdb create-blocks-from openmetrics` (Prometheus 2.42, Debian), and sum
+ *    the bytes of its block files (chunks, index, meta.json, tombstones). Both use the
+ *    same block duration: 2 h (the default of both) except nab (19 months at 5 min),
+ *    where both get 100000 h (the data README's promtool advice), so neither side
+ *    pays thousands of per-block indexes.
+ * 2. Append rate: synthetic scrapes (100k series, 5 labels, 10 s interval with ms
+ *    jitter, counter-like values) into a memory-only store, one thread; then the same
+ *    series split by hash over P partition threads (the consumer model: one thread per
+ *    partition owns its series). Samples/s of wall time.
+ * 3. Memory per active series: tsdb_stats head_bytes / n_series (exact byte counts of
+ *    head structures, label strings included) after 1, 65 and 300 samples per series,
+ *    split into chunk buffers and the rest, plus the process RSS growth per series
+ *    (malloc overhead included). bench_tsdb_prom_mem.sh measures Prometheus 2.42 the
+ *    same way (about 65 samples per series).
+ *
+ * Not run by ctest (STYLE.md section 10). Prometheus' memory per series is not
+ * measured here (it needs a running server fed through remote write or scrapes).
+ */
+#include "common/common.h"
+#include "ingest/exposition.h"
+#include "ingest/line_protocol.h"
+#include "tsdb/tsdb.h"
+
+#include <zlib.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "bench_tsdb: %s\n", msg);
+	exit(1);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Whole file (gzip or plain) into memory. */
+static char *load(const char *path, size_t *len)
+{
+	gzFile f = gzopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 24, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (cap - n < (1 << 20)) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("out of memory");
+		}
+		int k = gzread(f, buf + n, (unsigned)(cap - n - 1));
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	gzclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* Sum of regular file sizes under dir (recursive). */
+static uint64_t du(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *e;
+	char path[4096];
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			sum += du(path);
+		else if (S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+static void rm_rf(const char *path)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		die("rm -rf failed");
+}
+
+/* -------------------------------------------------------------------------------------
+ * 1. Size
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sink {
+	tsdb_db *db;
+	uint64_t ok, rejected;
+} sink;
+
+static int sink_fn(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	sink *s = ctx;
+	int rc = tsdb_append(s->db, labels, n, t_ms, v, NULL);
+	if (rc == TS_OK)
+		s->ok++;
+	else if (rc == TS_EOUTOFORDER)
+		s->rejected++;
+	else
+		return rc;
+	return TS_OK;
+}
+
+static void fmt_value(char *buf, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(buf, cap, "NaN");
+	else if (isinf(v))
+		snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
+	else
+		snprintf(buf, cap, "%.17g", v);
+}
+
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+	tsdb_series *x = *(tsdb_series *const *)a, *y = *(tsdb_series *const *)b;
+	size_t nx, ny;
+	const ts_label *lx = tsdb_series_labels(x, &nx), *ly = tsdb_series_labels(y, &ny);
+	int c = strcmp(ts_labels_get(lx, nx, "__name__"), ts_labels_get(ly, ny, "__name__"));
+	return c ? c : ts_labels_cmp(lx, nx, ly, ny);
+}
+
+/* Every stored sample as OpenMetrics (families contiguous). Returns the sample count. */
+static uint64_t export_om(tsdb_db *db, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("cannot write the export");
+	tsdb_querier *q;
+	ts_matcher m;
+	tsdb_series **v;
+	size_t n;
+	if (tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL) ||
+	    ts_matcher_init(&m, TS_MATCH_RE, "__name__", ".+", NULL) ||
+	    tsdb_select(q, &m, 1, 0, &v, &n, NULL))
+		die("select failed");
+	qsort(v, n, sizeof(*v), cmp_by_name);
+	uint64_t count = 0;
+	const char *fam = NULL;
+	char val[64];
+	for (size_t i = 0; i < n; i++) {
+		size_t nl;
+		const ts_label *l = tsdb_series_labels(v[i], &nl);
+		const char *name = ts_labels_get(l, nl, "__name__");
+		if (!fam || strcmp(fam, name) != 0)
+			fprintf(f, "# TYPE %s unknown\n", name);
+		fam = name;
+		tsdb_iter *it;
+		if (tsdb_iter_open(q, v[i], INT64_MIN, INT64_MAX, &it, NULL))
+			die("iter failed");
+		int64_t t;
+		double x;
+		while (tsdb_iter_next(it, &t, &x) == 1) {
+			fputs(name, f);
+			bool first = true;
+			for (size_t k = 0; k < nl; k++) {
+				if (!strcmp(l[k].name, "__name__"))
+					continue;
+				fprintf(f, "%s%s=\"", first ? "{" : ",", l[k].name);
+				put_escaped(f, l[k].value);
+				fputc('"', f);
+				first = false;
+			}
+			fmt_value(val, sizeof(val), x);
+			fprintf(f, "%s %s %lld.%03lld\n", first ? "" : "}", val,
+				(long long)(t / 1000), (long long)(t % 1000));
+			count++;
+		}
+		tsdb_iter_close(it);
+	}
+	fputs("# EOF\n", f);
+	fclose(f);
+	ts_free(v);
+	ts_matcher_fini(&m);
+	tsdb_querier_close(q);
+	return count;
+}
+
+typedef struct dataset {
+	const char *name, *file;
+	bool is_lp;
+	int64_t block_ms;
+	const char *prom_dur;
+} dataset;
+
+static void size_one(const dataset *ds, const char *data, const char *tmp, bool prom)
+{
+	char path[4096], dir[4096], sdir[4096], pdir[4096];
+	snprintf(path, sizeof(path), "%s/%s", data, ds->file);
+	snprintf(dir, sizeof(dir), "%s/%s", tmp, ds->name);
+	snprintf(sdir, sizeof(sdir), "%s/strata", dir);
+	snprintf(pdir, sizeof(pdir), "%s/prom", dir);
+	rm_rf(dir);
+	mkdir(tmp, 0755);
+	mkdir(dir, 0755);
+	size_t len;
+	char *body = load(path, &len);
+	if (!body) {
+		printf("%-14s  (missing %s)\n", ds->name, path);
+		return;
+	}
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.dir = sdir;
+	o.block_duration_ms = ds->block_ms;
+	o.cut_check_interval_ms = 0;
+	o.out_of_order_window_ms = INT64_MAX / 4;
+	tsdb_db *db;
+	ts_err err = {0};
+	if (tsdb_open(&o, &db, &err))
+		die(err.msg);
+	sink s = {db, 0, 0};
+	double t0 = now_s();
+	int rc;
+	if (ds->is_lp)
+		rc = ingest_lp_parse(body, len, INGEST_PREC_NS, 0, NULL, sink_fn, &s, NULL, &err);
+	else
+		rc = ingest_exposition_parse(body, len, INGEST_EXPO_OPENMETRICS, 0, 0, NULL,
+					     sink_fn, NULL, &s, NULL, &err);
+	if (rc)
+		die(err.msg);
+	double t_load = now_s() - t0;
+	t0 = now_s();
+	if (tsdb_flush(db, &err))
+		die(err.msg);
+	double t_flush = now_s() - t0;
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
+	snprintf(path, sizeof(path), "%s/export.om", dir);
+	uint64_t exported = export_om(db, path);
+	tsdb_close(db);
+	free(body);
+	snprintf(path, sizeof(path), "%s/blocks", sdir);
+	uint64_t ours = du(path);
+	double bps = (double)ours / (double)st.block_samples;
+	printf("%-14s  samples %8llu (rejected %llu)  blocks %llu  "
+	       "strata %9llu B = %.3f B/sample  (load %.2fs, flush %.2fs)\n",
+	       ds->name, (unsigned long long)st.block_samples, (unsigned long long)s.rejected,
+	       (unsigned long long)st.n_blocks, (unsigned long long)ours, bps, t_load, t_flush);
+	if (exported != st.block_samples)
+		printf("  !! exported %llu samples, blocks hold %llu\n",
+		       (unsigned long long)exported, (unsigned long long)st.block_samples);
+	if (!prom)
+		return;
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd),
+		 "promtool tsdb create-blocks-from openmetrics --max-block-duration=%s "
+		 "'%s/export.om' '%s' > '%s/promtool.log' 2>&1",
+		 ds->prom_dur, dir, pdir, dir);
+	t0 = now_s();
+	if (system(cmd) != 0) {
+		printf("  prometheus: promtool failed, see %s/promtool.log\n", dir);
+		return;
+	}
+	uint64_t theirs = du(pdir);
+	printf("  prometheus 2.42 (promtool) %9llu B = %.3f B/sample  -> strata/prometheus = "
+	       "%.3f  (promtool %.1fs)\n",
+	       (unsigned long long)theirs, (double)theirs / (double)st.block_samples,
+	       (double)ours / (double)theirs, now_s() - t0);
+}
+
+/* -------------------------------------------------------------------------------------
+ * 2. Append rate and 3. memory
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct synth {
+	size_t n_series;
+	ts_label (*labels)[5];
+	char (*strs)[3][32];
+	uint64_t *hash;
+} synth;
+
+static void synth_init(synth *s, size_t n)
+{
+	s->n_series = n;
+	s->labels = calloc(n, sizeof(*s->labels));
+	s->strs = calloc(n, sizeof(*s->strs));
+	s->hash = calloc(n, sizeof(*s->hash));
+	if (!s->labels || !s->strs || !s->hash)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(s->strs[i][0], 32, "bench_metric_%zu", i % 250);
+		snprintf(s->strs[i][1], 32, "10.%zu.%zu.%zu:9100", i / 65536 % 256,
+			 i / 250 / 256 % 256, i / 250 % 256);
+		snprintf(s->strs[i][2], 32, "%zu", i % 4);
+		ts_label *l = s->labels[i];
+		l[0] = (ts_label){"__name__", s->strs[i][0]};
+		l[1] = (ts_label){"cpu", s->strs[i][2]};
+		l[2] = (ts_label){"instance", s->strs[i][1]};
+		l[3] = (ts_label){"job", "node"};
+		l[4] = (ts_label){"mode", "user"};
+		s->hash[i] = ts_series_hash(l, 5);
+	}
+}
+
+typedef struct worker {
+	tsdb_db *db;
+	const synth *s;
+	int part, n_parts, k0, k1; /* scrapes [k0, k1) */
+	uint64_t appended;
+	double cpu_s; /* thread CPU time */
+} worker;
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *append_worker(void *arg)
+{
+	worker *w = arg;
+	double c0 = thread_cpu_s();
+	uint64_t x = 88172645463325252ull + (uint64_t)w->part;
+	for (int k = w->k0; k < w->k1; k++) {
+		for (size_t i = 0; i < w->s->n_series; i++) {
+			if ((int)(w->s->hash[i] % (uint64_t)w->n_parts) != w->part)
+				continue;
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			int64_t t = 1700000000000 + (int64_t)k * 10000 + (int64_t)(x % 7);
+			double v = (double)(k * 17 + (int)(x % 100));
+			if (tsdb_append(w->db, w->s->labels[i], 5, t, v, NULL) == TS_OK)
+				w->appended++;
+		}
+	}
+	w->cpu_s = thread_cpu_s() - c0;
+	return NULL;
+}
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, res = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void append_rate(size_t n_series, int n_samples, int n_threads)
+{
+	synth s;
+	synth_init(&s, n_series);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.n_partitions = n_threads;
+	tsdb_db *db;
+	if (tsdb_open(&o, &db, NULL))
+		die("open failed");
+	/* Warm: create every series with one sample (not timed as append rate). */
+	worker w0 = {db, &s, 0, 1, 0, 1, 0, 0};
+	double t0 = now_s();
+	append_worker(&w0);
+	double t_create = now_s() - t0;
+	pthread_t th[64];
+	worker w[64];
+	t0 = now_s();
+	for (int p = 0; p < n_threads; p++) {
+		w[p] = (worker){db, &s, p, n_threads, 1, 1 + n_samples, 0, 0};
+		pthread_create(&th[p], NULL, append_worker, &w[p]);
+	}
+	uint64_t total = 0;
+	double cpu = 0;
+	for (int p = 0; p < n_threads; p++) {
+		pthread_join(th[p], NULL);
+		total += w[p].appended;
+		cpu += w[p].cpu_s;
+	}
+	double dt = now_s() - t0;
+	printf("append  %zu series x %d samples, %d thread%s: %.2f M samples/s wall, %.2f M "
+	       "samples/s per busy core (series creation %.2f M/s)\n",
+	       n_series, n_samples, n_threads, n_threads > 1 ? "s" : "", (double)total / dt / 1e6,
+	       (double)total / cpu / 1e6, (double)n_series / t_create / 1e6);
+	tsdb_close(db);
+	free(s.labels);
+	free(s.strs);
+	free(s.hash);
+}
+
+/* Head memory per series after 1, 65 (one open chunk, as bench_tsdb_prom_mem.sh) and 300
+ * samples (two sealed chunks and an open one). */
+static void memory(size_t n_series)
+{
+	synth s;
+	synth_init(&s, n_series);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	tsdb_db *db;
+	uint64_t rss0 = rss_bytes();
+	if (tsdb_open(&o, &db, NULL))
+		die("open failed");
+	static const int upto[] = {1, 65, 300};
+	int k = 0;
+	for (size_t i = 0; i < 3; i++) {
+		worker w = {db, &s, 0, 1, k, upto[i], 0, 0};
+		append_worker(&w);
+		k = upto[i];
+		tsdb_stats st;
+		tsdb_stats_get(db, &st);
+		printf("memory  after %3d samples: %5llu B/series (chunks %4llu, other %3llu); RSS "
+		       "growth %.0f B/series\n",
+		       k, (unsigned long long)st.head_bytes_per_series,
+		       (unsigned long long)(st.head_chunk_bytes / st.n_series),
+		       (unsigned long long)((st.head_bytes - st.head_chunk_bytes) / st.n_series),
+		       (double)(rss_bytes() - rss0) / (double)n_series);
+	}
+	tsdb_close(db);
+	free(s.labels);
+	free(s.strs);
+	free(s.hash);
+}
+
+int main(int argc, char **argv)
+{
+	const char *data = "../shared/data", *tmp = "/tmp/bench_tsdb", *only = NULL;
+	bool prom = true, quick = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--data") && i + 1 < argc)
+			data = argv[++i];
+		else if (!strcmp(argv[i], "--tmp") && i + 1 < argc)
+			tmp = argv[++i];
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--no-prom"))
+			prom = false;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else
+			die("usage: bench_tsdb [--data DIR] [--tmp DIR] [--no-prom] [--quick] "
+			    "[--only NAME]");
+	}
+	ts_log_set_level(TS_LOG_WARN);
+	static const dataset sets[] = {
+	    {"node_exporter", "node_exporter/node_exporter_10m.om.gz", false, 7200000, "2h"},
+	    {"devops", "devops/devops_100h_1h.lp.gz", true, 7200000, "2h"},
+	    {"nab", "nab/nab.om", false, 360000000000000LL, "100000h"},
+	};
+	printf("== bytes per sample on disk (block files), strata vs prometheus\n");
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (!only || !strcmp(only, sets[i].name))
+			size_one(&sets[i], data, tmp, prom);
+	if (only && strcmp(only, "append"))
+		return 0;
+	printf("== head append rate and memory\n");
+	size_t n = quick ? 10000 : 100000;
+	memory(n); /* first: RSS growth is only meaningful in a fresh heap */
+	append_rate(n, quick ? 20 : 119, 1);
+	append_rate(n, quick ? 20 : 119, 2);
+	return 0;
+}

@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * consumer.c: one thread per log partition feeds the store from the partitioned log.
+ *
+ * Design. A consumer ("ingest-pN") owns a log reader and a record decoder. For every
+ * durable record, in offset order, it decodes the samples, appends each to the store
+ * (tsdb_append) and then records the offset as applied (tsdb_partition_applied). Because
+ * a partition is only ever applied by its own consumer, series of one partition meet no
+ * other writer (DESIGN.md "one consumer per partition owns its series").
+ *
+ * Recovery. The store reports per partition the next offset whose samples are not yet
+ * persisted (tsdb_partition_resume_offset). At start the consumer reads from there, so a
+ * restart replays exactly what the store could have lost; samples replayed twice are exact
+ * duplicates the store drops. Until every consumer has reached the end the log had at
+ * start, ingest_consumers_replay_done() is false (/-/ready answers 503).
+ *
+ * Checkpoints. Every CHECKPOINT_NS the consumer asks the store what it persisted and
+ * checkpoints the log below it, which deletes whole segments and relieves the log's own
+ * back-pressure (max_pending_bytes). The log keeps no checkpoint of its own: the first
+ * checkpoint after a start is made from the store's offsets before the reader opens.
+ *
+ * Failures, none of them fatal:
+ *   - TS_ECORRUPT from the reader (a damaged frame) or the decoder (a bad record): logged
+ *     at error with the position, counted (n_corrupt), and the consumer moves on; those
+ *     samples are lost.
+ *   - samples the store refuses (out of order, conflicting value, series limit): counted
+ *     (n_rejected, /metrics) and summarized in one warning per REJECT_LOG_MS. The client
+ *     got its 2xx when the record became durable; this is the asynchronous part.
+ *   - TS_ENOMEM (store or decoder) and TS_EIO: retried with exponential backoff; a record
+ *     is applied again from its first sample (its applied samples are duplicates then).
+ *     While stopping, a record that still fails is left for the next start's replay.
+ *   - TS_ENOTFOUND (the data below the reader was deleted): logged, resumes at the first
+ *     retained offset.
+ *
+ * Stop. ingest_consumers_stop sets `stopping`; each consumer then reads on without
+ * waiting until the log has nothing more (the embedded log answers at once; Kafka after
+ * STOP_IDLE_POLLS empty polls), applies it, checkpoints what the store persisted and exits.
+ *
+ * Consumer lag. lag_bytes counts bytes appended since start (ingest_consumers_appended)
+ * minus bytes applied of records appended since start (offset >= replay_end). The replay
+ * backlog is counted in records (offsets), not bytes. admit() compares lag_bytes with the
+ * bound; the check and the later append are not atomic, so one request per concurrent
+ * writer may overshoot the bound: it is a soft limit. (Records of this run that a reader
+ * skips as damaged stay counted: a disk that corrupts fresh data can leave the bound
+ * permanently closer.)
+ *
+ * Threads and locks. The consumer's own fields are touched only by its thread; the
+ * counters and positions read by stats are atomics; `stopping` and `is_paused` are atomic
+ * flags; `st_mu` guards only the cached log stats (copied in and out, nothing called under
+ * it). No call into the store or the log holds a lock.
+ *
+ * Not done here: writing to the log (batch.c), deciding when the store persists (tsdb/).
+ */
+#include "ingest/consumer.h"
+
+#include "ingest/record.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define POLL_MS_DEFAULT 100
+#define CHECKPOINT_NS   (250 * 1000000LL) /* how often the store's offsets are looked at */
+#define STATS_NS        (500 * 1000000LL) /* how often the log's stats are refreshed */
+#define REJECT_LOG_MS   10000             /* one rejection summary per partition per 10 s */
+#define ERROR_LOG_MS    10000             /* one retry error per partition per 10 s */
+#define BACKOFF_MIN_MS  50
+#define BACKOFF_MAX_MS  2000
+#define STOP_TRIES      3  /* attempts of a failing record once stopping */
+#define STOP_IDLE_POLLS 10 /* Kafka: empty polls in a row that end the drain at stop */
+
+/* ---------------------------------------------------------------- types */
+
+typedef struct consumer {
+	ingest_consumers *g;  /* immutable */
+	int partition;        /* immutable */
+	uint64_t replay_end;  /* immutable after start: the log's end at start */
+	pthread_t thread;     /* immutable after start */
+	bool has_thread;      /* immutable after start */
+	ingest_log_reader *r; /* consumer thread only */
+	ingest_record_decoder *dec;
+	int64_t last_ckpt_ns;          /* consumer thread only: last look at the store's offsets */
+	int64_t last_stats_ns;         /* consumer thread only: last refresh of st */
+	pthread_mutex_t st_mu;         /* guards st */
+	ingest_log_partition_stats st; /* the log's stats as of last_stats_ns */
+	/* Per record (apply_sample), consumer thread only. */
+	uint64_t rec_samples, rec_rejected;
+	ts_err rec_err; /* scratch for the store's messages */
+	/* Rejection summary, consumer thread only. */
+	uint64_t rej_window; /* rejected since the last summary */
+	int64_t rej_log_ms;  /* time of the last summary */
+	char rej_first[256]; /* first reason in the window */
+	int64_t err_log_ms;  /* last retry error logged */
+	/* Shared with stats and appenders (atomics). */
+	_Atomic uint64_t next;      /* next offset to apply */
+	_Atomic int64_t lag_bytes;  /* see the file comment; may dip below 0 briefly */
+	_Atomic bool is_replayed;   /* reached replay_end */
+	_Atomic uint64_t ckpt_next; /* log checkpointed below this */
+	_Atomic uint64_t n_records, n_samples, n_rejected, n_corrupt, n_busy, n_errors;
+} consumer;
+
+struct ingest_consumers {
+	ingest_log *log;         /* borrowed, immutable */
+	tsdb_db *db;             /* borrowed, immutable */
+	uint64_t max_lag_bytes;  /* immutable */
+	int poll_ms;             /* immutable */
+	bool is_local;           /* immutable: the embedded log, where a read that times out
+				    means the reader is at the durable end */
+	int n;                   /* immutable: partitions */
+	consumer *c;             /* immutable array of n */
+	_Atomic bool stopping;   /* set by ingest_consumers_stop */
+	_Atomic bool is_paused;  /* test hook */
+	_Atomic int n_replaying; /* consumers not yet at their replay_end */
+	uint64_t replay_records; /* immutable after start: records to replay, all partitions */
+	int64_t start_ns;        /* immutable after start */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* The consumer reached the end the log had at start (once). */
+static void caught_up(consumer *c)
+{
+	if (atomic_load(&c->is_replayed))
+		return;
+	atomic_store(&c->is_replayed, true);
+	ingest_consumers *g = c->g;
+	if (atomic_fetch_sub(&g->n_replaying, 1) == 1 && g->replay_records)
+		ts_log_info("ingest: log replay finished: %llu records in %lld ms",
+			    (unsigned long long)g->replay_records,
+			    (long long)((ts_mono_ns() - g->start_ns) / 1000000));
+}
+
+/* Log the rejection summary when due (or when forced, at stop). */
+static void flush_rejections(consumer *c, bool force)
+{
+	if (!c->rej_window)
+		return;
+	int64_t now = ts_now_ms();
+	if (!force && now - c->rej_log_ms < REJECT_LOG_MS)
+		return;
+	ts_log_warn("ingest: partition %d: the store refused %llu samples of durable records "
+		    "(first: %s)",
+		    c->partition, (unsigned long long)c->rej_window, c->rej_first);
+	c->rej_window = 0;
+	c->rej_log_ms = now;
+}
+
+/* A retried failure: count it, log it at most once per ERROR_LOG_MS. */
+static void retry_error(consumer *c, const char *what, const ts_err *e)
+{
+	atomic_fetch_add_explicit(&c->n_errors, 1, memory_order_relaxed);
+	int64_t now = ts_now_ms();
+	if (now - c->err_log_ms < ERROR_LOG_MS)
+		return;
+	c->err_log_ms = now;
+	ts_log_error("ingest: partition %d: %s at offset %llu (retrying): %s", c->partition, what,
+		     (unsigned long long)atomic_load(&c->next), e->msg);
+}
+
+/* Look at the store's persisted offset and checkpoint the log below it when it moved. */
+static void maybe_checkpoint(consumer *c, bool force)
+{
+	int64_t now = ts_mono_ns();
+	if (!force && now - c->last_ckpt_ns < CHECKPOINT_NS)
+		return;
+	c->last_ckpt_ns = now;
+	uint64_t resume = tsdb_partition_resume_offset(c->g->db, c->partition);
+	if (resume <= atomic_load(&c->ckpt_next))
+		return;
+	ts_err e = {0};
+	int rc = ingest_log_checkpoint(c->g->log, c->partition, resume - 1, &e);
+	if (rc == TS_OK || rc == TS_EIO) /* EIO: recorded; a file delete is retried later */
+		atomic_store(&c->ckpt_next, resume);
+	if (rc)
+		retry_error(c, "log checkpoint", &e);
+}
+
+/* Refresh the cached log stats when due (or now). */
+static void refresh_stats(consumer *c, bool force)
+{
+	int64_t now = ts_mono_ns();
+	if (!force && now - c->last_stats_ns < STATS_NS)
+		return;
+	c->last_stats_ns = now;
+	ingest_log_partition_stats st;
+	ts_err e = {0};
+	if (ingest_log_stats(c->g->log, c->partition, &st, &e) != TS_OK)
+		return; /* keep the last snapshot; a backend that is down shows in its errors */
+	pthread_mutex_lock(&c->st_mu);
+	c->st = st;
+	pthread_mutex_unlock(&c->st_mu);
+}
+
+/* ---------------------------------------------------------------- applying records */
+
+/* ingest_sample_fn: append one decoded sample to the store. */
+static int apply_sample(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms, double v)
+{
+	consumer *c = ctx;
+	int rc = tsdb_append(c->g->db, labels, n_labels, t_ms, v, &c->rec_err);
+	if (rc == TS_OK) {
+		c->rec_samples++;
+		return TS_OK;
+	}
+	if (rc == TS_ENOMEM)
+		return rc; /* retry the record once memory is back */
+	if (c->rec_rejected++ == 0 && c->rej_window == 0)
+		snprintf(c->rej_first, sizeof(c->rej_first), "%s", c->rec_err.msg);
+	return TS_OK;
+}
+
+/*
+ * Apply record `off` to the store. TS_OK once it is applied (or skipped as corrupt);
+ * otherwise (only while stopping) the error that made the consumer give up on it.
+ */
+static int apply(consumer *c, const void *rec, size_t len, uint64_t off)
+{
+	int backoff = BACKOFF_MIN_MS;
+	for (int attempt = 1;; attempt++) {
+		c->rec_samples = c->rec_rejected = 0;
+		ts_err e = {0};
+		int rc = ingest_record_decode(c->dec, rec, len, apply_sample, c, &e);
+		if (rc == TS_ECORRUPT) {
+			atomic_fetch_add_explicit(&c->n_corrupt, 1, memory_order_relaxed);
+			ts_log_error("ingest: partition %d: skipping corrupt record at offset %llu "
+				     "(%zu bytes; %llu samples applied before the damage): %s",
+				     c->partition, (unsigned long long)off, len,
+				     (unsigned long long)c->rec_samples, e.msg);
+			break;
+		}
+		if (rc == TS_OK)
+			break;
+		retry_error(c, "cannot apply a record", &e);
+		if (atomic_load(&c->g->stopping) && attempt >= STOP_TRIES) {
+			ts_log_error("ingest: partition %d: leaving offset %llu for the replay at "
+				     "the next start: %s",
+				     c->partition, (unsigned long long)off, e.msg);
+			return rc;
+		}
+		sleep_ms(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	tsdb_partition_applied(c->g->db, c->partition, off);
+	atomic_store(&c->next, off + 1);
+	if (off >= c->replay_end)
+		atomic_fetch_sub(&c->lag_bytes, (int64_t)len);
+	atomic_fetch_add_explicit(&c->n_records, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->n_samples, c->rec_samples, memory_order_relaxed);
+	if (c->rec_rejected) {
+		atomic_fetch_add_explicit(&c->n_rejected, c->rec_rejected, memory_order_relaxed);
+		c->rej_window += c->rec_rejected;
+		flush_rejections(c, false);
+	}
+	return TS_OK;
+}
+
+/*
+ * Reopen the reader at the consumer's next offset, or at the first retained offset when
+ * that was deleted (logging the gap). TS_OK or the error (the reader is NULL then).
+ */
+static int reopen(consumer *c, ts_err *e)
+{
+	ingest_log_reader_close(c->r);
+	c->r = NULL;
+	uint64_t from = atomic_load(&c->next);
+	int rc = ingest_log_reader_open(c->g->log, c->partition, from, &c->r, e);
+	if (rc != TS_ENOTFOUND)
+		return rc;
+	ingest_log_partition_stats st;
+	if ((rc = ingest_log_stats(c->g->log, c->partition, &st, e)))
+		return rc;
+	ts_log_warn(
+	    "ingest: partition %d: offsets %llu..%llu were deleted before the store "
+	    "applied them (%llu records lost); resuming at %llu",
+	    c->partition, (unsigned long long)from, (unsigned long long)(st.first_offset - 1),
+	    (unsigned long long)(st.first_offset - from), (unsigned long long)st.first_offset);
+	atomic_store(&c->next, st.first_offset);
+	return ingest_log_reader_open(c->g->log, c->partition, st.first_offset, &c->r, e);
+}
+
+static void *consumer_main(void *arg)
+{
+	consumer *c = arg;
+	ingest_consumers *g = c->g;
+	char name[16];
+	snprintf(name, sizeof(name), "ingest-p%d", c->partition);
+	pthread_setname_np(pthread_self(), name);
+	int backoff = BACKOFF_MIN_MS, stop_failures = 0, stop_idle = 0;
+	for (;;) {
+		bool stopping = atomic_load(&g->stopping);
+		if (!stopping && atomic_load(&g->is_paused)) {
+			sleep_ms(10);
+			maybe_checkpoint(c, false);
+			continue;
+		}
+		ts_err e = {0};
+		int rc = c->r ? TS_OK : reopen(c, &e);
+		const void *rec = NULL;
+		size_t len = 0;
+		uint64_t off = 0;
+		if (rc == TS_OK)
+			rc = ingest_log_reader_next(c->r, &rec, &len, &off,
+						    stopping && g->is_local ? 0 : g->poll_ms, &e);
+		while (rc == TS_OK && atomic_load(&g->is_paused) && !atomic_load(&g->stopping))
+			sleep_ms(10); /* test hook: hold the record until resumed */
+		if (rc == TS_OK) {
+			backoff = BACKOFF_MIN_MS;
+			stop_idle = 0;
+			if (apply(c, rec, len, off) != TS_OK)
+				break; /* stopping; left for the next replay */
+		} else if (rc == TS_ETIMEOUT) {
+			/* Embedded log: nothing more is durable, so the replay is over even if
+			 * damaged records at its end were skipped. Kafka: a fetch may just be
+			 * slow; the replay ends when an offset at or past its end was read. */
+			if (g->is_local)
+				caught_up(c);
+			if (stopping && (g->is_local || ++stop_idle >= STOP_IDLE_POLLS))
+				break;
+		} else if (rc == TS_ECORRUPT) {
+			/* the reader already moved past the damage */
+			atomic_fetch_add_explicit(&c->n_corrupt, 1, memory_order_relaxed);
+			ts_log_error("ingest: partition %d: corrupt log data skipped: %s",
+				     c->partition, e.msg);
+		} else if (rc == TS_ENOTFOUND) {
+			/* deleted under the reader: reopen() resumes at the first retained */
+			ingest_log_reader_close(c->r);
+			c->r = NULL;
+		} else {
+			retry_error(c, "cannot read the log", &e);
+			ingest_log_reader_close(c->r);
+			c->r = NULL;
+			if (stopping && ++stop_failures >= STOP_TRIES)
+				break;
+			sleep_ms(backoff);
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		}
+		if (atomic_load(&c->next) >= c->replay_end)
+			caught_up(c);
+		maybe_checkpoint(c, false);
+		refresh_stats(c, false);
+	}
+	flush_rejections(c, true);
+	maybe_checkpoint(c, true);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- start, stop */
+
+/* Set up partition p: check the offsets, first checkpoint, reader. */
+static int prepare(consumer *c, ts_err *err)
+{
+	ingest_consumers *g = c->g;
+	ingest_log_partition_stats st;
+	int rc = ingest_log_stats(g->log, c->partition, &st, err);
+	if (rc)
+		return rc;
+	uint64_t resume = tsdb_partition_resume_offset(g->db, c->partition);
+	if (resume > st.next_offset)
+		return ts_err_set(err, TS_ECORRUPT,
+				  "ingest: partition %d: the store has persisted offsets up to "
+				  "%llu but the log ends at %llu: the log was lost or replaced; "
+				  "refusing to start (new writes would be skipped at the next "
+				  "replay)",
+				  c->partition, (unsigned long long)(resume - 1),
+				  (unsigned long long)st.next_offset);
+	if (resume > 0 && (rc = ingest_log_checkpoint(g->log, c->partition, resume - 1, err)) &&
+	    rc != TS_EIO)
+		return rc;
+	atomic_store(&c->ckpt_next, resume);
+	atomic_store(&c->next, resume);
+	c->replay_end = st.next_offset;
+	c->st = st;
+	c->last_stats_ns = ts_mono_ns();
+	if ((rc = reopen(c, err)))
+		return rc;
+	if ((rc = ingest_record_decoder_new(&c->dec, err)))
+		return rc;
+	c->last_ckpt_ns = ts_mono_ns();
+	return TS_OK;
+}
+
+int ingest_consumers_start(const ingest_consumers_options *o, ingest_consumers **out, ts_err *err)
+{
+	if (!o->log || !o->db)
+		return ts_err_set(err, TS_EINVAL, "ingest: consumers need a log and a store");
+	ingest_consumers *g = ts_calloc(1, sizeof(*g));
+	if (!g)
+		return ts_err_set(err, TS_ENOMEM, "out of memory starting the consumers");
+	g->log = o->log;
+	g->db = o->db;
+	g->max_lag_bytes = o->max_lag_bytes;
+	g->poll_ms = o->poll_ms > 0 ? o->poll_ms : POLL_MS_DEFAULT;
+	g->is_local = strcmp(ingest_log_backend(o->log), "local") == 0;
+	atomic_store(&g->is_paused, o->is_paused);
+	g->n = ingest_log_n_partitions(o->log);
+	g->start_ns = ts_mono_ns();
+	int rc = TS_OK;
+	if (g->n > TSDB_MAX_PARTITIONS) {
+		rc = ts_err_set(err, TS_EINVAL,
+				"ingest: %d log partitions, the store tracks at most %d", g->n,
+				TSDB_MAX_PARTITIONS);
+		goto fail;
+	}
+	if (!(g->c = ts_calloc((size_t)g->n, sizeof(*g->c)))) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory starting the consumers");
+		goto fail;
+	}
+	for (int p = 0; p < g->n; p++) {
+		consumer *c = &g->c[p];
+		c->g = g;
+		c->partition = p;
+		pthread_mutex_init(&c->st_mu, NULL);
+		if ((rc = prepare(c, err)))
+			goto fail;
+		uint64_t from = atomic_load(&c->next);
+		if (from < c->replay_end)
+			g->replay_records += c->replay_end - from;
+		else
+			atomic_store(&c->is_replayed, true);
+		if (!atomic_load(&c->is_replayed))
+			atomic_fetch_add(&g->n_replaying, 1);
+	}
+	if (g->replay_records)
+		ts_log_info("ingest: replaying %llu log records into the store",
+			    (unsigned long long)g->replay_records);
+	for (int p = 0; p < g->n; p++) {
+		consumer *c = &g->c[p];
+		int e = pthread_create(&c->thread, NULL, consumer_main, c);
+		if (e) {
+			rc = ts_err_set(err, TS_ENOMEM, "cannot start consumer thread %d: %s", p,
+					strerror(e));
+			goto fail;
+		}
+		c->has_thread = true;
+	}
+	*out = g;
+	return TS_OK;
+fail:
+	ingest_consumers_stop(g);
+	return rc;
+}
+
+void ingest_consumers_stop(ingest_consumers *g)
+{
+	if (!g)
+		return;
+	atomic_store(&g->stopping, true);
+	for (int p = 0; g->c && p < g->n; p++) {
+		consumer *c = &g->c[p];
+		if (c->has_thread)
+			pthread_join(c->thread, NULL);
+		ingest_log_reader_close(c->r);
+		ingest_record_decoder_free(c->dec);
+		if (c->g)
+			pthread_mutex_destroy(&c->st_mu);
+	}
+	ts_free(g->c);
+	ts_free(g);
+}
+
+/* ---------------------------------------------------------------- accounting, stats */
+
+bool ingest_consumers_replay_done(const ingest_consumers *g)
+{
+	return atomic_load(&((ingest_consumers *)g)->n_replaying) == 0;
+}
+
+int ingest_consumers_admit(ingest_consumers *g, int partition, ts_err *err)
+{
+	if (!g->max_lag_bytes)
+		return TS_OK;
+	consumer *c = &g->c[partition];
+	int64_t lag = atomic_load_explicit(&c->lag_bytes, memory_order_relaxed);
+	if (lag <= 0 || (uint64_t)lag < g->max_lag_bytes)
+		return TS_OK;
+	atomic_fetch_add_explicit(&c->n_busy, 1, memory_order_relaxed);
+	return ts_err_set(err, TS_EBUSY,
+			  "ingest: partition %d has %lld bytes not yet applied to the store "
+			  "(max_consumer_lag_bytes %llu); retry later",
+			  partition, (long long)lag, (unsigned long long)g->max_lag_bytes);
+}
+
+void ingest_consumers_appended(ingest_consumers *g, int partition, size_t bytes)
+{
+	atomic_fetch_add_explicit(&g->c[partition].lag_bytes, (int64_t)bytes, memory_order_relaxed);
+}
+
+void ingest_consumers_stats(const ingest_consumers *cg, int partition, ingest_consumer_stats *out)
+{
+	consumer *c = &((ingest_consumers *)cg)->c[partition];
+	int64_t lag = atomic_load(&c->lag_bytes);
+	out->next_offset = atomic_load(&c->next);
+	out->replay_end = c->replay_end;
+	out->lag_bytes = lag > 0 ? lag : 0;
+	out->n_records = atomic_load(&c->n_records);
+	out->n_samples = atomic_load(&c->n_samples);
+	out->n_rejected = atomic_load(&c->n_rejected);
+	out->n_corrupt = atomic_load(&c->n_corrupt);
+	out->n_busy = atomic_load(&c->n_busy);
+	out->n_errors = atomic_load(&c->n_errors);
+	out->checkpoint_next = atomic_load(&c->ckpt_next);
+	out->is_replayed = atomic_load(&c->is_replayed);
+	pthread_mutex_lock(&c->st_mu);
+	out->log = c->st;
+	pthread_mutex_unlock(&c->st_mu);
+}
+
+uint64_t ingest_consumers_rejected(const ingest_consumers *cg)
+{
+	uint64_t n = 0;
+	for (int p = 0; p < cg->n; p++)
+		n += atomic_load(&((ingest_consumers *)cg)->c[p].n_rejected);
+	return n;
+}
+
+void ingest_consumers_set_paused(ingest_consumers *g, bool is_paused)
+{
+	atomic_store(&g->is_paused, is_paused);
+}

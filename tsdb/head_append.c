@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * head_append.c: appending to head series: Gorilla chunks, the out-of-order buffer,
+ * duplicates.
+ *
+ * In order (t newer than anything the series accepted): the sample goes into the open
+ * chunk (chunk.c). The open chunk is sealed at TSDB_CHUNK_MAX_SAMPLES samples or when
+ * t crosses a block_duration-aligned boundary (so cuts never split a chunk, as
+ * Prometheus aligns head chunks to its chunk range); sealing copies the bytes into an
+ * exact-size buffer. The open buffer starts at 64 bytes and doubles up to
+ * TSDB_CHUNK_MAX_BYTES on TS_EFULL (tsdb_chunk_move); later open chunks start at the
+ * size of the series' previous chunk, which keeps the typical series at a few hundred
+ * bytes of chunk memory.
+ *
+ * Older or equal t: if a sample exists at t (in a chunk or in the out-of-order buffer)
+ * the append is an exact duplicate (same bits: dropped, counted) or a conflict
+ * (rejected). Otherwise t must be within out_of_order_window_ms of the series' newest
+ * sample, and goes into the sorted out-of-order buffer. When that holds more than
+ * TSDB_OOO_MAX samples, the chunks from the first one the buffer overlaps onwards are
+ * decoded, merged with it and encoded again (rechunk): O(window) work every 32
+ * out-of-order samples, and readers keep merging at most 32 loose samples.
+ *
+ * Every change to what readers may see happens under series->lock, with the open
+ * chunk's publication word release-stored after each append (tsdb_int.h). Every
+ * failure (TS_ENOMEM) leaves the series as it was.
+ */
+#include "tsdb/tsdb_int.h"
+
+#include <string.h>
+
+static inline uint64_t dbits(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof(b));
+	return b;
+}
+
+static inline int64_t range_of(const tsdb_db *db, int64_t t)
+{
+	return tsdb_floor_div(t, db->opt.block_duration_ms);
+}
+
+static void publish(tsdb_hseries *s)
+{
+	uint64_t w = s->open ? tsdb_chunk_published(&s->w) : 0;
+	atomic_store_explicit(&s->published, w, memory_order_release);
+}
+
+/* Ensure room for `extra` more sealed chunk pointers. */
+static int reserve_sealed(tsdb_db *db, tsdb_hseries *s, size_t extra)
+{
+	if (s->n_sealed + extra <= s->cap_sealed)
+		return TS_OK;
+	size_t nc = s->cap_sealed ? s->cap_sealed : 4;
+	while (nc < s->n_sealed + extra)
+		nc *= 2;
+	tsdb_hchunk **v =
+	    tsdb_hmem_realloc(db, s->sealed, s->cap_sealed * sizeof(*v), nc * sizeof(*v));
+	if (!v)
+		return TS_ENOMEM;
+	s->sealed = v;
+	s->cap_sealed = (uint32_t)nc;
+	return TS_OK;
+}
+
+/* An exact-size sealed copy of chunk bytes. */
+static tsdb_hchunk *sealed_copy(tsdb_db *db, const tsdb_chunk *w)
+{
+	size_t len = tsdb_chunk_len(w);
+	tsdb_hchunk *c = tsdb_hchunk_new(db, len);
+	if (!c)
+		return NULL;
+	memcpy(c->data, tsdb_chunk_bytes(w), len);
+	c->len = (uint32_t)len;
+	c->n = tsdb_chunk_n_samples(w);
+	c->min_t = tsdb_chunk_first_t(w);
+	c->max_t = tsdb_chunk_last_t(w);
+	return c;
+}
+
+/* Seal the open chunk (moved to the sealed list) or drop it if empty. */
+static int seal(tsdb_db *db, tsdb_hseries *s)
+{
+	if (!s->open)
+		return TS_OK;
+	if (tsdb_chunk_n_samples(&s->w) > 0) {
+		if (reserve_sealed(db, s, 1) != TS_OK)
+			return TS_ENOMEM;
+		tsdb_hchunk *c = sealed_copy(db, &s->w);
+		if (!c)
+			return TS_ENOMEM;
+		s->sealed[s->n_sealed++] = c;
+	}
+	tsdb_hchunk_release(db, s->open);
+	s->open = NULL;
+	publish(s);
+	return TS_OK;
+}
+
+/*
+ * A new open chunk. Its buffer is sized after the series' last sealed chunk (plus 12%
+ * and the encoder's 8 scratch bytes): series keep their shape, so this usually avoids
+ * both regrowing and the waste of doubling.
+ */
+static int start_open(tsdb_db *db, tsdb_hseries *s)
+{
+	size_t cap = TSDB_HCHUNK_INIT;
+	if (s->n_sealed) {
+		size_t last = s->sealed[s->n_sealed - 1]->len;
+		cap = last + last / 8 + 8;
+		cap = cap < TSDB_HCHUNK_INIT ? TSDB_HCHUNK_INIT : cap;
+		cap = cap > TSDB_CHUNK_MAX_BYTES ? TSDB_CHUNK_MAX_BYTES : cap;
+	}
+	tsdb_hchunk *c = tsdb_hchunk_new(db, cap);
+	if (!c)
+		return TS_ENOMEM;
+	if (tsdb_chunk_init(&s->w, c->data, c->cap, TSDB_CHUNK_SPAN_UNLIMITED, NULL) != TS_OK) {
+		tsdb_hchunk_release(db, c);
+		return TS_ENOMEM;
+	}
+	s->open = c;
+	return TS_OK;
+}
+
+/* Move the open chunk to a buffer twice as large (capped at the worst-case size). */
+static int grow_open(tsdb_db *db, tsdb_hseries *s)
+{
+	size_t cap = (size_t)s->open->cap * 2;
+	if (cap > TSDB_CHUNK_MAX_BYTES)
+		cap = TSDB_CHUNK_MAX_BYTES;
+	tsdb_hchunk *c = tsdb_hchunk_new(db, cap);
+	if (!c)
+		return TS_ENOMEM;
+	c->min_t = s->open->min_t;
+	if (tsdb_chunk_move(&s->w, c->data, cap, NULL) != TS_OK) {
+		tsdb_hchunk_release(db, c);
+		return TS_ENOMEM;
+	}
+	tsdb_hchunk_release(db, s->open);
+	s->open = c;
+	return TS_OK;
+}
+
+static int append_in_order(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
+{
+	if (s->open && tsdb_chunk_n_samples(&s->w) > 0 &&
+	    range_of(db, t) != range_of(db, tsdb_chunk_first_t(&s->w)) && seal(db, s) != TS_OK)
+		return TS_ENOMEM;
+	for (;;) {
+		if (!s->open && start_open(db, s) != TS_OK)
+			return TS_ENOMEM;
+		uint32_t n = tsdb_chunk_n_samples(&s->w);
+		int rc = tsdb_chunk_append(&s->w, t, v, NULL);
+		if (rc == TS_OK) {
+			if (n == 0)
+				s->open->min_t = t;
+			publish(s);
+			return TS_OK;
+		}
+		if (TS_NEVER(rc != TS_EFULL))
+			return rc;
+		if (n < TSDB_CHUNK_MAX_SAMPLES && s->open->cap < TSDB_CHUNK_MAX_BYTES) {
+			if (grow_open(db, s) != TS_OK)
+				return TS_ENOMEM;
+		} else if (seal(db, s) != TS_OK) {
+			return TS_ENOMEM;
+		}
+	}
+}
+
+/* -------------------------------------------------------------------------------------
+ * Lookups for duplicates
+ * ---------------------------------------------------------------------------------- */
+
+/* Value bits of the sample at t in complete chunk bytes; false if there is none. */
+static bool chunk_lookup(const uint8_t *data, size_t len, int64_t t, uint64_t *bits)
+{
+	tsdb_chunk_iter it;
+	int64_t ct;
+	double cv;
+	if (tsdb_chunk_iter_init(&it, data, len, NULL) != TS_OK ||
+	    tsdb_chunk_iter_seek(&it, t, NULL) != 1 ||
+	    tsdb_chunk_iter_next(&it, &ct, &cv, NULL) != 1)
+		return false;
+	if (ct != t)
+		return false;
+	*bits = dbits(cv);
+	return true;
+}
+
+static size_t ooo_lower_bound(const tsdb_hseries *s, int64_t t)
+{
+	size_t lo = 0, hi = s->n_ooo;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->ooo_t[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* First sealed chunk with max_t >= t. */
+static size_t sealed_lower_bound(const tsdb_hseries *s, int64_t t)
+{
+	size_t lo = 0, hi = s->n_sealed;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->sealed[mid]->max_t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Is there a sample at t in the head? Its value bits go to *bits. */
+static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits)
+{
+	size_t i = ooo_lower_bound(s, t);
+	if (i < s->n_ooo && s->ooo_t[i] == t) {
+		*bits = dbits(s->ooo_v[i]);
+		return true;
+	}
+	uint32_t n_open = s->open ? tsdb_chunk_n_samples(&s->w) : 0;
+	if (n_open && t >= tsdb_chunk_first_t(&s->w)) {
+		if (t == s->w.enc.prev_t_ms) {
+			*bits = s->w.enc.prev_bits;
+			return true;
+		}
+		return t < s->w.enc.prev_t_ms &&
+		       chunk_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t, bits);
+	}
+	i = sealed_lower_bound(s, t);
+	if (i < s->n_sealed && s->sealed[i]->min_t <= t)
+		return chunk_lookup(s->sealed[i]->data, s->sealed[i]->len, t, bits);
+	return false;
+}
+
+/* -------------------------------------------------------------------------------------
+ * Out-of-order buffer and rechunk
+ * ---------------------------------------------------------------------------------- */
+
+static int ooo_insert(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
+{
+	if (s->n_ooo == s->cap_ooo) {
+		size_t nc = s->cap_ooo ? s->cap_ooo * 2 : 8;
+		int64_t *nt = tsdb_hmem_alloc(db, nc * sizeof(*nt));
+		double *nv = tsdb_hmem_alloc(db, nc * sizeof(*nv));
+		if (!nt || !nv) {
+			tsdb_hmem_free(db, nt, nc * sizeof(*nt));
+			tsdb_hmem_free(db, nv, nc * sizeof(*nv));
+			return TS_ENOMEM;
+		}
+		if (s->n_ooo) {
+			memcpy(nt, s->ooo_t, s->n_ooo * sizeof(*nt));
+			memcpy(nv, s->ooo_v, s->n_ooo * sizeof(*nv));
+		}
+		tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*nt));
+		tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*nv));
+		s->ooo_t = nt;
+		s->ooo_v = nv;
+		s->cap_ooo = (uint32_t)nc;
+	}
+	size_t i = ooo_lower_bound(s, t);
+	memmove(s->ooo_t + i + 1, s->ooo_t + i, (s->n_ooo - i) * sizeof(*s->ooo_t));
+	memmove(s->ooo_v + i + 1, s->ooo_v + i, (s->n_ooo - i) * sizeof(*s->ooo_v));
+	s->ooo_t[i] = t;
+	s->ooo_v[i] = v;
+	s->n_ooo++;
+	s->ooo_gen++;
+	atomic_fetch_add_explicit(&db->n_ooo, 1, memory_order_relaxed);
+	return TS_OK;
+}
+
+/* Decode complete chunk bytes, appending to out. */
+static int decode_chunk(const uint8_t *data, size_t len, tsdb_samples *out)
+{
+	tsdb_chunk_iter it;
+	if (tsdb_chunk_iter_init(&it, data, len, NULL) != TS_OK ||
+	    tsdb_samples_reserve(out, TSDB_CHUNK_MAX_SAMPLES, NULL) != TS_OK)
+		return TS_ENOMEM;
+	int n = tsdb_chunk_iter_read(&it, out->t + out->n, out->v + out->n, TSDB_CHUNK_MAX_SAMPLES,
+				     NULL);
+	if (TS_NEVER(n < 0))
+		return TS_ECORRUPT;
+	out->n += (size_t)n;
+	return TS_OK;
+}
+
+/* New chunks for samples (sorted, unique): sealed[] gets all but the last, which is
+ * returned as an open chunk (*open, *w). */
+static int encode_chunks(tsdb_db *db, const tsdb_samples *in, tsdb_hchunk ***sealed_out,
+			 size_t *n_sealed_out, tsdb_hchunk **open_out, tsdb_chunk *w_out)
+{
+	uint8_t tmp[TSDB_CHUNK_MAX_BYTES];
+	tsdb_hchunk **v = ts_malloc((in->n + 1) * sizeof(*v));
+	size_t n = 0;
+	tsdb_chunk w;
+	if (!v)
+		return TS_ENOMEM;
+	tsdb_chunk_init(&w, tmp, sizeof(tmp), TSDB_CHUNK_SPAN_UNLIMITED, NULL);
+	for (size_t i = 0; i < in->n; i++) {
+		uint32_t cn = tsdb_chunk_n_samples(&w);
+		bool cut = cn > 0 && range_of(db, in->t[i]) != range_of(db, tsdb_chunk_first_t(&w));
+		int rc = cut ? TS_EFULL : tsdb_chunk_append(&w, in->t[i], in->v[i], NULL);
+		if (rc == TS_OK)
+			continue;
+		if (TS_NEVER(rc != TS_EFULL) || !(v[n] = sealed_copy(db, &w)))
+			goto fail;
+		n++;
+		tsdb_chunk_init(&w, tmp, sizeof(tmp), TSDB_CHUNK_SPAN_UNLIMITED, NULL);
+		if (tsdb_chunk_append(&w, in->t[i], in->v[i], NULL) != TS_OK)
+			goto fail;
+	}
+	size_t len = tsdb_chunk_len(&w), cap = len + TSDB_HCHUNK_INIT;
+	if (cap > TSDB_CHUNK_MAX_BYTES)
+		cap = TSDB_CHUNK_MAX_BYTES;
+	tsdb_hchunk *open = tsdb_hchunk_new(db, cap);
+	if (!open)
+		goto fail;
+	open->min_t = tsdb_chunk_first_t(&w);
+	tsdb_chunk_move(&w, open->data, cap, NULL);
+	*sealed_out = v;
+	*n_sealed_out = n;
+	*open_out = open;
+	*w_out = w;
+	return TS_OK;
+fail:
+	for (size_t i = 0; i < n; i++)
+		tsdb_hchunk_release(db, v[i]);
+	ts_free(v);
+	return TS_ENOMEM;
+}
+
+/* Merge the out-of-order buffer into the chunks it overlaps. */
+static int rechunk(tsdb_db *db, tsdb_hseries *s)
+{
+	size_t first = sealed_lower_bound(s, s->ooo_t[0]);
+	tsdb_samples cur = {0}, merged = {0};
+	tsdb_samples ooo = {s->ooo_t, s->ooo_v, s->n_ooo, s->n_ooo};
+	tsdb_hchunk **nv = NULL, *nopen = NULL;
+	size_t n_new = 0;
+	tsdb_chunk nw;
+	int rc = TS_ENOMEM;
+	for (size_t i = first; i < s->n_sealed; i++)
+		if ((rc = decode_chunk(s->sealed[i]->data, s->sealed[i]->len, &cur)) != TS_OK)
+			goto out;
+	if (s->open && tsdb_chunk_n_samples(&s->w) > 0 &&
+	    (rc = decode_chunk(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), &cur)) != TS_OK)
+		goto out;
+	if ((rc = tsdb_samples_merge(&cur, &ooo, &merged, NULL, NULL, NULL)) != TS_OK ||
+	    (rc = encode_chunks(db, &merged, &nv, &n_new, &nopen, &nw)) != TS_OK)
+		goto out;
+	if (reserve_sealed(db, s, first + n_new > s->n_sealed ? first + n_new - s->n_sealed : 0)) {
+		for (size_t i = 0; i < n_new; i++)
+			tsdb_hchunk_release(db, nv[i]);
+		tsdb_hchunk_release(db, nopen);
+		rc = TS_ENOMEM;
+		goto out;
+	}
+	/* Commit: nothing below can fail. */
+	for (size_t i = first; i < s->n_sealed; i++)
+		tsdb_hchunk_release(db, s->sealed[i]);
+	memcpy(s->sealed + first, nv, n_new * sizeof(*nv));
+	s->n_sealed = (uint32_t)(first + n_new);
+	tsdb_hchunk_release(db, s->open);
+	s->open = nopen;
+	s->w = nw;
+	publish(s);
+	atomic_fetch_sub_explicit(&db->n_ooo, s->n_ooo, memory_order_relaxed);
+	atomic_fetch_add_explicit(&db->rechunks, 1, memory_order_relaxed);
+	tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*s->ooo_t));
+	tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*s->ooo_v));
+	s->ooo_t = NULL;
+	s->ooo_v = NULL;
+	s->n_ooo = s->cap_ooo = 0;
+	s->gen++;
+	s->ooo_gen++;
+	rc = TS_OK;
+out:
+	ts_free(nv);
+	tsdb_samples_free(&cur);
+	tsdb_samples_free(&merged);
+	return rc;
+}
+
+/* -------------------------------------------------------------------------------------
+ * Append
+ * ---------------------------------------------------------------------------------- */
+
+static void update_range(tsdb_db *db, int64_t t)
+{
+	int64_t cur = atomic_load(&db->min_t);
+	while (t < cur && !atomic_compare_exchange_weak(&db->min_t, &cur, t))
+		;
+	cur = atomic_load(&db->max_t);
+	while (t > cur && !atomic_compare_exchange_weak(&db->max_t, &cur, t))
+		;
+}
+
+int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, ts_err *err)
+{
+	tsdb_stripe *st = tsdb_stripe_of(db, s->hash);
+	int rc = TS_OK;
+	pthread_mutex_lock(&s->lock);
+	if (s->is_dead) {
+		rc = ts_err_set(err, TS_EBUSY, "series was removed; look it up again");
+		goto out;
+	}
+	if (!s->has_newest || t_ms > s->newest_t) {
+		if (append_in_order(db, s, t_ms, v) != TS_OK) {
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory appending a sample");
+			goto out;
+		}
+		s->newest_t = t_ms;
+		s->has_newest = true;
+		goto accepted;
+	}
+	uint64_t have;
+	if (head_lookup(s, t_ms, &have)) {
+		if (have == dbits(v)) {
+			atomic_fetch_add_explicit(&st->duplicates, 1, memory_order_relaxed);
+			goto out;
+		}
+		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
+		rc = ts_err_set(err, TS_EOUTOFORDER,
+				"duplicate sample for timestamp %lld with a different value",
+				(long long)t_ms);
+		goto out;
+	}
+	/* newest >= t_ms, so the unsigned difference is exact even across the INT64 range. */
+	uint64_t behind = (uint64_t)s->newest_t - (uint64_t)t_ms;
+	if (behind > (uint64_t)db->opt.out_of_order_window_ms) {
+		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
+		rc = ts_err_set(err, TS_EOUTOFORDER,
+				"sample at %lld is %llu ms older than the newest, beyond the "
+				"out-of-order window",
+				(long long)t_ms, (unsigned long long)behind);
+		goto out;
+	}
+	if (ooo_insert(db, s, t_ms, v) != TS_OK) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory buffering an out-of-order sample");
+		goto out;
+	}
+	/* A failed rechunk keeps the sample buffered; the next out-of-order append retries. */
+	if (s->n_ooo > TSDB_OOO_MAX)
+		rechunk(db, s);
+accepted:
+	atomic_fetch_add_explicit(&st->n_samples, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->appended, 1, memory_order_relaxed);
+	update_range(db, t_ms);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void tsdb_hseries_free_data(tsdb_db *db, tsdb_hseries *s)
+{
+	for (uint32_t i = 0; i < s->n_sealed; i++)
+		tsdb_hchunk_release(db, s->sealed[i]);
+	tsdb_hmem_free(db, s->sealed, s->cap_sealed * sizeof(*s->sealed));
+	tsdb_hchunk_release(db, s->open);
+	tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*s->ooo_t));
+	tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*s->ooo_v));
+	atomic_fetch_sub_explicit(&db->n_ooo, s->n_ooo, memory_order_relaxed);
+	s->sealed = NULL;
+	s->open = NULL;
+	s->ooo_t = NULL;
+	s->ooo_v = NULL;
+	s->n_sealed = s->cap_sealed = s->n_ooo = s->cap_ooo = 0;
+}
