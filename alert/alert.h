@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 typedef struct alert_manager alert_manager;
+typedef struct alert_notifier alert_notifier;
 
 typedef struct alert_options {
 	const ts_config *config;  /* borrowed: rule_files, alerting sections */
@@ -30,6 +31,8 @@ typedef struct alert_options {
 	ingest_pipeline *ingest;  /* borrowed: where rule results are written */
 	const char *data_dir;     /* state (outbox, notification log, silences) lives below */
 	const char *external_url; /* for generatorURL and links; NULL = http://<listen> */
+	alert_notifier *notifier; /* borrowed: where firing/resolved alerts are posted;
+				     NULL = alerts are only counted and logged */
 } alert_options;
 
 /* Load rules and the notification config, start evaluation and delivery threads. */

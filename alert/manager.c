@@ -2,10 +2,10 @@
 /*
  * manager.c: alert_manager (alert.h): one rules engine and where its alerts go.
  *
- * For now the manager wires the rules engine only: alerts are posted to post_alerts()
- * below, which logs them (debug level) and counts them. The notifier half plugs in here
- * by passing alert_notifier_post (with its notifier as context) as the rules engine's
- * post callback and reloading both from the same config.
+ * The rules engine posts its alerts to post_alerts() below, which counts and logs them
+ * (debug level) and hands them to the notifier given in alert_options (routing,
+ * grouping, dedup, durable delivery). cmd/ owns the notifier and reloads both halves
+ * from the same config.
  */
 #include "alert/alert_int.h"
 
@@ -14,6 +14,7 @@
 
 struct alert_manager {
 	alert_rules *rules;
+	alert_notifier *notifier;    /* borrowed; NULL = count and log only */
 	_Atomic uint64_t n_firing;   /* firing alerts posted */
 	_Atomic uint64_t n_resolved; /* resolved alerts posted */
 };
@@ -31,7 +32,7 @@ static int post_alerts(void *ctx, const alert_posted *alerts, size_t n, ts_err *
 			     is_resolved ? "resolved" : "firing", (long long)a->starts_at_ms,
 			     (long long)a->ends_at_ms);
 	}
-	return TS_OK;
+	return m->notifier ? alert_notifier_post(m->notifier, alerts, n, err) : TS_OK;
 }
 
 int alert_manager_new(const alert_options *o, alert_manager **out, ts_err *err)
@@ -43,6 +44,7 @@ int alert_manager_new(const alert_options *o, alert_manager **out, ts_err *err)
 	alert_rules_options_init(&ro);
 	ro.query = o->query;
 	ro.ingest = o->ingest;
+	m->notifier = o->notifier;
 	ro.post = post_alerts;
 	ro.post_ctx = m;
 	ro.external_url = o->external_url;

@@ -254,7 +254,8 @@ static int serve(int argc, char **argv)
 		ts_log_error("cannot start the query engine: %s", err.msg);
 		goto out;
 	}
-	/* The notifier (alerting: section); alerts arrive on POST /api/v2/alerts. */
+	/* The notifier (alerting: section): alerts arrive from the rules and on
+	 * POST /api/v2/alerts. */
 	char ext_url[300];
 	snprintf(ext_url, sizeof(ext_url), "http://%s", cfg->server.listen);
 	alert_notifier_options nopt = {
@@ -268,7 +269,8 @@ static int serve(int argc, char **argv)
 			      .query = qe,
 			      .ingest = ing,
 			      .data_dir = cfg->storage.data_dir,
-			      .external_url = ext_url};
+			      .external_url = ext_url,
+			      .notifier = notifier};
 	if (alert_manager_new(&aopt, &alerts, &err)) {
 		ts_log_error("cannot load the rules: %s", err.msg);
 		goto out;
