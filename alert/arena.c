@@ -2,6 +2,9 @@
 /*
  * arena.c: the bump allocator of alert/ (see arena.h).
  *
+ * Tested by tests/alert/test_notify_config.c and test_rule_file.c (every parse allocates
+ * from it).
+ *
  * Chunks are singly linked, newest first; a chunk is 8 KiB or the request rounded up,
  * whichever is larger, so a large object gets a chunk of its own and small ones keep
  * filling the current chunk. Allocations are 16-byte aligned (max_align_t on x86-64).

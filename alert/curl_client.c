@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl_client.c: alert/'s one libcurl wrapper (STYLE.md section 1): HTTP POST for
+ *
+ * Tested by tests/integration/test_webhook.sh, test_email.sh, test_alertmanager_forward.sh
+ * (real HTTP and SMTP peers).
  * webhooks and Alertmanager forwarding, SMTP submission for email (alert/notify_int.h).
  *
  * Every call uses a fresh easy handle (notifications are rare; no connection state to

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * forward.c: forward posted alerts to external Alertmanagers (`alerting.alertmanagers`),
+ *
+ * Tested by tests/integration/test_alertmanager_forward.sh (Debian prometheus-
+ * alertmanager).
  * the way Prometheus' notifier does (alert/notify_int.h).
  *
  * Every accepted batch of alert_notifier_post is encoded as Alertmanager v2 postable

@@ -2,6 +2,8 @@
 /*
  * manager.c: alert_manager (alert.h): one rules engine and where its alerts go.
  *
+ * Tested by tests/integration/test_alert_e2e.sh and test_rules.sh (the real binary).
+ *
  * The rules engine posts its alerts to post_alerts() below, which counts and logs them
  * (debug level) and hands them to the notifier given in alert_options (routing,
  * grouping, dedup, durable delivery). cmd/ owns the notifier and reloads both halves

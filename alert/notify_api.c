@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify_api.c: the notifier's Alertmanager v2 API bodies and its metrics (alert/alert.h
+ *
+ * Tested by tests/alert/test_notify.c and tests/integration/test_webhook.sh (the v2 API).
  * "notifications"). web/api_silences.c maps HTTP to these functions; they speak JSON in
  * the shapes of Alertmanager 0.25's OpenAPI spec:
  *   - postableAlerts  {labels, annotations, startsAt, endsAt, generatorURL}

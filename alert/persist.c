@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * persist.c: the state files of the notifier (notification log, silences, outbox
+ *
+ * Tested by tests/alert/test_nlog.c, test_outbox.c and test_silences.c (their files go
+ * through it).
  * entries): framing, atomic replacement, bounded decoding (alert/notify_int.h).
  *
  * Layout (docs/formats/alerting.md): magic u32le | version u32le | records, each

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rules_eval.c: evaluating one rule group at one slot time (Prometheus' Group.Eval,
+ *
+ * Tested by tests/alert/test_rules.c (state machine with a fake clock) and test_rules.sh.
  * RecordingRule.Eval, AlertingRule.Eval and sendAlerts of 2.42).
  *
  * Per rule, in file order (so a rule sees what earlier rules of the group just wrote):

@@ -2,6 +2,8 @@
 /*
  * template_exec.c: expanding a parsed alert template (Go's text/template/exec.go).
  *
+ * Tested by tests/alert/test_template.c (expansions compared with Prometheus output).
+ *
  * A walk over the parse tree with a variable stack (marks are restored at the end of
  * if/with/range, so variables declared inside do not leak), Go's truth for if/with/and/
  * or/not, the "ideal constant" typing of number literals (1 is an int, 1.0 a float64, so

@@ -2,6 +2,8 @@
 /*
  * template_fmt.c: values and Go-compatible printing for alert templates.
  *
+ * Tested by tests/alert/test_template.c (printf and value formatting cases).
+ *
  * Printing follows Go's fmt: fmt.Sprint for actions and print/println, and a printf
  * that handles the verbs rule files use (%s %d %f %.2f %e %g %v %q %x %t %c %%, flags,
  * width, precision, *) with Go's error forms ("%!d(float64=1.5)", "%!s(MISSING)",

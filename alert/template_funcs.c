@@ -2,6 +2,8 @@
 /*
  * template_funcs.c: the functions alert templates can call.
  *
+ * Tested by tests/alert/test_template.c (every function).
+ *
  * Go's builtins (and, or, not, len, index, slice, print, printf, println, html, js,
  * urlquery, eq, ne, lt, le, gt, ge) and Prometheus 2.42's (humanize, humanize1024,
  * humanizeDuration, humanizePercentage, humanizeTimestamp, title, toUpper, toLower,

@@ -2,6 +2,8 @@
 /*
  * template_lex.c: the lexer of alert templates (Go 1.20's text/template/parse/lex.go).
  *
+ * Tested by tests/alert/test_template.c (parse errors with positions).
+ *
  * Produces the same items as Go's lexer for the same input: text between actions
  * (with {{- and -}} trimming applied), delimiters, spaces, identifiers and keywords,
  * fields, variables, numbers, strings, chars, and one ERROR item carrying Go's message

@@ -2,6 +2,9 @@
 /*
  * globals.c: the only mutable globals of the project (STYLE.md section 6).
  *
+ * Tested by every test that reads counters through ts_alloc_bytes/ts_log (test_alloc.c,
+ * test_log.c).
+ *
  * 1. logger settings, 2. atomic process statistics, 3. the active config snapshot.
  * Everything else hangs off an explicit handle.
  */
