@@ -212,57 +212,26 @@ static int put_locked(alert_nlog *l, const alert_nlog_entry *e)
 	return TS_OK;
 }
 
+/* One record of the file: TS_OK, TS_ECORRUPT (skip it) or TS_ENOMEM. */
+static int load_record(void *ctx, const uint8_t *rec, size_t n)
+{
+	alert_nlog *l = ctx;
+	alert_rd r = {rec, rec + n, TS_OK};
+	alert_nlog_entry ent;
+	if (alert_nlog_entry_decode(&r, &ent))
+		return r.rc == TS_ENOMEM ? TS_ENOMEM : TS_ECORRUPT;
+	int rc = put_locked(l, &ent);
+	alert_nlog_entry_fini(&ent);
+	return rc ? TS_ENOMEM : TS_OK;
+}
+
 static int load(alert_nlog *l, ts_err *err)
 {
-	uint8_t *data;
-	size_t len;
-	uint32_t version;
-	ts_err e = {0};
-	int rc = alert_persist_read(l->path, NLOG_MAGIC, NLOG_VERSION, &data, &len, &version, &e);
-	if (rc == TS_ENOTFOUND)
-		return TS_OK;
-	if (rc == TS_ECORRUPT) {
-		ts_log_error("notification log %s unreadable (%s); starting empty", l->path, e.msg);
-		return TS_OK;
-	}
-	if (rc)
-		return ts_err_set(err, rc, "%s", e.msg);
-	const uint8_t *p = data + 8, *end = data + len, *rec;
-	size_t n, bad = 0;
-	for (;;) {
-		const uint8_t *before = p;
-		rc = alert_persist_next(&p, end, &rec, &n);
-		if (rc == TS_ENOTFOUND)
-			break;
-		if (rc) {
-			bad++;
-			if (p == before) /* framing broken: nothing after it can be trusted */
-				break;
-			continue; /* CRC mismatch: skip this record */
-		}
-		alert_rd r = {rec, rec + n, TS_OK};
-		alert_nlog_entry ent;
-		if (alert_nlog_entry_decode(&r, &ent)) {
-			if (r.rc == TS_ENOMEM) {
-				ts_free(data);
-				return ts_err_set(err, TS_ENOMEM, "out of memory loading %s",
-						  l->path);
-			}
-			bad++;
-			continue;
-		}
-		rc = put_locked(l, &ent);
-		alert_nlog_entry_fini(&ent);
-		if (rc) {
-			ts_free(data);
-			return ts_err_set(err, TS_ENOMEM, "out of memory loading %s", l->path);
-		}
-	}
-	ts_free(data);
-	if (bad)
-		ts_log_error("notification log %s: skipped %zu corrupt records", l->path, bad);
-	l->written_gen = l->gen;
-	return TS_OK;
+	int rc = alert_persist_load(l->path, NLOG_MAGIC, NLOG_VERSION, "notification log",
+				    load_record, l, err);
+	if (rc == TS_OK)
+		l->written_gen = l->gen;
+	return rc;
 }
 
 int alert_nlog_open(const char *path, alert_nlog **out, ts_err *err)

@@ -353,6 +353,15 @@ int alert_persist_write(const char *path, uint32_t magic, uint32_t version, cons
  * a bad header (also when version > max_version). */
 int alert_persist_read(const char *path, uint32_t magic, uint32_t max_version, uint8_t **data,
 		       size_t *len, uint32_t *version, ts_err *err);
+/*
+ * Load a whole state file record by record: fn(ctx, rec, n) gets each intact record and
+ * returns TS_OK, TS_ECORRUPT (skipped and counted) or TS_ENOMEM (the load stops). An
+ * absent file is TS_OK (empty state); an unreadable header is logged ("<what> <path>
+ * unreadable (...); starting empty") and TS_OK; records with a bad CRC or that fn
+ * rejects are skipped and their count logged. Returns TS_OK, TS_ENOMEM or an I/O error.
+ */
+int alert_persist_load(const char *path, uint32_t magic, uint32_t version, const char *what,
+		       int (*fn)(void *ctx, const uint8_t *rec, size_t n), void *ctx, ts_err *err);
 /* Append one framed record (len, crc, payload) to b. */
 int alert_persist_frame(ts_buf *b, const void *payload, size_t n);
 /* Next record of a file body: TS_OK with *rec and *n set, TS_ENOTFOUND at the end,

@@ -279,3 +279,48 @@ char *alert_rd_strdup(alert_rd *r)
 		r->rc = TS_ENOMEM;
 	return d;
 }
+
+int alert_persist_load(const char *path, uint32_t magic, uint32_t version, const char *what,
+		       int (*fn)(void *ctx, const uint8_t *rec, size_t n), void *ctx, ts_err *err)
+{
+	uint8_t *data;
+	size_t len;
+	uint32_t ver;
+	ts_err e = {0};
+	int rc = alert_persist_read(path, magic, version, &data, &len, &ver, &e);
+	if (rc == TS_ENOTFOUND)
+		return TS_OK;
+	if (rc == TS_ECORRUPT) {
+		ts_log_error("%s %s unreadable (%s); starting empty", what, path, e.msg);
+		return TS_OK;
+	}
+	if (rc)
+		return ts_err_set(err, rc, "%s", e.msg);
+	const uint8_t *p = data + 8, *end = data + len, *rec;
+	size_t n, bad = 0;
+	for (;;) {
+		const uint8_t *before = p;
+		rc = alert_persist_next(&p, end, &rec, &n);
+		if (rc == TS_ENOTFOUND)
+			break;
+		if (rc) {
+			bad++;
+			if (p == before) /* framing broken: nothing after it can be trusted */
+				break;
+			continue; /* CRC mismatch: skip this record */
+		}
+		rc = fn(ctx, rec, n);
+		if (rc == TS_ECORRUPT) {
+			bad++;
+			continue;
+		}
+		if (rc) {
+			ts_free(data);
+			return ts_err_set(err, TS_ENOMEM, "out of memory loading %s", path);
+		}
+	}
+	ts_free(data);
+	if (bad)
+		ts_log_error("%s %s: skipped %zu corrupt records", what, path, bad);
+	return TS_OK;
+}

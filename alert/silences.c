@@ -210,53 +210,25 @@ static int append(alert_silences *s, alert_silence *sil)
 	return TS_OK;
 }
 
+/* One record of the file: TS_OK, TS_ECORRUPT (skip it) or TS_ENOMEM. */
+static int load_record(void *ctx, const uint8_t *rec, size_t n)
+{
+	alert_silences *s = ctx;
+	alert_silence sil;
+	int rc = decode(rec, n, &sil);
+	if (rc)
+		return rc == TS_ENOMEM ? TS_ENOMEM : TS_ECORRUPT;
+	if (append(s, &sil)) {
+		alert_silence_fini(&sil);
+		return TS_ENOMEM;
+	}
+	return TS_OK;
+}
+
 static int load(alert_silences *s, ts_err *err)
 {
-	uint8_t *data;
-	size_t len;
-	uint32_t ver;
-	ts_err e = {0};
-	int rc = alert_persist_read(s->path, SIL_MAGIC, SIL_VERSION, &data, &len, &ver, &e);
-	if (rc == TS_ENOTFOUND)
-		return TS_OK;
-	if (rc == TS_ECORRUPT) {
-		ts_log_error("silences file %s unreadable (%s); starting empty", s->path, e.msg);
-		return TS_OK;
-	}
-	if (rc)
-		return ts_err_set(err, rc, "%s", e.msg);
-	const uint8_t *p = data + 8, *end = data + len, *rec;
-	size_t n, bad = 0;
-	for (;;) {
-		const uint8_t *before = p;
-		rc = alert_persist_next(&p, end, &rec, &n);
-		if (rc == TS_ENOTFOUND)
-			break;
-		if (rc) {
-			bad++;
-			if (p == before)
-				break;
-			continue;
-		}
-		alert_silence sil;
-		if ((rc = decode(rec, n, &sil))) {
-			if (rc == TS_ENOMEM)
-				goto nomem;
-			bad++;
-			continue;
-		}
-		if (append(s, &sil)) {
-			alert_silence_fini(&sil);
-			goto nomem;
-		}
-	}
-	ts_free(data);
-	if (bad)
-		ts_log_error("silences file %s: skipped %zu corrupt records", s->path, bad);
-	return TS_OK;
-nomem:
-	ts_free(data);
-	return ts_err_set(err, TS_ENOMEM, "out of memory loading %s", s->path);
+	return alert_persist_load(s->path, SIL_MAGIC, SIL_VERSION, "silences file", load_record, s,
+				  err);
 }
 
 static int persist(alert_silences *s, ts_err *err)
