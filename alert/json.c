@@ -566,7 +566,7 @@ void alert_time_go(int64_t ms, char *out, size_t cap)
 	if (frac) {
 		snprintf(f, sizeof(f), ".%03d", frac);
 		size_t l = strlen(f);
-		while (f[l - 1] == '0')
+		while (l > 1 && f[l - 1] == '0')
 			f[--l] = '\0';
 	}
 	snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d%sZ", (long long)y, m, d,

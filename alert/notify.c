@@ -1052,7 +1052,8 @@ size_t alert_notifier_receivers(alert_notifier *n, alert_notifier_receiver_stats
 	size_t cnt = alert_outbox_stats(n->ob, st, 256);
 	for (size_t i = 0; i < cnt && i < cap && i < 256; i++) {
 		alert_notifier_receiver_stats *r = &out[i];
-		snprintf(r->receiver, sizeof(r->receiver), "%s", st[i].receiver);
+		if (snprintf(r->receiver, sizeof(r->receiver), "%s", st[i].receiver) < 0)
+			r->receiver[0] = '\0';
 		r->integration = alert_ncfg_kind_name(st[i].kind);
 		r->n_enqueued = st[i].n_enqueued;
 		r->n_sent = st[i].n_sent;
