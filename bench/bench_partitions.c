@@ -131,23 +131,23 @@ static int parse_args(int argc, char **argv, opts *o)
 			return -1;
 		i++;
 		if (strcmp(a, "--pools") == 0)
-			o->pools = atol(v);
+			o->pools = strtol(v, NULL, 10);
 		else if (strcmp(a, "--machines") == 0)
-			o->machines = atol(v);
+			o->machines = strtol(v, NULL, 10);
 		else if (strcmp(a, "--interval") == 0)
-			o->interval_s = atof(v);
+			o->interval_s = strtod(v, NULL);
 		else if (strcmp(a, "--hot-share") == 0)
-			o->hot_share = atof(v);
+			o->hot_share = strtod(v, NULL);
 		else if (strcmp(a, "--hot-interval") == 0)
-			o->hot_interval_s = atof(v);
+			o->hot_interval_s = strtod(v, NULL);
 		else if (strcmp(a, "--stores") == 0)
-			o->stores = atol(v);
+			o->stores = strtol(v, NULL, 10);
 		else if (strcmp(a, "--replay-window") == 0)
-			o->replay_window_s = atof(v);
+			o->replay_window_s = strtod(v, NULL);
 		else if (strcmp(a, "--log-bytes-per-sample") == 0)
-			o->log_bytes_per_sample = atof(v);
+			o->log_bytes_per_sample = strtod(v, NULL);
 		else if (strcmp(a, "--apply-rate") == 0)
-			o->apply_rate = atof(v);
+			o->apply_rate = strtod(v, NULL);
 		else if (strcmp(a, "--partitions") == 0) {
 			o->n_parts = 0;
 			for (char *p = (char *)v; *p && o->n_parts < MAX_PARTS;) {
