@@ -356,7 +356,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t k = 0;
 	for (long p = 0; p < o.pools; p++) {
-		char pool[32], inst[48];
+		char pool[32], inst[80];
 		snprintf(pool, sizeof(pool), "pool-%04ld", p);
 		/* Spread the hot pools over the range (every pools/hot_pools-th pool). */
 		bool is_hot = hot_pools > 0 && p % (o.pools / hot_pools) == 0 &&
