@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl_client.c: alert/'s one libcurl wrapper (STYLE.md section 1): HTTP POST for
- *
- * Tested by tests/integration/test_webhook.sh, test_email.sh, test_alertmanager_forward.sh
- * (real HTTP and SMTP peers).
  * webhooks and Alertmanager forwarding, SMTP submission for email (alert/notify_int.h).
  *
- * Every call uses a fresh easy handle (notifications are rare; no connection state to
- * protect across threads) with a total timeout, no signals (CURLOPT_NOSIGNAL, so it is
+ * Tested by tests/integration/test_webhook.sh, test_email.sh, test_alertmanager_forward.sh
+ * (real HTTP and SMTP peers) and tests/alert/test_curl_client.c (keep-alive reuse).
+ *
+ * alert_curl_post uses a fresh easy handle per call. alert_curl_conn keeps one easy
+ * handle for one thread (each outbox sender has its own): between requests it is reset
+ * with curl_easy_reset, which keeps the open connections, so consecutive webhooks to the
+ * same host reuse one keep-alive connection instead of a TCP handshake each (libcurl
+ * matches a connection only to a request with the same host, port, TLS and proxy
+ * settings). Every request gets a total timeout, no signals (CURLOPT_NOSIGNAL, so it is
  * safe in threads), redirects only when http_config.follow_redirects is true (at most 5),
  * and a response body capped at 64 KiB and discarded. Errors become TS_E* codes with
  * curl's message; URLs and credentials never appear in messages (webhook URLs often
@@ -108,15 +112,37 @@ static void set_tls(CURL *h, bool insecure, const char *ca, const char *cert, co
 		curl_easy_setopt(h, CURLOPT_SSLKEY, key);
 }
 
-int alert_curl_post(const alert_http_post *p, int *status, int64_t *retry_after_ms, ts_err *err)
+struct alert_curl_conn {
+	CURL *h; /* easy handle: its connection cache survives curl_easy_reset */
+};
+
+int alert_curl_conn_new(alert_curl_conn **out, ts_err *err)
+{
+	alert_curl_conn *c = ts_calloc(1, sizeof(*c));
+	if (!c || !(c->h = curl_easy_init())) {
+		ts_free(c);
+		return ts_err_set(err, TS_ENOMEM, "cannot create a curl handle");
+	}
+	*out = c;
+	return TS_OK;
+}
+
+void alert_curl_conn_free(alert_curl_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->h);
+	ts_free(c);
+}
+
+/* One POST on handle h (fresh or reset). Leaves h reset (no dangling option pointers). */
+static int post_on(CURL *h, const alert_http_post *p, int *status, int64_t *retry_after_ms,
+		   ts_err *err)
 {
 	char host[256];
 	url_host(p->url, host, sizeof(host));
 	*status = 0;
 	*retry_after_ms = 0;
-	CURL *h = curl_easy_init();
-	if (!h)
-		return ts_err_set(err, TS_ENOMEM, "%s: cannot create a curl handle", host);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char ct[128], auth[1024];
 	struct curl_slist *hdrs = NULL, *t;
@@ -181,13 +207,31 @@ int alert_curl_post(const alert_http_post *p, int *status, int64_t *retry_after_
 		*status = (int)code;
 		*retry_after_ms = s.retry_after_ms;
 	}
+	curl_easy_reset(h);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 	return rc;
 nomem:
+	curl_easy_reset(h);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 	return ts_err_set(err, TS_ENOMEM, "%s: out of memory", host);
+}
+
+int alert_curl_conn_post(alert_curl_conn *c, const alert_http_post *p, int *status,
+			 int64_t *retry_after_ms, ts_err *err)
+{
+	return post_on(c->h, p, status, retry_after_ms, err);
+}
+
+int alert_curl_post(const alert_http_post *p, int *status, int64_t *retry_after_ms, ts_err *err)
+{
+	*status = 0;
+	*retry_after_ms = 0;
+	CURL *h = curl_easy_init();
+	if (!h)
+		return ts_err_set(err, TS_ENOMEM, "cannot create a curl handle");
+	int rc = post_on(h, p, status, retry_after_ms, err);
+	curl_easy_cleanup(h);
+	return rc;
 }
 
 typedef struct reader {

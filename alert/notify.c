@@ -19,11 +19,14 @@
  *  3. A notification costs one token of the receiver's bucket (alerting.rate_limit). With
  *     no token the flush is deferred until one is available: the alerts stay in the group
  *     and go out in that later, larger notification; nothing is dropped.
- *  4. Each notification is rendered (webhook JSON or email), written durably to the
- *     outbox together with its nlog record, the nlog is persisted once per round, and
- *     then the round's entries are released to the sender thread. Resolved alerts that
- *     were part of a successful flush and have not changed since leave the group; empty
- *     groups are deleted.
+ *  4. Each notification is rendered (webhook JSON or email) and appended to the outbox
+ *     together with its nlog record; after the round's flushes one outbox sync makes
+ *     them all durable (group commit), then their nlog records are applied and the nlog
+ *     persisted once, and only then are the entries released to the sender threads. If
+ *     the sync fails, the round's entries are dropped, its nlog records never applied,
+ *     and the groups retry at their next group_interval. Resolved alerts that were part
+ *     of a successful flush and have not changed since leave the group; empty groups
+ *     are deleted.
  *
  * Differences from Alertmanager (see also docs/formats/alerting.md): the nlog is updated
  * when the notification is durably queued, not when the receiver acknowledged it (the
@@ -466,8 +469,9 @@ typedef struct job {
 	size_t n_alerts;
 	int64_t now_ms; /* alerts' status is taken at this time */
 	int result;
-	int64_t defer_until; /* FLUSH_DEFER: monotonic ms */
-	bool has_nlog_put;
+	int64_t defer_until;     /* FLUSH_DEFER: monotonic ms */
+	alert_nlog_entry *nputs; /* nlog records of queued entries, applied after the sync */
+	size_t n_nputs;
 } job;
 
 static void job_fini(job *j)
@@ -478,7 +482,38 @@ static void job_fini(job *j)
 	ts_free(j->is_inhibited);
 	ts_free(j->group_key);
 	ts_free(j->labels);
+	for (size_t i = 0; i < j->n_nputs; i++)
+		alert_nlog_entry_fini(&j->nputs[i]);
+	ts_free(j->nputs);
 	alert_ncfg_release(j->cfg);
+}
+
+/* Keep a copy of an nlog record to apply once the round's outbox entries are durable. */
+static int nput_add(job *j, const alert_nlog_entry *ne)
+{
+	alert_nlog_entry *v = ts_realloc(j->nputs, (j->n_nputs + 1) * sizeof(*v));
+	if (!v)
+		return TS_ENOMEM;
+	j->nputs = v;
+	alert_nlog_entry *c = &v[j->n_nputs];
+	memset(c, 0, sizeof(*c));
+	c->key = ts_strdup(ne->key);
+	c->firing = ts_malloc((ne->n_firing ? ne->n_firing : 1) * 8);
+	c->resolved = ts_malloc((ne->n_resolved ? ne->n_resolved : 1) * 8);
+	if (!c->key || !c->firing || !c->resolved) {
+		alert_nlog_entry_fini(c);
+		return TS_ENOMEM;
+	}
+	if (ne->n_firing)
+		memcpy(c->firing, ne->firing, ne->n_firing * 8);
+	if (ne->n_resolved)
+		memcpy(c->resolved, ne->resolved, ne->n_resolved * 8);
+	c->n_firing = ne->n_firing;
+	c->n_resolved = ne->n_resolved;
+	c->sent_ms = ne->sent_ms;
+	c->expires_ms = ne->expires_ms;
+	j->n_nputs++;
+	return TS_OK;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -620,12 +655,13 @@ static void flush(alert_notifier *n, job *j)
 			j->result = FLUSH_FAIL;
 			goto out;
 		}
-		if (alert_nlog_put(n->nlog, &ne, &err)) {
-			ts_log_error("%s", err.msg);
+		if (nput_add(j, &ne)) {
+			/* queued but not logged: at worst it is notified again next round */
+			ts_log_error("out of memory recording notification of group %s",
+				     j->group_key);
 			j->result = FLUSH_FAIL;
 			goto out;
 		}
-		j->has_nlog_put = true;
 	}
 out:
 	ts_buf_free(&key);
@@ -741,6 +777,46 @@ static void store_gc(alert_notifier *n, int64_t now)
 	}
 }
 
+/*
+ * Make the round's outbox entries durable with one sync, then apply their nlog records,
+ * persist the nlog and release the entries (this order: the nlog on disk never says
+ * "notified" for an entry that is not durably queued, and an entry is not delivered
+ * before its nlog record is persisted). On a failed sync the entries are dropped and
+ * their groups retried at the next group_interval.
+ */
+static void round_commit(alert_notifier *n, job *jobs, size_t n_jobs)
+{
+	size_t n_puts = 0;
+	for (size_t k = 0; k < n_jobs; k++)
+		n_puts += jobs[k].n_nputs;
+	if (!n_puts) {
+		alert_outbox_commit(n->ob); /* nothing of this round; keeps held ones moving */
+		return;
+	}
+	ts_err e = {0};
+	if (alert_outbox_sync(n->ob, &e)) {
+		size_t dropped = alert_outbox_discard_held(n->ob);
+		ts_log_error("cannot make %zu queued notifications durable, retrying their "
+			     "groups at the next group_interval: %s",
+			     dropped, e.msg);
+		for (size_t k = 0; k < n_jobs; k++)
+			if (jobs[k].n_nputs)
+				jobs[k].result = FLUSH_FAIL;
+		return;
+	}
+	for (size_t k = 0; k < n_jobs; k++) {
+		for (size_t i = 0; i < jobs[k].n_nputs; i++) {
+			if (alert_nlog_put(n->nlog, &jobs[k].nputs[i], &e)) {
+				ts_log_error("%s", e.msg);
+				jobs[k].result = FLUSH_FAIL;
+			}
+		}
+	}
+	if (alert_nlog_persist(n->nlog, &e))
+		ts_log_error("cannot persist the notification log: %s", e.msg);
+	alert_outbox_commit(n->ob);
+}
+
 static void *dispatch_main(void *arg)
 {
 	alert_notifier *n = arg;
@@ -752,16 +828,10 @@ static void *dispatch_main(void *arg)
 		job *jobs = collect_due(n, now_mono, &n_jobs);
 		if (jobs) {
 			pthread_mutex_unlock(&n->mu);
-			bool put = false;
-			for (size_t k = 0; k < n_jobs; k++) {
+			for (size_t k = 0; k < n_jobs; k++)
 				if (jobs[k].cfg)
 					flush(n, &jobs[k]);
-				put = put || jobs[k].has_nlog_put;
-			}
-			ts_err e = {0};
-			if (put && alert_nlog_persist(n->nlog, &e))
-				ts_log_error("cannot persist the notification log: %s", e.msg);
-			alert_outbox_commit(n->ob);
+			round_commit(n, jobs, n_jobs);
 			pthread_mutex_lock(&n->mu);
 			apply(n, jobs, n_jobs);
 			pthread_mutex_unlock(&n->mu);
@@ -803,10 +873,22 @@ static void *dispatch_main(void *arg)
 
 /* ================================================================ delivery callback */
 
-static alert_send_result send_entry(void *ctx, const alert_outbox_entry *e, int64_t *retry_after,
-				    ts_err *err)
+static void slot_free(void *slot)
+{
+	alert_curl_conn_free(slot);
+}
+
+/* Deliver one outbox entry on a sender thread; *slot holds that thread's keep-alive
+ * HTTP connection (created on first use). */
+static alert_send_result send_entry(void *ctx, void **slot, const alert_outbox_entry *e,
+				    int64_t *retry_after, ts_err *err)
 {
 	alert_notifier *n = ctx;
+	if (!*slot && e->kind == ALERT_NCFG_WEBHOOK) {
+		alert_curl_conn *c = NULL;
+		if (!alert_curl_conn_new(&c, NULL))
+			*slot = c; /* without one, this attempt uses a one-off connection */
+	}
 	pthread_mutex_lock(&n->mu);
 	alert_ncfg *cfg = n->cfg;
 	alert_ncfg_acquire(cfg);
@@ -820,7 +902,7 @@ static alert_send_result send_entry(void *ctx, const alert_outbox_entry *e, int6
 	if (!it)
 		ts_err_set(err, TS_ENOTFOUND, "receiver integration no longer configured");
 	else if (it->kind == ALERT_NCFG_WEBHOOK)
-		res = alert_webhook_send(it->u.webhook, cfg->send_timeout_ms, e->payload,
+		res = alert_webhook_send(it->u.webhook, *slot, cfg->send_timeout_ms, e->payload,
 					 e->payload_len, retry_after, err);
 	else
 		res = alert_email_send(it->u.email, cfg->send_timeout_ms, e->payload,
@@ -882,6 +964,7 @@ int alert_notifier_new(const alert_notifier_options *o, alert_notifier **out, ts
 	alert_outbox_options oo = {
 	    .dir = path,
 	    .send = send_entry,
+	    .slot_free = slot_free,
 	    .ctx = n,
 	    .max_age_ms = cfg->outbox_max_age_ms,
 	    .retry_initial_ms = cfg->retry_initial_ms,

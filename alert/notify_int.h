@@ -456,23 +456,30 @@ typedef struct alert_outbox_entry {
 } alert_outbox_entry;
 
 /*
- * Deliver one entry (called on the sender thread without any outbox lock). Set
- * *retry_after_ms (> 0) to ask for a minimum delay (HTTP Retry-After). err gets a
- * message for the log on failure (no secrets).
+ * Deliver one entry (called on a sender thread without any outbox lock; several senders
+ * may call it at once for different groups). *slot is this sender thread's private
+ * pointer (NULL at first): the callback may keep per-thread state there, such as a
+ * connection, freed by the options' slot_free when the thread ends. Set *retry_after_ms
+ * (> 0) to ask for a minimum delay (HTTP Retry-After). err gets a message for the log
+ * on failure (no secrets).
  */
-typedef alert_send_result (*alert_outbox_send_fn)(void *ctx, const alert_outbox_entry *e,
+typedef alert_send_result (*alert_outbox_send_fn)(void *ctx, void **slot,
+						  const alert_outbox_entry *e,
 						  int64_t *retry_after_ms, ts_err *err);
 
 typedef struct alert_outbox_options {
 	const char *dir;           /* entries live here (created 0700) */
 	alert_outbox_send_fn send; /* required */
 	void *ctx;
-	int64_t max_age_ms;       /* 0 = 24h */
-	int64_t retry_initial_ms; /* 0 = 1s */
-	int64_t retry_max_ms;     /* 0 = 5m */
-	size_t max_entries;       /* 0 = 100000; more is TS_EFULL */
-	size_t max_bytes;         /* payload bytes pending; 0 = 256 MiB */
-	uint64_t seed;            /* jitter PRNG seed; 0 = from the clock */
+	int64_t max_age_ms;            /* 0 = 24h */
+	int64_t retry_initial_ms;      /* 0 = 1s */
+	int64_t retry_max_ms;          /* 0 = 5m */
+	size_t max_entries;            /* 0 = 100000; more is TS_EFULL */
+	size_t max_bytes;              /* payload bytes pending; 0 = 256 MiB */
+	uint64_t seed;                 /* jitter PRNG seed; 0 = from the clock */
+	size_t senders;                /* sender threads; 0 = 4 */
+	uint64_t segment_bytes;        /* start a new log segment past this; 0 = 8 MiB */
+	void (*slot_free)(void *slot); /* frees a sender's slot (NULL = nothing to free) */
 } alert_outbox_options;
 
 typedef struct alert_outbox alert_outbox;
@@ -489,27 +496,37 @@ typedef struct alert_outbox_stat {
 } alert_outbox_stat;
 
 /*
- * Open the outbox and load every entry left on disk (corrupt files are renamed to
- * *.corrupt and logged). No thread runs until alert_outbox_start. *out owned.
+ * Open the outbox and load every entry left on disk: the log segments and the old
+ * one-file-per-entry layout, which is migrated into the log. Corrupt files are renamed
+ * to *.corrupt and logged. No thread runs until alert_outbox_start. *out owned.
  */
 int alert_outbox_open(const alert_outbox_options *o, alert_outbox **out, ts_err *err);
 /* Call fn for each replayed entry that carries an nlog record (before start). */
 void alert_outbox_each_nlog(alert_outbox *ob, void (*fn)(void *ctx, const alert_nlog_entry *e),
 			    void *ctx);
-/* Start the sender thread ("alert-outbox"). */
+/* Start the sender threads ("alert-outbox", options.senders of them). */
 int alert_outbox_start(alert_outbox *ob, ts_err *err);
 /* Stop the sender (an attempt in flight finishes) and free. Entries stay on disk. */
 void alert_outbox_close(alert_outbox *ob);
 /*
- * Write an entry durably (file fsync'd and its directory fsync'd) and queue it. Fields
- * are copied; e->id and e->created_ms are assigned. A held entry is not attempted until
- * alert_outbox_commit. An older pending entry with the same (receiver, kind, index,
- * group key) whose alerts are all in the new one is superseded (deleted).
- * TS_EFULL when over the limits, TS_EIO/TS_ENOSPC on disk errors.
+ * Append an entry to the log and queue it. Fields are copied; e->id and e->created_ms
+ * are assigned. hold = false: durable (fdatasync'd) before returning. hold = true: only
+ * written; alert_outbox_sync makes it durable (group commit) and it is not attempted
+ * until alert_outbox_commit. An older pending entry with the same (receiver, kind,
+ * index, group key) whose alerts are all in the new one is superseded (deleted).
+ * TS_EFULL when over the limits, TS_EIO/TS_ENOSPC on disk errors. Thread-safe.
  */
 int alert_outbox_put(alert_outbox *ob, const alert_outbox_entry *e, bool hold, ts_err *err);
-/* Release held entries to the sender. */
+/*
+ * Make every entry put so far durable: one fdatasync of the log (and a directory fsync
+ * when a segment was started). TS_EIO/TS_ENOSPC when that failed: then held entries are
+ * not known to be on disk (alert_outbox_discard_held drops them). Thread-safe.
+ */
+int alert_outbox_sync(alert_outbox *ob, ts_err *err);
+/* Release held entries to the senders. */
 void alert_outbox_commit(alert_outbox *ob);
+/* Drop every held entry (after a failed sync); returns how many. */
+size_t alert_outbox_discard_held(alert_outbox *ob);
 /* Change retry settings (reload). 0 keeps a value. */
 void alert_outbox_set_retry(alert_outbox *ob, int64_t max_age_ms, int64_t retry_initial_ms,
 			    int64_t retry_max_ms);
@@ -604,10 +621,15 @@ typedef struct alert_ndata {
 
 /* Webhook payload version "4" (webhook.c). Appends to out. */
 int alert_webhook_render(const alert_ndata *d, int64_t max_alerts, ts_buf *out);
-/* Deliver a webhook payload: 2xx OK; 5xx, 408, 429, network errors RETRY; else FAIL. */
-alert_send_result alert_webhook_send(const alert_ncfg_webhook *w, int64_t timeout_ms,
-				     const char *payload, size_t len, int64_t *retry_after_ms,
-				     ts_err *err);
+typedef struct alert_curl_conn alert_curl_conn;
+/*
+ * Deliver a webhook payload: 2xx OK; 5xx, 408, 429, network errors RETRY; else FAIL.
+ * conn (borrowed, NULL = a one-off connection) keeps the connection open for the next
+ * call on the same thread.
+ */
+alert_send_result alert_webhook_send(const alert_ncfg_webhook *w, alert_curl_conn *conn,
+				     int64_t timeout_ms, const char *payload, size_t len,
+				     int64_t *retry_after_ms, ts_err *err);
 
 /* The whole RFC 5322 message (email.c). hostname for Message-Id. Appends to out. */
 int alert_email_render(const alert_ndata *d, const alert_ncfg_email *e, const char *hostname,
@@ -635,6 +657,15 @@ typedef struct alert_http_post {
  * / TS_ETIMEOUT for network errors, with curl's message (never the credentials).
  */
 int alert_curl_post(const alert_http_post *p, int *status, int64_t *retry_after_ms, ts_err *err);
+/*
+ * A reusable HTTP client for one thread at a time: keeps connections (HTTP keep-alive)
+ * between alert_curl_conn_post calls. *out owned. TS_ENOMEM.
+ */
+int alert_curl_conn_new(alert_curl_conn **out, ts_err *err);
+void alert_curl_conn_free(alert_curl_conn *c); /* NULL allowed */
+/* alert_curl_post over c's connections (c borrowed; not thread-safe per c). */
+int alert_curl_conn_post(alert_curl_conn *c, const alert_http_post *p, int *status,
+			 int64_t *retry_after_ms, ts_err *err);
 
 typedef struct alert_smtp_send {
 	const char *smarthost; /* host:port */

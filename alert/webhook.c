@@ -112,9 +112,9 @@ int alert_webhook_render(const alert_ndata *d, int64_t max_alerts, ts_buf *out)
 	return rc;
 }
 
-alert_send_result alert_webhook_send(const alert_ncfg_webhook *wh, int64_t timeout_ms,
-				     const char *payload, size_t len, int64_t *retry_after_ms,
-				     ts_err *err)
+alert_send_result alert_webhook_send(const alert_ncfg_webhook *wh, alert_curl_conn *conn,
+				     int64_t timeout_ms, const char *payload, size_t len,
+				     int64_t *retry_after_ms, ts_err *err)
 {
 	alert_http_post p = {
 	    .url = wh->url,
@@ -125,7 +125,8 @@ alert_send_result alert_webhook_send(const alert_ncfg_webhook *wh, int64_t timeo
 	    .timeout_ms = timeout_ms,
 	};
 	int status = 0;
-	int rc = alert_curl_post(&p, &status, retry_after_ms, err);
+	int rc = conn ? alert_curl_conn_post(conn, &p, &status, retry_after_ms, err)
+		      : alert_curl_post(&p, &status, retry_after_ms, err);
 	if (rc) /* a malformed URL cannot get better; everything else may */
 		return rc == TS_EINVAL ? ALERT_SEND_FAIL : ALERT_SEND_RETRY;
 	if (status >= 200 && status < 300)

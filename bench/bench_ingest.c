@@ -11,12 +11,23 @@
  * reported; the run is bounded by the data and by --max-seconds.
  *
  *   bench_ingest URL FILE [--batch 5000] [--conns 4] [--max-seconds 120]
+ *                [--remote-write N]
+ *
+ * --remote-write N: post Prometheus remote write requests instead (URL .../api/v1/write):
+ * before the clock starts, the file is parsed with Strata's line-protocol parser
+ * (precision ns) and every N samples, in file order, are encoded as one snappy-compressed
+ * WriteRequest of N one-sample TimeSeries, the shape Prometheus' queue manager sends
+ * (max_samples_per_send defaults to 500 in 2.42). --batch is ignored then.
  *
  * Output (one line, key=value, for scripts): samples=... seconds=... samples_per_s=...
  * batches=... failed=...
  */
+#include "ingest/line_protocol.h"
+#include "ingest/remote_write.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +44,7 @@ typedef struct batch {
 
 typedef struct shared {
 	const char *url;
+	bool is_remote_write; /* post snappy protobuf, not line protocol */
 	batch *batches;
 	size_t n_batches;
 	_Atomic size_t next;
@@ -107,7 +119,14 @@ static void *worker(void *arg)
 {
 	shared *s = arg;
 	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: text/plain");
+	struct curl_slist *hdr = NULL;
+	if (s->is_remote_write) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/x-protobuf");
+		hdr = curl_slist_append(hdr, "Content-Encoding: snappy");
+		hdr = curl_slist_append(hdr, "X-Prometheus-Remote-Write-Version: 0.1.0");
+	} else {
+		hdr = curl_slist_append(hdr, "Content-Type: text/plain");
+	}
 	curl_easy_setopt(c, CURLOPT_URL, s->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -139,6 +158,116 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------------------- remote write */
+
+/* Samples being collected into the next request (labels copied: the parser reuses its). */
+typedef struct rw_builder {
+	size_t per_req;           /* samples per request */
+	ingest_rw_series *series; /* per_req entries */
+	int64_t *t;               /* per_req timestamps */
+	double *v;                /* per_req values */
+	ts_label *labels;         /* all labels of the pending samples */
+	size_t n_labels, cap_labels;
+	char *strs; /* their strings */
+	size_t n_strs, cap_strs;
+	size_t n; /* pending samples */
+	batch *reqs;
+	size_t n_reqs, cap_reqs;
+	int failed; /* encoding failed */
+} rw_builder;
+
+static int rw_flush(rw_builder *r)
+{
+	if (r->n == 0)
+		return 0;
+	size_t li = 0;
+	for (size_t i = 0; i < r->n; i++) { /* strings were stored as offsets */
+		r->series[i].labels = &r->labels[li];
+		for (size_t k = 0; k < r->series[i].n_labels; k++, li++) {
+			r->labels[li].name = r->strs + (uintptr_t)r->labels[li].name;
+			r->labels[li].value = r->strs + (uintptr_t)r->labels[li].value;
+		}
+		r->series[i].t_ms = &r->t[i];
+		r->series[i].v = &r->v[i];
+		r->series[i].n_samples = 1;
+	}
+	ts_buf out;
+	ts_buf_init(&out, (size_t)256 << 20);
+	ts_err err = {0};
+	if (ingest_remote_write_encode(r->series, r->n, NULL, 0, &out, &err) != TS_OK) {
+		fprintf(stderr, "remote write encode: %s\n", err.msg);
+		r->failed = 1;
+		return -1;
+	}
+	if (r->n_reqs == r->cap_reqs) {
+		r->cap_reqs = r->cap_reqs ? r->cap_reqs * 2 : 1024;
+		r->reqs = realloc(r->reqs, r->cap_reqs * sizeof(*r->reqs));
+	}
+	size_t len;
+	char *body = ts_buf_take(&out, &len);
+	r->reqs[r->n_reqs++] = (batch){body, len, r->n};
+	r->n = r->n_labels = r->n_strs = 0;
+	return 0;
+}
+
+static size_t rw_str(rw_builder *r, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	while (r->n_strs + len > r->cap_strs) {
+		r->cap_strs = r->cap_strs ? r->cap_strs * 2 : 1 << 20;
+		r->strs = realloc(r->strs, r->cap_strs);
+	}
+	memcpy(r->strs + r->n_strs, s, len);
+	r->n_strs += len;
+	return r->n_strs - len;
+}
+
+static int rw_sink(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms, double v)
+{
+	rw_builder *r = ctx;
+	while (r->n_labels + n_labels > r->cap_labels) {
+		r->cap_labels = r->cap_labels ? r->cap_labels * 2 : 4096;
+		r->labels = realloc(r->labels, r->cap_labels * sizeof(*r->labels));
+	}
+	for (size_t k = 0; k < n_labels; k++) {
+		ts_label *l = &r->labels[r->n_labels++];
+		l->name = (const char *)(uintptr_t)rw_str(r, labels[k].name);
+		l->value = (const char *)(uintptr_t)rw_str(r, labels[k].value);
+	}
+	r->series[r->n].n_labels = n_labels;
+	r->t[r->n] = t_ms;
+	r->v[r->n] = v;
+	if (++r->n == r->per_req && rw_flush(r))
+		return TS_EINVAL;
+	return TS_OK;
+}
+
+/* Parse the whole file and cut it into remote write requests of per_req samples. */
+static batch *rw_requests(const char *data, size_t len, size_t per_req, size_t *n_out)
+{
+	rw_builder r = {.per_req = per_req};
+	r.series = calloc(per_req, sizeof(*r.series));
+	r.t = malloc(per_req * sizeof(*r.t));
+	r.v = malloc(per_req * sizeof(*r.v));
+	ingest_lp_result res = {0};
+	ts_err err = {0};
+	int rc = ingest_lp_parse(data, len, INGEST_PREC_NS, 0, NULL, rw_sink, &r, &res, &err);
+	if (rc == TS_OK)
+		rw_flush(&r);
+	free(r.series);
+	free(r.t);
+	free(r.v);
+	free(r.labels);
+	free(r.strs);
+	if (rc != TS_OK || r.failed || res.n_bad_lines) {
+		fprintf(stderr, "cannot build remote write requests: %s (bad lines %zu)\n", err.msg,
+			res.n_bad_lines);
+		return NULL;
+	}
+	*n_out = r.n_reqs;
+	return r.reqs;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -149,6 +278,7 @@ int main(int argc, char **argv)
 	size_t batch_lines = 5000;
 	int conns = 4;
 	double max_s = 120;
+	size_t rw_per_req = 0; /* 0: line protocol */
 	for (int i = 3; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--batch"))
 			batch_lines = strtoul(argv[i + 1], NULL, 10);
@@ -156,6 +286,8 @@ int main(int argc, char **argv)
 			conns = (int)strtol(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--max-seconds"))
 			max_s = strtod(argv[i + 1], NULL);
+		else if (!strcmp(argv[i], "--remote-write"))
+			rw_per_req = strtoul(argv[i + 1], NULL, 10);
 	}
 	if (batch_lines == 0 || conns < 1 || conns > 256) {
 		fprintf(stderr, "bad --batch or --conns\n");
@@ -169,8 +301,10 @@ int main(int argc, char **argv)
 	}
 	/* Cut into batches of batch_lines lines; each batch is a NUL-free slice of data. */
 	size_t cap = 1024, n = 0;
-	batch *b = malloc(cap * sizeof(*b));
-	const char *p = data, *end = data + len;
+	batch *b = rw_per_req ? rw_requests(data, len, rw_per_req, &n) : malloc(cap * sizeof(*b));
+	if (!b)
+		return 1;
+	const char *p = data, *end = rw_per_req ? data : data + len;
 	while (p < end) {
 		const char *start = p;
 		size_t lines = 0, samples = 0;
@@ -188,7 +322,8 @@ int main(int argc, char **argv)
 		b[n++] = (batch){start, (size_t)(p - start), samples};
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	shared s = {.url = argv[1], .batches = b, .n_batches = n};
+	shared s = {
+	    .url = argv[1], .is_remote_write = rw_per_req > 0, .batches = b, .n_batches = n};
 	pthread_mutex_init(&s.lock, NULL);
 	double t0 = now_s();
 	s.deadline = t0 + max_s;
@@ -206,6 +341,8 @@ int main(int argc, char **argv)
 	       s.first_error);
 	curl_global_cleanup();
 	free(th);
+	for (size_t i = 0; rw_per_req && i < n; i++)
+		ts_free((void *)b[i].data);
 	free(b);
 	free(data);
 	return atomic_load(&s.failed) ? 1 : 0;

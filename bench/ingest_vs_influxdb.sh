@@ -9,13 +9,17 @@
 #   bench/ingest_vs_influxdb.sh [HOSTS=1000] [DURATION=1h] [CONNS=4]
 # (1,000 hosts keep one 5,000-line batch within 50 s of data, so concurrent batches
 # stay inside the out-of-order window.)
+# STRATA_BUILD (default build/release) is the build directory to take strata and
+# bench_ingest from. Strata's line also gives applied/s: samples in the store (its
+# /metrics) over the time until the consumers caught up with the log.
 # Needs: make bench (builds build/release with bench_ingest), Debian influxdb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hosts=${1:-1000}; duration=${2:-1h}; conns=${3:-4}
 shared=${STRATA_SHARED_DATA:-../shared/data}
-bin=build/release/cmd/strata
-gen=build/release/bench/bench_ingest
+build=${STRATA_BUILD:-build/release}
+bin=$build/cmd/strata
+gen=$build/bench/bench_ingest
 [ -x "$bin" ] && [ -x "$gen" ] || { echo "run 'make bench' first" >&2; exit 1; }
 command -v influxd >/dev/null || { echo "influxd missing: scripts/deps.sh bench" >&2; exit 1; }
 
@@ -35,8 +39,17 @@ sp=$(free_port)
 "$bin" serve --listen "127.0.0.1:$sp" --data-dir "$work/strata" --log-level warn >"$work/strata.log" 2>&1 &
 pids+=($!)
 for i in $(seq 1 50); do curl -sf "http://127.0.0.1:$sp/-/ready" >/dev/null && break; sleep 0.2; done
+t0=$(date +%s.%N)
 strata_out=$("$gen" "http://127.0.0.1:$sp/write?precision=ns" "$data" --conns "$conns")
-echo "strata:   $strata_out"
+for i in $(seq 1200); do # until the consumers applied everything (at most 60 s)
+  curl -s "http://127.0.0.1:$sp/metrics" >"$work/metrics"
+  [ "$(awk '/^strata_ingest_log_lag_bytes/ {s += $2} END {print s + 0}' "$work/metrics")" = 0 ] &&
+    break
+  sleep 0.05
+done
+t1=$(date +%s.%N)
+applied=$(awk -v t0="$t0" -v t1="$t1" '/^strata_tsdb_samples_appended_total/ {printf "%.0f", $2 / (t1 - t0)}' "$work/metrics")
+echo "strata:   $strata_out applied_per_s=$applied"
 
 # --- InfluxDB 1.6 (WAL fsync on every write, its default: wal-fsync-delay = 0s)
 ip=$(free_port); bp=$(free_port)

@@ -3,13 +3,17 @@
  * main.c: the `strata` binary: command line, config, wiring of the modules, signals.
  *
  *   strata serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--log-level L]
+ *   strata hash-password [--cost N]   (password on stdin; prints a bcrypt hash)
  *   strata version
  *   strata --help
  *
  * Flags override the config file, which overrides the built-in defaults, so `strata
- * serve` with no arguments runs the embedded single node. SIGINT and SIGTERM drain
- * and exit 0; they are blocked in every thread and taken by the main thread with
- * sigwait, so no handler code runs in signal context.
+ * serve` with no arguments runs the embedded single node. The `cluster:` section picks
+ * the role (docs/SCALING.md): `all` wires everything; `ingest` opens no store, query
+ * engine or alerting (writes go to Kafka); `store` opens the store and the query engine
+ * but no alerting (a store holds only its partitions' series; rules need them all).
+ * SIGINT and SIGTERM drain and exit 0; they are blocked in every thread and taken by the
+ * main thread with sigwait, so no handler code runs in signal context.
  */
 #include "alert/alert.h"
 #include "common/common.h"
@@ -25,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 static const char usage[] =
     "Strata: a metrics time-series database (Prometheus API, Influx line protocol).\n"
@@ -32,6 +38,8 @@ static const char usage[] =
     "Usage:\n"
     "  strata serve [flags]     run the server (embedded single node by default)\n"
     "  strata rules check FILE...  check Prometheus rule files (like promtool check rules)\n"
+    "  strata hash-password [--cost N]  read a password or token on stdin, print its bcrypt\n"
+    "                           hash for the auth: config section (docs/SECURITY.md)\n"
     "  strata version           print the version\n"
     "  strata --help            this text\n"
     "\n"
@@ -170,6 +178,13 @@ static void print_banner(const ts_config *c, int port)
 	if (ts_config_split_hostport(c->server.listen, host, sizeof(host), &cfg_port, NULL))
 		snprintf(host, sizeof(host), "127.0.0.1");
 	const char *h = (!strcmp(host, "0.0.0.0") || !host[0]) ? "127.0.0.1" : host;
+	const ts_yaml_node *tls = ts_config_section(c, "tls");
+	if (tls && !ts_yaml_is_null(tls)) { /* web_start has checked the section */
+		printf("Strata %s listening on https://%s:%d (data in %s)\n", STRATA_VERSION, h,
+		       port, c->storage.data_dir);
+		fflush(stdout);
+		return;
+	}
 	printf("Strata %s listening on http://%s:%d (data in %s)\n\n"
 	       "Try it:\n"
 	       "  curl -i -XPOST 'http://%s:%d/write?precision=s' "
@@ -207,13 +222,27 @@ static int serve(int argc, char **argv)
 	tsdb_db *db = NULL;
 	ingest_pipeline *ing = NULL;
 	query_engine *qe = NULL;
+	query_cache *qcache = NULL;
 	alert_notifier *notifier = NULL;
 	alert_manager *alerts = NULL;
 	web_server *web = NULL;
 	reloader rl = {
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .flags = &f, .initial = cfg, .current = cfg};
 
-	if (mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
+	ingest_cluster_config cluster;
+	if (ingest_cluster_config_load(cfg, &cluster, &err)) {
+		ts_log_error("config error: %s", err.msg);
+		goto out;
+	}
+	bool has_store = cluster.role != INGEST_ROLE_INGEST;
+	bool has_alerting = cluster.role == INGEST_ROLE_ALL;
+	if (!has_alerting &&
+	    (ts_config_section(cfg, "rule_files") || ts_config_section(cfg, "alerting")))
+		ts_log_warn(
+		    "cluster.role %s: rule_files and alerting are not evaluated on this node "
+		    "(rules need every series; the alert role is not available yet)",
+		    ingest_role_name(cluster.role));
+	if (has_store && mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
 		ts_log_error("cannot create data directory %s: %s", cfg->storage.data_dir,
 			     strerror(errno));
 		goto out;
@@ -226,12 +255,15 @@ static int serve(int argc, char **argv)
 	topt.retention_raw_ms = cfg->storage.retention_raw_ms;
 	topt.retention_1m_ms = cfg->storage.retention_1m_ms;
 	topt.retention_1h_ms = cfg->storage.retention_1h_ms;
+	topt.max_block_duration_ms = cfg->storage.max_block_duration_ms;
+	topt.cold_dir = cfg->storage.cold_dir;
+	topt.cold_after_ms = cfg->storage.cold_after_ms;
 	/* the store tracks an applied offset per log partition */
 	if (ingest_config_partitions(cfg, &topt.n_partitions, &err)) {
 		ts_log_error("config error: %s", err.msg);
 		goto out;
 	}
-	if (tsdb_open(&topt, &db, &err)) {
+	if (has_store && tsdb_open(&topt, &db, &err)) {
 		ts_log_error("cannot open the store: %s", err.msg);
 		goto out;
 	}
@@ -243,6 +275,8 @@ static int serve(int argc, char **argv)
 		ts_log_error("cannot start ingest: %s", err.msg);
 		goto out;
 	}
+	if (!has_store)
+		goto web; /* role ingest: writes only */
 	query_options qopt;
 	query_options_init(&qopt);
 	qopt.db = db;
@@ -254,10 +288,18 @@ static int serve(int argc, char **argv)
 		ts_log_error("cannot start the query engine: %s", err.msg);
 		goto out;
 	}
+	query_cache_options copt = {.max_bytes = (size_t)cfg->query.cache_max_bytes,
+				    .freshness_ms = cfg->query.cache_freshness_ms};
+	if (query_cache_new(qe, &copt, &qcache, &err)) {
+		ts_log_error("cannot start the query cache: %s", err.msg);
+		goto out;
+	}
 	/* The notifier (alerting: section): alerts arrive from the rules and on
 	 * POST /api/v2/alerts. */
 	char ext_url[300];
 	snprintf(ext_url, sizeof(ext_url), "http://%s", cfg->server.listen);
+	if (!has_alerting)
+		goto web;
 	alert_notifier_options nopt = {
 	    .config = cfg, .data_dir = cfg->storage.data_dir, .external_url = ext_url};
 	if (alert_notifier_new(&nopt, &notifier, &err)) {
@@ -277,15 +319,20 @@ static int serve(int argc, char **argv)
 	}
 	rl.alerts = alerts;
 	rl.notifier = notifier;
+web:;
 	web_options wopt = {
 	    .listen = cfg->server.listen,
 	    .threads = (int)cfg->server.threads,
 	    .max_body_bytes = cfg->server.max_body_bytes,
 	    .max_connections = (int)cfg->server.max_connections,
 	    .read_timeout_ms = cfg->server.read_timeout_ms,
+	    .max_connections_per_ip = (int)cfg->server.max_connections_per_ip,
+	    .read_header_timeout_ms = cfg->server.read_header_timeout_ms,
+	    .max_header_bytes = cfg->server.max_header_bytes,
 	    .db = db,
 	    .ingest = ing,
 	    .query = qe,
+	    .query_cache = qcache,
 	    .config = cfg,
 	    .notify = notifier,
 	    .alerts = alerts,
@@ -297,7 +344,9 @@ static int serve(int argc, char **argv)
 		goto out;
 	}
 	web_set_ready(web, true);
-	ts_log_info("strata %s ready on %s", STRATA_VERSION, cfg->server.listen);
+	ts_log_info("strata %s ready on %s (role %s, node %s, replica group %s)", STRATA_VERSION,
+		    cfg->server.listen, ingest_role_name(cluster.role), cluster.node_id,
+		    cluster.replica_group);
 	print_banner(cfg, web_port(web));
 
 	for (;;) {
@@ -321,6 +370,7 @@ out:
 	web_stop(web);
 	alert_manager_free(alerts);
 	alert_notifier_free(notifier);
+	query_cache_free(qcache);
 	query_engine_free(qe);
 	ingest_close(ing);
 	tsdb_close(db);
@@ -330,6 +380,56 @@ out:
 		ts_config_free(rl.current);
 	ts_config_free(cfg);
 	return status;
+}
+
+/* strata hash-password: the secret comes from stdin (not argv: shell history, ps). */
+static int hash_password(int argc, char **argv)
+{
+	int cost = 10;
+	for (int i = 0; i < argc; i++) {
+		char *end = NULL;
+		long v = 0;
+		if (!strcmp(argv[i], "--cost") && i + 1 < argc) {
+			errno = 0;
+			v = strtol(argv[++i], &end, 10);
+		}
+		if (!end || *end || errno || v < 4 || v > 31) {
+			fprintf(stderr, "usage: strata hash-password [--cost 4..31] < secret\n");
+			return 2;
+		}
+		cost = (int)v;
+	}
+	bool is_tty = isatty(STDIN_FILENO);
+	struct termios old, quiet;
+	if (is_tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
+	} else {
+		is_tty = false;
+	}
+	char line[1024];
+	bool got = fgets(line, sizeof(line), stdin) != NULL;
+	if (is_tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputs("\n", stderr);
+	}
+	if (!got) {
+		fprintf(stderr, "strata hash-password: no password on stdin\n");
+		return 1;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	char hash[128];
+	ts_err err = {0};
+	int rc = web_auth_hash_secret(line, cost, hash, sizeof(hash), &err);
+	memset(line, 0, sizeof(line));
+	if (rc) {
+		fprintf(stderr, "strata hash-password: %s\n", err.msg);
+		return 1;
+	}
+	printf("%s\n", hash);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -345,6 +445,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return serve(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "hash-password"))
+		return hash_password(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "rules")) {
 		if (argc < 4 || strcmp(argv[2], "check")) {
 			fprintf(stderr, "usage: strata rules check FILE...\n");

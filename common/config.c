@@ -37,15 +37,22 @@ ts_config *ts_config_defaults(void)
 	c->server.max_connections = 1024;
 	c->server.read_timeout_ms = 60000;
 	c->server.threads = 4;
+	c->server.max_connections_per_ip = 0;
+	c->server.read_header_timeout_ms = 10000;
+	c->server.max_header_bytes = 64 * 1024;
 	c->storage.retention_raw_ms = 7 * DAY_MS;
 	c->storage.retention_1m_ms = 30 * DAY_MS;
 	c->storage.retention_1h_ms = 365 * DAY_MS;
 	c->storage.out_of_order_window_ms = 10 * 60 * 1000;
 	c->storage.block_duration_ms = 2 * 3600 * 1000;
+	c->storage.max_block_duration_ms = DAY_MS;
+	c->storage.cold_after_ms = 2 * DAY_MS;
 	c->query.lookback_delta_ms = 5 * 60 * 1000;
 	c->query.timeout_ms = 2 * 60 * 1000;
 	c->query.max_samples = 50000000;
 	c->query.max_series = 500000;
+	c->query.cache_max_bytes = 256LL << 20;
+	c->query.cache_freshness_ms = 5 * 60 * 1000;
 	if (ts_config_set_str(&c->log_level, "info") ||
 	    ts_config_set_str(&c->server.listen, TS_DEFAULT_LISTEN) ||
 	    ts_config_set_str(&c->storage.data_dir, TS_DEFAULT_DATA_DIR)) {
@@ -63,6 +70,7 @@ void ts_config_free(ts_config *c)
 	ts_free(c->log_level);
 	ts_free(c->server.listen);
 	ts_free(c->storage.data_dir);
+	ts_free(c->storage.cold_dir);
 	ts_yaml_free(c->doc);
 	ts_free(c);
 }
@@ -120,6 +128,10 @@ static const key_spec server_keys[] = {
     KS(ts_config_server, max_connections, K_INT, 1, 1000000),
     {"read_timeout", K_DURATION, offsetof(ts_config_server, read_timeout_ms), 1000, 86400000},
     KS(ts_config_server, threads, K_INT, 1, 256),
+    KS(ts_config_server, max_connections_per_ip, K_INT, 0, 1000000),
+    {"read_header_timeout", K_DURATION, offsetof(ts_config_server, read_header_timeout_ms), 100,
+     3600000},
+    KS(ts_config_server, max_header_bytes, K_BYTES, 4096, 16LL << 20),
     {NULL, 0, 0, 0, 0},
 };
 
@@ -129,6 +141,10 @@ static const key_spec storage_keys[] = {
      7 * DAY_MS},
     {"block_duration", K_DURATION, offsetof(ts_config_storage, block_duration_ms), 60000,
      31 * DAY_MS},
+    {"max_block_duration", K_DURATION, offsetof(ts_config_storage, max_block_duration_ms), 0,
+     365 * DAY_MS},
+    KS(ts_config_storage, cold_dir, K_STR, 0, 0),
+    {"cold_after", K_DURATION, offsetof(ts_config_storage, cold_after_ms), 0, 100 * 365 * DAY_MS},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -149,6 +165,8 @@ static const key_spec query_keys[] = {
     {"timeout", K_DURATION, offsetof(ts_config_query, timeout_ms), 10, DAY_MS},
     KS(ts_config_query, max_samples, K_INT, 1000, 1LL << 40),
     KS(ts_config_query, max_series, K_INT, 1, 1LL << 32),
+    KS(ts_config_query, cache_max_bytes, K_BYTES, 0, 1LL << 40),
+    {"cache_freshness", K_DURATION, offsetof(ts_config_query, cache_freshness_ms), 0, DAY_MS},
     {NULL, 0, 0, 0, 0},
 };
 

@@ -21,11 +21,14 @@
 #define TS_DEFAULT_DATA_DIR "./data"
 
 typedef struct ts_config_server {
-	char *listen;            /* "host:port" */
-	int64_t max_body_bytes;  /* request bodies larger than this get 413 */
-	int64_t max_connections; /* concurrent HTTP connections */
-	int64_t read_timeout_ms; /* idle connection timeout */
-	int64_t threads;         /* HTTP worker threads */
+	char *listen;                   /* "host:port" */
+	int64_t max_body_bytes;         /* request bodies larger than this get 413 */
+	int64_t max_connections;        /* concurrent HTTP connections */
+	int64_t read_timeout_ms;        /* idle connection timeout */
+	int64_t threads;                /* HTTP worker threads */
+	int64_t max_connections_per_ip; /* concurrent connections per client IP; 0 = no bound */
+	int64_t read_header_timeout_ms; /* request line + headers must arrive within this */
+	int64_t max_header_bytes;       /* per-connection buffer for request line + headers */
 } ts_config_server;
 
 typedef struct ts_config_storage {
@@ -35,13 +38,18 @@ typedef struct ts_config_storage {
 	int64_t retention_1h_ms;        /* 1-hour tier retention */
 	int64_t out_of_order_window_ms; /* accept samples this far behind a series' newest */
 	int64_t block_duration_ms;      /* time span of a raw block */
+	int64_t max_block_duration_ms;  /* longest block compaction builds (see tsdb compact.c) */
+	char *cold_dir;                 /* optional directory for old blocks, NULL = none */
+	int64_t cold_after_ms;          /* blocks whose range ended this long ago move cold */
 } ts_config_storage;
 
 typedef struct ts_config_query {
-	int64_t lookback_delta_ms; /* instant-vector lookback (Prometheus: 5m) */
-	int64_t timeout_ms;        /* per-query timeout */
-	int64_t max_samples;       /* samples loaded per query */
-	int64_t max_series;        /* series returned per query */
+	int64_t lookback_delta_ms;  /* instant-vector lookback (Prometheus: 5m) */
+	int64_t timeout_ms;         /* per-query timeout */
+	int64_t max_samples;        /* samples loaded per query */
+	int64_t max_series;         /* series returned per query */
+	int64_t cache_max_bytes;    /* range-read cache bound (query/cache.c); 0 = disabled */
+	int64_t cache_freshness_ms; /* range results newer than now - this are not cached */
 } ts_config_query;
 
 typedef struct ts_config {

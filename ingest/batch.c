@@ -27,15 +27,24 @@
  * records of partitions appended before the failure stay in the log: a retried request
  * stores them again and the store drops the exact duplicates (at-least-once).
  *
- * Batches are not pooled: reusing their builders measured no faster (the allocations are
- * small next to encoding the samples) and kept ~17 MB more memory in the 4-connection
- * benchmark.
+ * Series limits (ingest.max_series, ingest.max_series_per_metric): when set, add() asks
+ * the writer's tsdb_limiter about each distinct series (one call, skipped for a sample of
+ * the same series as the previous one) before the sample is buffered; a refused new
+ * series is dropped, counted in res->n_limited with the first message, and the rest of the
+ * batch is written (web/ answers 429).
+ *
+ * Batches are pooled: the writer keeps up to BATCH_POOL_MAX freed batches (each under
+ * BATCH_POOL_MAX_BYTES of buffers) for the next begin(). With the per-batch symbol and
+ * series tables and the builders' grouping arrays, a fresh batch per request spent ~10%
+ * of the CPU in page faults and realloc copies of the devops benchmark; the pool keeps
+ * up to 8 x 32 MiB.
  *
  * Locks: the writer's `mu` guards the job queue, `stopping` and every batch's n_left; it
  * is never held across a log append, a store call or a builder call.
  */
 #include "ingest/batch.h"
 
+#include "ingest/cluster_config.h"
 #include "ingest/consumer.h"
 #include "ingest/ingest_config.h"
 #include "ingest/log.h"
@@ -45,7 +54,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BATCH_PART_MAX ((size_t)1 << 30) /* records of one partition in one batch */
+#define BATCH_PART_MAX       ((size_t)1 << 30)  /* records of one partition in one batch */
+#define BATCH_POOL_MAX       8                  /* freed batches kept for reuse */
+#define BATCH_POOL_MAX_BYTES ((size_t)32 << 20) /* larger batches are freed, not kept */
 
 /* ---------------------------------------------------------------- types */
 
@@ -72,17 +83,42 @@ typedef struct part_buf {
 	bool is_dirty;            /* has samples (listed in the batch's dirty[]) */
 } part_buf;
 
+/* A distinct series of a batch. */
+typedef struct bseries {
+	uint64_t ids_hash; /* ids_hash of its label ids */
+	uint64_t hash;     /* ts_series_hash: picks the partition */
+	uint64_t slot;     /* its partition builder's slot word (ingest_record_builder_add_ids) */
+	uint32_t ids_off;  /* its 2 * n_labels label ids start here in ser_ids */
+	uint32_t n_labels; /* labels */
+} bseries;
+
 /* A batch is used by one thread at a time (its owner), except n_left and its jobs'
  * queue fields, which the append threads touch under w->mu. */
 struct ingest_batch {
-	ingest_writer *w; /* borrowed */
-	size_t n_samples; /* samples added (log mode) or stored (direct mode) */
+	ingest_writer *w;       /* borrowed */
+	size_t n_samples;       /* samples added (log mode) or stored (direct mode) */
+	size_t n_limited;       /* samples of new series refused by the series limits */
+	uint64_t last_admitted; /* hash of the last series the limiter admitted (+1; 0 none) */
+	char limit_error[256];  /* first refusal */
 	/* direct mode */
 	size_t n_rejected; /* refused by the store */
 	char first_error[256];
 	/* log mode */
-	part_buf *parts; /* w->n_parts */
-	int *dirty;      /* partitions with samples, first use first */
+	ingest_symtab *syms; /* label strings of this batch (created at the first sample) */
+	uint32_t *cur_ids;   /* 2 * cur_n symbol ids of the last sample's labels, which were
+			      * checked to be a normalized label set */
+	size_t cur_n;        /* labels in cur_ids (0: none) */
+	size_t cap_cur;      /* capacity of cur_ids in labels */
+	/* the distinct series of this batch, found by their label ids (sid = index): */
+	bseries *ser; /* in first-seen order */
+	size_t n_ser, cap_ser;
+	uint32_t *ser_slots; /* open addressing table of sid + 1 (0 = free), load <= 1/2 */
+	size_t n_ser_slots;  /* power of 2 (0 before the first series) */
+	uint32_t *ser_ids;   /* label ids of every series, back to back */
+	size_t n_ser_ids, cap_ser_ids;
+	uint64_t ser_seed; /* keys ids_hash */
+	part_buf *parts;   /* w->n_parts */
+	int *dirty;        /* partitions with samples, first use first */
 	int n_dirty;
 	append_job *jobs;    /* w->n_parts */
 	int n_left;          /* jobs not done; guarded by w->mu */
@@ -97,11 +133,14 @@ struct ingest_writer {
 	bool owns_log;          /* opened here (closed here) */
 	int n_parts;            /* log partitions; 0 in direct mode */
 	ingest_consumers *cons; /* NULL in direct mode; thread-safe itself */
+	tsdb_limiter *limiter;  /* series limits; NULL when none are set */
 	/* Guarded by mu (with the batches' n_left and queued jobs' links and state): */
 	pthread_mutex_t mu;
 	pthread_cond_t has_work; /* a job was queued or stopping was set */
 	append_job *q_head, *q_tail;
 	bool stopping;
+	ingest_batch *pool[BATCH_POOL_MAX]; /* freed batches for reuse */
+	int n_pool;
 	pthread_t *threads; /* append threads, immutable after open */
 	int n_threads;
 };
@@ -118,6 +157,11 @@ static void batch_destroy(ingest_batch *b)
 	}
 	if (b->parts)
 		pthread_cond_destroy(&b->done);
+	ingest_symtab_free(b->syms);
+	ts_free(b->cur_ids);
+	ts_free(b->ser);
+	ts_free(b->ser_slots);
+	ts_free(b->ser_ids);
 	ts_free(b->parts);
 	ts_free(b->dirty);
 	ts_free(b->jobs);
@@ -130,6 +174,7 @@ static int batch_create(ingest_writer *w, ingest_batch **out)
 	if (!b)
 		return TS_ENOMEM;
 	b->w = w;
+	b->ser_seed = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
 	if (w->n_parts) {
 		size_t n = (size_t)w->n_parts;
 		b->parts = ts_calloc(n, sizeof(*b->parts));
@@ -151,13 +196,67 @@ static int batch_create(ingest_writer *w, ingest_batch **out)
 
 int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err)
 {
-	if (batch_create(ingest_pipeline_writer(p), out))
+	ingest_writer *w = ingest_pipeline_writer(p);
+	pthread_mutex_lock(&w->mu);
+	ingest_batch *b = w->n_pool ? w->pool[--w->n_pool] : NULL;
+	pthread_mutex_unlock(&w->mu);
+	if (b) {
+		*out = b;
+		return TS_OK;
+	}
+	if (batch_create(w, out))
 		return ts_err_set(err, TS_ENOMEM, "out of memory starting a write");
 	return TS_OK;
 }
 
+/* Bytes a batch keeps allocated (approximate: its large buffers). */
+static size_t batch_alloc_bytes(const ingest_batch *b)
+{
+	size_t n = b->cap_ser * sizeof(*b->ser) + b->n_ser_slots * sizeof(*b->ser_slots) +
+		   b->cap_ser_ids * sizeof(*b->ser_ids) +
+		   (b->syms ? ingest_symtab_alloc_bytes(b->syms) : 0);
+	for (int i = 0; b->parts && i < b->w->n_parts; i++)
+		n += b->parts[i].recs.cap +
+		     (b->parts[i].b ? ingest_record_builder_alloc_bytes(b->parts[i].b) : 0);
+	return n;
+}
+
+/* Make a used batch like a new one, keeping its allocations. */
+static void batch_reset(ingest_batch *b)
+{
+	b->n_samples = b->n_limited = b->n_rejected = 0;
+	b->last_admitted = 0;
+	b->limit_error[0] = b->first_error[0] = '\0';
+	for (int i = 0; b->parts && i < b->w->n_parts; i++) {
+		part_buf *pb = &b->parts[i];
+		if (pb->b)
+			ingest_record_builder_reset(pb->b);
+		ts_buf_reset(&pb->recs);
+		pb->is_dirty = false;
+	}
+	b->n_dirty = 0;
+	if (b->syms)
+		ingest_symtab_reset(b->syms);
+	b->cur_n = 0;
+	if (b->n_ser && b->ser_slots)
+		memset(b->ser_slots, 0, b->n_ser_slots * sizeof(*b->ser_slots));
+	b->n_ser = b->n_ser_ids = 0;
+}
+
 void ingest_batch_free(ingest_batch *b)
 {
+	if (!b)
+		return;
+	ingest_writer *w = b->w;
+	if (batch_alloc_bytes(b) <= BATCH_POOL_MAX_BYTES) {
+		batch_reset(b);
+		pthread_mutex_lock(&w->mu);
+		if (w->n_pool < BATCH_POOL_MAX && !w->stopping) {
+			w->pool[w->n_pool++] = b;
+			b = NULL;
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
 	batch_destroy(b);
 }
 
@@ -178,24 +277,245 @@ static int add_direct(ingest_batch *b, const ts_label *labels, size_t n, int64_t
 	return rc;
 }
 
+/*
+ * The series-limit hook: may this sample's series be written? One limiter call per
+ * distinct series in a row. Returns 1 (yes), 0 (refused: counted in the batch) or a
+ * negative TS_E* code.
+ */
+static int series_admitted(ingest_batch *b, const ts_label *labels, size_t n, uint64_t hash)
+{
+	if (b->last_admitted == hash + 1 && hash + 1 != 0)
+		return 1;
+	ts_err e = {0};
+	int rc = tsdb_limiter_admit(b->w->limiter, labels, n, hash, &e);
+	if (rc == TS_ELIMIT) {
+		if (b->n_limited++ == 0)
+			snprintf(b->limit_error, sizeof(b->limit_error), "ingest.%.240s", e.msg);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	b->last_admitted = hash + 1;
+	return 1;
+}
+
+/*
+ * Turn labels into symbol ids of the batch's table in b->cur_ids, checking that they are
+ * a normalized label set (sorted unique non-empty names, non-empty values, __name__).
+ * Every string is compared with the previous sample's at the same position first: the
+ * fields of one line-protocol point, and consecutive series of a scrape, share most
+ * labels, so most labels cost one strcmp and no hashing, and the set is checked again
+ * only where a name changed.
+ */
+static int labels_to_ids(ingest_batch *b, const ts_label *labels, size_t n)
+{
+	size_t prev = b->cur_n;
+	b->cur_n = 0; /* cur_ids are being rewritten */
+	if (n == 0 || !labels)
+		return TS_EINVAL;
+	if (!b->syms && ingest_symtab_new(BATCH_PART_MAX, &b->syms, NULL))
+		return TS_ENOMEM;
+	if (n > b->cap_cur) {
+		size_t cap = b->cap_cur ? b->cap_cur : 16;
+		while (cap < n)
+			cap *= 2;
+		uint32_t *ids = ts_malloc(2 * cap * sizeof(*ids));
+		if (!ids)
+			return TS_ENOMEM;
+		if (prev)
+			memcpy(ids, b->cur_ids, 2 * prev * sizeof(*ids));
+		ts_free(b->cur_ids);
+		b->cur_ids = ids;
+		b->cap_cur = cap;
+	}
+	bool names_same = n == prev;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = labels[i].name, *value = labels[i].value;
+		uint32_t *id = &b->cur_ids[2 * i];
+		int rc;
+		if (!name || !value)
+			return TS_EINVAL;
+		if (i >= prev || strcmp(ingest_symtab_str(b->syms, id[0], NULL), name) != 0) {
+			size_t len = strlen(name);
+			if (len == 0)
+				return TS_EINVAL;
+			if ((rc = ingest_symtab_intern(b->syms, name, len, &id[0], NULL)))
+				return rc;
+			names_same = false;
+		}
+		if (i >= prev || strcmp(ingest_symtab_str(b->syms, id[1], NULL), value) != 0) {
+			size_t len = strlen(value);
+			if (len == 0)
+				return TS_EINVAL;
+			if ((rc = ingest_symtab_intern(b->syms, value, len, &id[1], NULL)))
+				return rc;
+		}
+	}
+	if (!names_same) {
+		bool has_name = false;
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0 && strcmp(labels[i - 1].name, labels[i].name) >= 0)
+				return TS_EINVAL;
+			has_name |= strcmp(labels[i].name, TS_METRIC_NAME) == 0;
+		}
+		if (!has_name)
+			return TS_EINVAL;
+	}
+	b->cur_n = n;
+	return TS_OK;
+}
+
+/* Hash of a label-id array, keyed by the batch's seed. */
+static uint64_t ids_hash(uint64_t seed, const uint32_t *ids, size_t n)
+{
+	uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
+	for (size_t k = 0; k + 1 < n; k += 2) {
+		h = (h ^ ((uint64_t)ids[k] << 32 | ids[k + 1])) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
+	if (n % 2)
+		h = (h ^ ids[n - 1]) * 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
+
+/*
+ * The series (sid) of cur_ids, registering it with ts_series_hash(labels) if new: a
+ * series seen before in this batch costs one hash of its label ids and one compare, not
+ * a series key. TS_OK, TS_ENOMEM, TS_ELIMIT (2^32 series).
+ */
+static int series_of(ingest_batch *b, const ts_label *labels, size_t n, size_t *sid)
+{
+	size_t n_ids = 2 * n;
+	uint64_t h = ids_hash(b->ser_seed, b->cur_ids, n_ids);
+	if (b->n_ser_slots) {
+		size_t mask = b->n_ser_slots - 1;
+		for (size_t i = (size_t)h & mask; b->ser_slots[i]; i = (i + 1) & mask) {
+			const bseries *bs = &b->ser[b->ser_slots[i] - 1];
+			if (bs->ids_hash == h && bs->n_labels == n &&
+			    memcmp(b->ser_ids + bs->ids_off, b->cur_ids,
+				   n_ids * sizeof(uint32_t)) == 0) {
+				*sid = b->ser_slots[i] - 1;
+				return TS_OK;
+			}
+		}
+	}
+	if (b->n_ser >= UINT32_MAX - 1 || b->n_ser_ids + n_ids > UINT32_MAX)
+		return TS_ELIMIT;
+	if (b->n_ser == b->cap_ser) {
+		size_t cap = b->cap_ser ? b->cap_ser * 2 : 1024;
+		bseries *v = ts_realloc(b->ser, cap * sizeof(*v));
+		if (!v)
+			return TS_ENOMEM;
+		b->ser = v;
+		b->cap_ser = cap;
+	}
+	if (b->n_ser_ids + n_ids > b->cap_ser_ids) {
+		size_t cap = b->cap_ser_ids ? b->cap_ser_ids : 16384;
+		while (cap < b->n_ser_ids + n_ids)
+			cap *= 2;
+		uint32_t *v = ts_realloc(b->ser_ids, cap * sizeof(*v));
+		if (!v)
+			return TS_ENOMEM;
+		b->ser_ids = v;
+		b->cap_ser_ids = cap;
+	}
+	if ((b->n_ser + 1) * 2 > b->n_ser_slots) {
+		size_t n_slots = b->n_ser_slots ? b->n_ser_slots * 2 : 2048;
+		uint32_t *slots = ts_calloc(n_slots, sizeof(*slots));
+		if (!slots)
+			return TS_ENOMEM;
+		for (size_t k = 0; k < b->n_ser; k++) {
+			size_t i = (size_t)b->ser[k].ids_hash & (n_slots - 1);
+			while (slots[i])
+				i = (i + 1) & (n_slots - 1);
+			slots[i] = (uint32_t)k + 1;
+		}
+		ts_free(b->ser_slots);
+		b->ser_slots = slots;
+		b->n_ser_slots = n_slots;
+	}
+	size_t k = b->n_ser++;
+	b->ser[k] = (bseries){.ids_hash = h,
+			      .hash = ts_series_hash(labels, n),
+			      .ids_off = (uint32_t)b->n_ser_ids,
+			      .n_labels = (uint32_t)n};
+	memcpy(b->ser_ids + b->n_ser_ids, b->cur_ids, n_ids * sizeof(uint32_t));
+	b->n_ser_ids += n_ids;
+	size_t i = (size_t)h & (b->n_ser_slots - 1);
+	while (b->ser_slots[i])
+		i = (i + 1) & (b->n_ser_slots - 1);
+	b->ser_slots[i] = (uint32_t)k + 1;
+	*sid = k;
+	return TS_OK;
+}
+
+static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v);
+
 int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms, double v)
 {
 	ingest_batch *b = batch;
 	ingest_writer *w = b->w;
-	if (!w->log)
-		return add_direct(b, labels, n, t_ms, v);
-	int p = (int)(ts_series_hash(labels, n) % (uint64_t)w->n_parts);
-	part_buf *pb = &b->parts[p];
 	int rc;
+	if (!w->log) {
+		if (w->limiter) {
+			int ok = series_admitted(b, labels, n, ts_series_hash(labels, n));
+			if (ok <= 0)
+				return ok;
+		}
+		return add_direct(b, labels, n, t_ms, v);
+	}
+	if ((rc = labels_to_ids(b, labels, n)))
+		return rc;
+	return add_ids(b, labels, n, t_ms, v);
+}
+
+int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n, size_t name_idx,
+			     int64_t t_ms, double v)
+{
+	ingest_batch *b = batch;
+	if (!b->w->log || n != b->cur_n || name_idx >= n || !labels[name_idx].value)
+		return ingest_batch_add(batch, labels, n, t_ms, v);
+	const char *value = labels[name_idx].value;
+	size_t len = strlen(value);
+	b->cur_n = 0; /* cur_ids are being rewritten */
+	if (len == 0)
+		return TS_EINVAL;
+	int rc = ingest_symtab_intern(b->syms, value, len, &b->cur_ids[2 * name_idx + 1], NULL);
+	if (rc)
+		return rc;
+	b->cur_n = n;
+	return add_ids(b, labels, n, t_ms, v);
+}
+
+/* The log-mode rest of ingest_batch_add once b->cur_ids hold the labels. */
+static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	ingest_writer *w = b->w;
+	size_t sid;
+	int rc;
+	if ((rc = series_of(b, labels, n, &sid)))
+		return rc;
+	uint64_t hash = b->ser[sid].hash;
+	if (w->limiter) {
+		int ok = series_admitted(b, labels, n, hash);
+		if (ok <= 0)
+			return ok;
+	}
+	int p = (int)(hash % (uint64_t)w->n_parts);
+	part_buf *pb = &b->parts[p];
 	if (!pb->b && (rc = ingest_record_builder_new(w->cfg.compression, w->cfg.max_record_bytes,
 						      &pb->b, NULL)))
 		return rc;
-	rc = ingest_record_builder_add(pb->b, labels, n, t_ms, v, NULL);
+	rc = ingest_record_builder_add_ids(pb->b, b->syms, b->cur_ids, n, &b->ser[sid].slot, t_ms,
+					   v, NULL);
 	if (rc == TS_ELIMIT && ingest_record_builder_n_samples(pb->b) > 0) {
 		/* the record is full: finish it and start the next one */
 		if ((rc = ingest_record_builder_finish(pb->b, &pb->recs, NULL)))
 			return rc;
-		rc = ingest_record_builder_add(pb->b, labels, n, t_ms, v, NULL);
+		rc = ingest_record_builder_add_ids(pb->b, b->syms, b->cur_ids, n, &b->ser[sid].slot,
+						   t_ms, v, NULL);
 	}
 	if (rc)
 		return rc;
@@ -275,6 +595,8 @@ static int append_all(ingest_batch *b, ts_err *err)
 {
 	ingest_writer *w = b->w;
 	int k = b->n_dirty;
+	if (k == 0) /* every sample was refused by the series limits */
+		return TS_OK;
 	for (int i = 0; i < k; i++) {
 		append_job *job = &b->jobs[i];
 		job->b = b;
@@ -334,6 +656,12 @@ static int append_all(ingest_batch *b, ts_err *err)
 int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err)
 {
 	ingest_writer *w = b->w;
+	if (b->n_limited) {
+		if (!res->n_limited)
+			snprintf(res->limit_error, sizeof(res->limit_error), "%s", b->limit_error);
+		res->n_limited += b->n_limited;
+		b->n_limited = 0;
+	}
 	if (!w->log) {
 		res->n_samples += b->n_samples;
 		res->n_rejected += b->n_rejected;
@@ -375,18 +703,27 @@ int ingest_writer_open(const ingest_options *o, ingest_writer **out, ts_err *err
 		*out = w; /* direct mode */
 		return TS_OK;
 	}
-	if ((rc = ingest_config_parse(o->config, &w->cfg, err)))
+	ingest_cluster_config cc; /* the node's role (cluster_config.c) */
+	if ((rc = ingest_config_parse(o->config, &w->cfg, err)) ||
+	    (rc = ingest_cluster_config_load(o->config, &cc, err)))
+		goto fail;
+	if ((w->cfg.max_series || w->cfg.max_series_per_metric) &&
+	    (rc = tsdb_limiter_new(o->db, w->cfg.max_series, w->cfg.max_series_per_metric,
+				   &w->limiter, err)))
 		goto fail;
 	if (o->log) {
 		w->log = o->log;
 	} else {
-		if ((rc = ingest_config_open_log(&w->cfg, o->config, &w->log, err)))
+		if ((rc = ingest_cluster_open_log(&cc, &w->cfg, o->config, &w->log, err)))
 			goto fail;
 		w->owns_log = true;
 	}
 	w->n_parts = ingest_log_n_partitions(w->log);
-	ingest_consumers_options co = {
-	    .log = w->log, .db = o->db, .max_lag_bytes = w->cfg.max_consumer_lag_bytes};
+	ingest_consumers_options co = {.log = w->log,
+				       .db = o->db,
+				       .max_lag_bytes = w->cfg.max_consumer_lag_bytes,
+				       .role = cc.role,
+				       .session_timeout_ms = cc.session_timeout_ms};
 	if ((rc = ingest_consumers_start(&co, &w->cons, err)))
 		goto fail;
 	if (w->cfg.append_threads > 0 && w->n_parts > 1) {
@@ -426,10 +763,14 @@ void ingest_writer_close(ingest_writer *w)
 	for (int i = 0; i < w->n_threads; i++)
 		pthread_join(w->threads[i], NULL);
 	ts_free(w->threads);
+	for (int i = 0; i < w->n_pool; i++)
+		batch_destroy(w->pool[i]);
+	w->n_pool = 0;
 	ingest_consumers_stop(w->cons);
 	if (w->owns_log)
 		ingest_log_close(w->log);
 	ingest_config_fini(&w->cfg);
+	tsdb_limiter_free(w->limiter);
 	pthread_cond_destroy(&w->has_work);
 	pthread_mutex_destroy(&w->mu);
 	ts_free(w);
@@ -495,5 +836,6 @@ int ingest_partition_stats_get(ingest_pipeline *p, int partition, ingest_partiti
 	out->n_samples_rejected = cs.n_rejected;
 	out->n_corrupt = cs.n_corrupt;
 	out->is_replayed = cs.is_replayed;
+	out->owned = cs.is_owned;
 	return TS_OK;
 }

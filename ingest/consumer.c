@@ -3,8 +3,9 @@
  * consumer.c: one thread per log partition feeds the store from the partitioned log.
  *
  * Design. A consumer ("ingest-pN") owns a log reader and a record decoder. For every
- * durable record, in offset order, it decodes the samples, appends each to the store
- * (tsdb_append) and then records the offset as applied (tsdb_partition_applied). Because
+ * durable record, in offset order, it decodes the series entries, appends each entry's
+ * samples to the store with one lookup (tsdb_append_series) and then records the offset
+ * as applied (tsdb_partition_applied). Because
  * a partition is only ever applied by its own consumer, series of one partition meet no
  * other writer (DESIGN.md "one consumer per partition owns its series").
  *
@@ -49,10 +50,26 @@
  * flags; `st_mu` guards only the cached log stats (copied in and out, nothing called under
  * it). No call into the store or the log holds a lock.
  *
+ * Roles (consumer.h). Role store: the group "kafka-group" thread (log_kafka.c) calls
+ * group_assigned/group_revoked. An assigned partition gets a consumer thread that first
+ * prepares like a start does (retrying while Kafka or the offsets are not right) and then
+ * runs the same loop. It resumes from the store's persisted offset for that partition, not
+ * from the group's committed offset: each store keeps its own blocks, so only its own
+ * offset says what it lacks (a store that never owned the partition reads it from the
+ * beginning; one that owned it before continues where its blocks end). The owner of a
+ * partition therefore always holds every retained record of it. A revoked partition's
+ * thread stops after the record it is applying, without flushing: the samples stay in the
+ * head and are persisted by the next cut like any others (a flush per rebalance would write
+ * small blocks for every partition at every membership change, and nothing depends on it:
+ * new owners read from their own offsets). Its last checkpoint commits the store's
+ * persisted offset, unless the assignment was lost (another member may own it already).
+ * Role ingest: no thread at all.
+ *
  * Not done here: writing to the log (batch.c), deciding when the store persists (tsdb/).
  */
 #include "ingest/consumer.h"
 
+#include "ingest/log_kafka.h"
 #include "ingest/record.h"
 
 #include <pthread.h>
@@ -70,6 +87,8 @@
 #define BACKOFF_MAX_MS  2000
 #define STOP_TRIES      3  /* attempts of a failing record once stopping */
 #define STOP_IDLE_POLLS 10 /* Kafka: empty polls in a row that end the drain at stop */
+#define REVOKED         1  /* consumer.revoked: stop after the current record, checkpoint */
+#define REVOKED_LOST    2  /* the same without the checkpoint (the assignment was lost) */
 
 /* ---------------------------------------------------------------- types */
 
@@ -99,6 +118,10 @@ typedef struct consumer {
 	_Atomic bool is_replayed;   /* reached replay_end */
 	_Atomic uint64_t ckpt_next; /* log checkpointed below this */
 	_Atomic uint64_t n_records, n_samples, n_rejected, n_corrupt, n_busy, n_errors;
+	/* Role store (group_assigned/group_revoked on "kafka-group"; has_thread and thread are
+	 * touched only there once the group is joined): */
+	_Atomic int revoked;   /* 0, REVOKED or REVOKED_LOST: the consumer thread must exit */
+	_Atomic bool is_owned; /* assigned to this member (stats) */
 } consumer;
 
 struct ingest_consumers {
@@ -115,6 +138,9 @@ struct ingest_consumers {
 	_Atomic int n_replaying; /* consumers not yet at their replay_end */
 	uint64_t replay_records; /* immutable after start: records to replay, all partitions */
 	int64_t start_ns;        /* immutable after start */
+	ingest_role role;        /* immutable */
+	ingest_log_kafka_group *group; /* role store: the group membership (owned) */
+	_Atomic bool has_assignment;   /* role store: the group assigned this member once */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -201,19 +227,22 @@ static void refresh_stats(consumer *c, bool force)
 
 /* ---------------------------------------------------------------- applying records */
 
-/* ingest_sample_fn: append one decoded sample to the store. */
-static int apply_sample(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms, double v)
+/* ingest_record_series_fn: append one decoded series entry to the store. */
+static int apply_series(void *ctx, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
+			const double *v, size_t n)
 {
 	consumer *c = ctx;
-	int rc = tsdb_append(c->g->db, labels, n_labels, t_ms, v, &c->rec_err);
-	if (rc == TS_OK) {
-		c->rec_samples++;
-		return TS_OK;
-	}
+	size_t done = 0, rejected = 0;
+	int rc = tsdb_append_series(c->g->db, labels, n_labels, t_ms, v, n, &done, &rejected,
+				    &c->rec_err);
 	if (rc == TS_ENOMEM)
 		return rc; /* retry the record once memory is back */
-	if (c->rec_rejected++ == 0 && c->rej_window == 0)
+	if (rc != TS_OK)
+		rejected += n - done; /* refused as a whole from there on (e.g. series limit) */
+	c->rec_samples += n - rejected;
+	if (rejected && c->rec_rejected == 0 && c->rej_window == 0)
 		snprintf(c->rej_first, sizeof(c->rej_first), "%s", c->rec_err.msg);
+	c->rec_rejected += rejected;
 	return TS_OK;
 }
 
@@ -227,7 +256,7 @@ static int apply(consumer *c, const void *rec, size_t len, uint64_t off)
 	for (int attempt = 1;; attempt++) {
 		c->rec_samples = c->rec_rejected = 0;
 		ts_err e = {0};
-		int rc = ingest_record_decode(c->dec, rec, len, apply_sample, c, &e);
+		int rc = ingest_record_decode_series(c->dec, rec, len, apply_series, c, &e);
 		if (rc == TS_ECORRUPT) {
 			atomic_fetch_add_explicit(&c->n_corrupt, 1, memory_order_relaxed);
 			ts_log_error("ingest: partition %d: skipping corrupt record at offset %llu "
@@ -295,6 +324,8 @@ static void *consumer_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	int backoff = BACKOFF_MIN_MS, stop_failures = 0, stop_idle = 0;
 	for (;;) {
+		if (atomic_load(&c->revoked))
+			break; /* role store: the partition went to another member */
 		bool stopping = atomic_load(&g->stopping);
 		if (!stopping && atomic_load(&g->is_paused)) {
 			sleep_ms(10);
@@ -348,8 +379,108 @@ static void *consumer_main(void *arg)
 		refresh_stats(c, false);
 	}
 	flush_rejections(c, true);
-	maybe_checkpoint(c, true);
+	if (atomic_load(&c->revoked) != REVOKED_LOST)
+		maybe_checkpoint(c, true);
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- role store: group */
+
+static int prepare(consumer *c, ts_err *err);
+
+/* Close what prepare() opened (the thread has exited or never ran). */
+static void unprepare(consumer *c)
+{
+	ingest_log_reader_close(c->r);
+	c->r = NULL;
+	ingest_record_decoder_free(c->dec);
+	c->dec = NULL;
+}
+
+/* Thread of an assigned partition: prepare (retrying until it works or the partition is
+ * revoked), then the ordinary consumer loop. */
+static void *owned_main(void *arg)
+{
+	consumer *c = arg;
+	int backoff = BACKOFF_MIN_MS;
+	for (;;) {
+		if (atomic_load(&c->revoked))
+			return NULL;
+		ts_err e = {0};
+		if (prepare(c, &e) == TS_OK)
+			break;
+		unprepare(c);
+		retry_error(c, "cannot start consuming an assigned partition", &e);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	uint64_t from = atomic_load(&c->next);
+	ts_log_info("ingest: partition %d assigned: resuming at offset %llu (this store's "
+		    "persisted offset), %llu records behind the log's end",
+		    c->partition, (unsigned long long)from,
+		    (unsigned long long)(c->replay_end > from ? c->replay_end - from : 0));
+	if (from >= c->replay_end)
+		caught_up(c);
+	return consumer_main(c);
+}
+
+/* ingest_log_kafka_group_options.assigned: start a consumer per new partition. */
+static void group_assigned(void *ctx, const int *parts, int n)
+{
+	ingest_consumers *g = ctx;
+	for (int i = 0; i < n; i++) {
+		consumer *c = &g->c[parts[i]];
+		if (c->has_thread)
+			continue; /* already ours */
+		atomic_store(&c->revoked, 0);
+		atomic_store(&c->is_replayed, false);
+		atomic_fetch_add(&g->n_replaying, 1);
+		int e = pthread_create(&c->thread, NULL, owned_main, c);
+		if (e) {
+			ts_log_error("ingest: partition %d: cannot start its consumer thread: %s",
+				     c->partition, strerror(e));
+			caught_up(c); /* not counted as replaying: readiness does not hang */
+			continue;
+		}
+		c->has_thread = true;
+		atomic_store(&c->is_owned, true);
+	}
+	atomic_store(&g->has_assignment, true);
+	if (n)
+		ts_log_info("ingest: the consumer group assigned %d partitions to this store", n);
+}
+
+/* ingest_log_kafka_group_options.revoked: stop the partitions' consumers (in parallel). */
+static void group_revoked(void *ctx, const int *parts, int n, bool is_lost)
+{
+	ingest_consumers *g = ctx;
+	for (int i = 0; i < n; i++)
+		atomic_store(&g->c[parts[i]].revoked, is_lost ? REVOKED_LOST : REVOKED);
+	for (int i = 0; i < n; i++) {
+		consumer *c = &g->c[parts[i]];
+		if (!c->has_thread)
+			continue;
+		pthread_join(c->thread, NULL);
+		c->has_thread = false;
+		unprepare(c);
+		caught_up(c); /* no longer replaying anything */
+		atomic_store(&c->is_owned, false);
+	}
+	if (n)
+		ts_log_info("ingest: %d partitions %s this store", n,
+			    is_lost ? "were lost by (session expired)" : "were revoked from");
+}
+
+/* Role store: no thread yet; join the group, whose callbacks start and stop them. */
+static int start_group(ingest_consumers *g, int64_t session_timeout_ms, ts_err *err)
+{
+	ingest_log_kafka_group_options go = {
+	    .session_timeout_ms =
+		session_timeout_ms > 0 ? session_timeout_ms : INGEST_CLUSTER_SESSION_TIMEOUT_MS,
+	    .assigned = group_assigned,
+	    .revoked = group_revoked,
+	    .ctx = g};
+	return ingest_log_kafka_group_join(g->log, &go, &g->group, err);
 }
 
 /* ---------------------------------------------------------------- start, stop */
@@ -377,7 +508,9 @@ static int prepare(consumer *c, ts_err *err)
 	atomic_store(&c->ckpt_next, resume);
 	atomic_store(&c->next, resume);
 	c->replay_end = st.next_offset;
+	pthread_mutex_lock(&c->st_mu);
 	c->st = st;
+	pthread_mutex_unlock(&c->st_mu);
 	c->last_stats_ns = ts_mono_ns();
 	if ((rc = reopen(c, err)))
 		return rc;
@@ -389,14 +522,15 @@ static int prepare(consumer *c, ts_err *err)
 
 int ingest_consumers_start(const ingest_consumers_options *o, ingest_consumers **out, ts_err *err)
 {
-	if (!o->log || !o->db)
+	if (!o->log || (!o->db && o->role != INGEST_ROLE_INGEST))
 		return ts_err_set(err, TS_EINVAL, "ingest: consumers need a log and a store");
 	ingest_consumers *g = ts_calloc(1, sizeof(*g));
 	if (!g)
 		return ts_err_set(err, TS_ENOMEM, "out of memory starting the consumers");
 	g->log = o->log;
 	g->db = o->db;
-	g->max_lag_bytes = o->max_lag_bytes;
+	g->role = o->role;
+	g->max_lag_bytes = o->role == INGEST_ROLE_ALL ? o->max_lag_bytes : 0;
 	g->poll_ms = o->poll_ms > 0 ? o->poll_ms : POLL_MS_DEFAULT;
 	g->is_local = strcmp(ingest_log_backend(o->log), "local") == 0;
 	atomic_store(&g->is_paused, o->is_paused);
@@ -412,6 +546,18 @@ int ingest_consumers_start(const ingest_consumers_options *o, ingest_consumers *
 	if (!(g->c = ts_calloc((size_t)g->n, sizeof(*g->c)))) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory starting the consumers");
 		goto fail;
+	}
+	for (int p = 0; p < g->n && g->role != INGEST_ROLE_ALL; p++) {
+		g->c[p].g = g;
+		g->c[p].partition = p;
+		pthread_mutex_init(&g->c[p].st_mu, NULL);
+	}
+	if (g->role != INGEST_ROLE_ALL) {
+		if (g->role == INGEST_ROLE_STORE &&
+		    (rc = start_group(g, o->session_timeout_ms, err)))
+			goto fail;
+		*out = g;
+		return TS_OK;
 	}
 	for (int p = 0; p < g->n; p++) {
 		consumer *c = &g->c[p];
@@ -452,6 +598,7 @@ void ingest_consumers_stop(ingest_consumers *g)
 {
 	if (!g)
 		return;
+	ingest_log_kafka_group_leave(g->group); /* role store: revokes (stops) every consumer */
 	atomic_store(&g->stopping, true);
 	for (int p = 0; g->c && p < g->n; p++) {
 		consumer *c = &g->c[p];
@@ -470,7 +617,10 @@ void ingest_consumers_stop(ingest_consumers *g)
 
 bool ingest_consumers_replay_done(const ingest_consumers *g)
 {
-	return atomic_load(&((ingest_consumers *)g)->n_replaying) == 0;
+	ingest_consumers *cg = (ingest_consumers *)g;
+	if (cg->role == INGEST_ROLE_STORE && !atomic_load(&cg->has_assignment))
+		return false;
+	return atomic_load(&cg->n_replaying) == 0;
 }
 
 int ingest_consumers_admit(ingest_consumers *g, int partition, ts_err *err)
@@ -490,6 +640,8 @@ int ingest_consumers_admit(ingest_consumers *g, int partition, ts_err *err)
 
 void ingest_consumers_appended(ingest_consumers *g, int partition, size_t bytes)
 {
+	if (g->role != INGEST_ROLE_ALL)
+		return; /* another process consumes: no lag bound (consumer.h) */
 	atomic_fetch_add_explicit(&g->c[partition].lag_bytes, (int64_t)bytes, memory_order_relaxed);
 }
 
@@ -508,6 +660,7 @@ void ingest_consumers_stats(const ingest_consumers *cg, int partition, ingest_co
 	out->n_errors = atomic_load(&c->n_errors);
 	out->checkpoint_next = atomic_load(&c->ckpt_next);
 	out->is_replayed = atomic_load(&c->is_replayed);
+	out->is_owned = c->g && (c->g->role == INGEST_ROLE_ALL || atomic_load(&c->is_owned));
 	pthread_mutex_lock(&c->st_mu);
 	out->log = c->st;
 	pthread_mutex_unlock(&c->st_mu);

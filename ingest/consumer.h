@@ -13,10 +13,17 @@
  * report every record they appended (ingest_consumers_appended) and ask before appending
  * (ingest_consumers_admit), which refuses with TS_EBUSY while the partition has more
  * appended-but-unapplied bytes than the configured bound.
+ *
+ * Cluster roles (options.role): INGEST_ROLE_ALL consumes every partition from start, as
+ * above. INGEST_ROLE_INGEST starts no consumer (a node that only produces; no store).
+ * INGEST_ROLE_STORE joins the Kafka log's consumer group and consumes only the partitions
+ * the group assigns it, each from the store's own persisted offset. Under both roles the
+ * lag bound is off: the appender and the consumer of a partition are different processes.
  */
 #ifndef INGEST_CONSUMER_H
 #define INGEST_CONSUMER_H
 
+#include "ingest/ingest.h"
 #include "ingest/log.h"
 
 #include "common/common.h"
@@ -29,13 +36,15 @@
 typedef struct ingest_consumers ingest_consumers;
 
 typedef struct ingest_consumers_options {
-	ingest_log *log;        /* borrowed; outlives the consumers */
-	tsdb_db *db;            /* borrowed; tracks at least the log's partitions */
-	uint64_t max_lag_bytes; /* per partition: unapplied bytes before admit() says
-				   TS_EBUSY; 0 = no bound */
-	int poll_ms;            /* longest a consumer blocks in the log (stop latency),
-				   0 = default (100 ms) */
-	bool is_paused;         /* start paused (test hook, ingest_consumers_set_paused) */
+	ingest_log *log;            /* borrowed; outlives the consumers */
+	tsdb_db *db;                /* borrowed; tracks at least the log's partitions */
+	uint64_t max_lag_bytes;     /* per partition: unapplied bytes before admit() says
+				       TS_EBUSY; 0 = no bound */
+	int poll_ms;                /* longest a consumer blocks in the log (stop latency),
+				       0 = default (100 ms) */
+	bool is_paused;             /* start paused (test hook, ingest_consumers_set_paused) */
+	ingest_role role;           /* see the file comment; INGEST_ROLE_INGEST allows db NULL */
+	int64_t session_timeout_ms; /* INGEST_ROLE_STORE: the group's session timeout */
 } ingest_consumers_options;
 
 /* Per-partition consumer counters (since start). */
@@ -51,6 +60,7 @@ typedef struct ingest_consumer_stats {
 	uint64_t n_errors;              /* read errors retried (I/O, memory) */
 	uint64_t checkpoint_next;       /* log checkpointed below this offset */
 	bool is_replayed;               /* caught up with replay_end */
+	bool is_owned;                  /* consuming the partition now (role store: assigned) */
 	ingest_log_partition_stats log; /* the log's stats, refreshed by the consumer thread
 					   every 500 ms (so that readers of stats never wait
 					   for a slow backend) */
@@ -74,7 +84,9 @@ int ingest_consumers_start(const ingest_consumers_options *o, ingest_consumers *
  */
 void ingest_consumers_stop(ingest_consumers *c);
 
-/* True once every consumer caught up with the log's end as of start. Thread-safe. */
+/* True once every consumer caught up with the log's end as of start (role store: the
+ * group assigned this member its partitions and each caught up with the end it had when
+ * assigned; role ingest: always). Thread-safe. */
 bool ingest_consumers_replay_done(const ingest_consumers *c);
 
 /*

@@ -27,7 +27,8 @@ typedef struct ingest_pipeline ingest_pipeline;
 typedef struct ingest_log ingest_log; /* the partitioned log (ingest/log.h, internal) */
 
 typedef struct ingest_options {
-	tsdb_db *db;            /* the store (borrowed; outlives the pipeline) */
+	tsdb_db *db;            /* the store (borrowed; outlives the pipeline); NULL only with
+				   cluster.role ingest (no store) */
 	size_t max_labels;      /* labels per series incl. __name__ */
 	size_t max_name_bytes;  /* metric and label name length */
 	size_t max_value_bytes; /* label value length */
@@ -40,6 +41,8 @@ typedef struct ingest_options {
 	 * log: samples go straight to the store and nothing is durable (memory-only stores,
 	 * tests, benchmarks). */
 	ingest_log *log;
+	size_t metadata_max_families; /* metric metadata registry bounds (ingest_metadata) */
+	size_t metadata_max_bytes;
 } ingest_options;
 
 /* Fill *o with defaults (db = NULL must be set by the caller). */
@@ -60,6 +63,9 @@ struct ingest_write_result {
 	size_t n_skipped;      /* values that are not numeric samples (string fields) */
 	size_t first_bad_line; /* 1-based line of the first bad line, 0 if none */
 	char first_error[256]; /* reason for the first bad line or rejected sample */
+	size_t n_limited;      /* samples of new series refused by ingest.max_series or
+				  ingest.max_series_per_metric (the rest was written) */
+	char limit_error[256]; /* the first such refusal, naming the limit and metric */
 };
 typedef struct ingest_write_result ingest_write_result;
 
@@ -160,6 +166,8 @@ typedef struct ingest_partition_stats {
 	uint64_t n_samples_rejected;   /* samples the store refused (out of order, limits) */
 	uint64_t n_corrupt;            /* corrupt records or log ranges skipped */
 	bool is_replayed;              /* the consumer finished the startup replay */
+	uint64_t owned;                /* 1 while this node consumes the partition (role store:
+					  assigned by the consumer group; role all: always) */
 } ingest_partition_stats;
 
 /* Fill *out for `partition` in [0, ingest_n_partitions). TS_EINVAL otherwise. Thread-safe. */
@@ -203,5 +211,129 @@ int ingest_scrape_targets(ingest_pipeline *p, ingest_scrape_target_info **out, s
 			  ts_err *err);
 /* Free a snapshot. NULL allowed. */
 void ingest_scrape_targets_free(ingest_scrape_target_info *v, size_t n);
+
+/* ---------------------------------------------------------------- metric metadata */
+
+/*
+ * The metric metadata registry (ingest/metadata.c): type, help and unit per metric family,
+ * learned from exposition text (# TYPE/# HELP/# UNIT of scrapes and imports) and from
+ * remote-write MetricMetadata; /api/v1/metadata reads it. In memory and bounded: at most
+ * INGEST_METADATA_MAX_VARIANTS distinct (type, help, unit) per family (most recently seen
+ * first), and least recently seen families are evicted beyond max_families or max_bytes.
+ * Thread-safe: every function may be called from any thread.
+ */
+typedef struct ingest_metadata ingest_metadata;
+
+#define INGEST_METADATA_MAX_VARIANTS         4    /* (type, help, unit) triples kept per family */
+#define INGEST_METADATA_MAX_HELP_BYTES       4096 /* longer help is cut at a UTF-8 boundary */
+#define INGEST_METADATA_MAX_NAME_BYTES       1024 /* longer family names are refused */
+#define INGEST_METADATA_DEFAULT_MAX_FAMILIES ((size_t)100000)
+#define INGEST_METADATA_DEFAULT_MAX_BYTES    ((size_t)32 << 20)
+
+/* New empty registry (*out returned owned). TS_EINVAL for a zero bound, TS_ENOMEM. */
+int ingest_metadata_new(size_t max_families, size_t max_bytes, ingest_metadata **out, ts_err *err);
+/* NULL allowed. */
+void ingest_metadata_free(ingest_metadata *m);
+
+/*
+ * Record that `family` (borrowed strings) has this type ("counter", "gauge", ...; NULL or
+ * "" = "unknown"), help and unit (NULL = ""). Marks the family and the triple most
+ * recently seen. TS_OK, TS_EINVAL (empty or over-long family name; counted as refused),
+ * TS_ENOMEM (registry unchanged).
+ */
+int ingest_metadata_put(ingest_metadata *m, const char *family, const char *type, const char *help,
+			const char *unit, ts_err *err);
+
+/*
+ * ingest_metadata_put as a parser metadata sink (ingest_metadata_fn in exposition.h):
+ * `registry` is the ingest_metadata. Refused names are skipped; returns TS_ENOMEM only.
+ */
+int ingest_metadata_sink(void *registry, const char *family, const char *type, const char *help,
+			 const char *unit);
+
+/* One entry of ingest_metadata_get; strings point into the same allocation. */
+typedef struct ingest_metadata_entry {
+	const char *family, *type, *help, *unit;
+} ingest_metadata_entry;
+
+/*
+ * Entries sorted by family name, each family's triples most recently seen first.
+ * family: only that family (NULL or "" = all). limit >= 0: at most that many families
+ * (negative = all); limit_per_metric > 0: at most that many triples per family (<= 0 =
+ * all), as Prometheus' limit and limit_per_metric. *out is returned owned (free with
+ * ingest_metadata_entries_free; NULL-safe), *n_out its length. TS_OK or TS_ENOMEM.
+ */
+int ingest_metadata_get(ingest_metadata *m, const char *family, long limit, long limit_per_metric,
+			ingest_metadata_entry **out, size_t *n_out, ts_err *err);
+void ingest_metadata_entries_free(ingest_metadata_entry *v);
+
+typedef struct ingest_metadata_stats {
+	uint64_t n_families; /* families held */
+	uint64_t n_variants; /* (type, help, unit) triples held */
+	uint64_t bytes;      /* memory they use */
+	uint64_t n_evicted;  /* families evicted by the bounds */
+	uint64_t n_refused;  /* puts refused (bad family name) */
+} ingest_metadata_stats;
+
+void ingest_metadata_stats_get(ingest_metadata *m, ingest_metadata_stats *out);
+
+/* The pipeline's registry (borrowed; lives as long as p). Never NULL for an open p. */
+ingest_metadata *ingest_pipeline_metadata(ingest_pipeline *p);
+
+/* ---------------------------------------------------------------- cluster roles */
+
+/*
+ * What one process does (the `cluster:` section, ingest/cluster_config.c; docs/SCALING.md).
+ * Roles other than `all` run on the Kafka log: `ingest` nodes produce, `store` nodes consume
+ * the partitions their Kafka consumer group assigns them.
+ */
+typedef enum ingest_role {
+	INGEST_ROLE_ALL = 0,    /* everything in one process (the default, single node) */
+	INGEST_ROLE_INGEST = 1, /* stateless: parse, validate, produce to Kafka; no store */
+	INGEST_ROLE_STORE = 2,  /* consume the assigned partitions into the store, serve queries */
+} ingest_role;
+
+#define INGEST_CLUSTER_NAME_MAX           64    /* node_id and replica_group, bytes */
+#define INGEST_CLUSTER_REPLICA_GROUP      "a"   /* default replica group */
+#define INGEST_CLUSTER_SESSION_TIMEOUT_MS 10000 /* default cluster.session_timeout */
+
+/* The parsed `cluster:` section. */
+typedef struct ingest_cluster_config {
+	ingest_role role;                                /* cluster.role */
+	char node_id[INGEST_CLUSTER_NAME_MAX + 1];       /* cluster.node_id (default: host name):
+							    names this node in client.id and logs */
+	char replica_group[INGEST_CLUSTER_NAME_MAX + 1]; /* cluster.replica_group: stores of one
+							    group share the consumer group
+							    <kafka.group_id>.<replica_group> */
+	int64_t session_timeout_ms; /* cluster.session_timeout: a store silent this long loses its
+				       partitions to the other members of its group */
+} ingest_cluster_config;
+
+/* The name of a role ("all", "ingest", "store"). Thread-safe. */
+const char *ingest_role_name(ingest_role r);
+
+/*
+ * Parse the `cluster:` section of c (NULL or absent: role all, node_id = host name,
+ * replica group "a", session timeout 10 s) into *out. Roles ingest and store need
+ * `ingest.backend: kafka`; role ingest refuses series limits (ingest.max_series*: they
+ * need the store). Errors: TS_EINVAL "file:line:col: cluster.<key>: reason", and the
+ * errors of the `ingest:`/`kafka:` sections when the role needs them. Thread-safe.
+ */
+int ingest_cluster_config_load(const ts_config *c, ingest_cluster_config *out, ts_err *err);
+
+/* The role the pipeline runs in (its config's `cluster.role`). Thread-safe. */
+ingest_role ingest_pipeline_role(const ingest_pipeline *p);
+
+/* ---------------------------------------------------------------- snapshots (log_create.c) */
+
+/*
+ * Create an empty embedded log in directory dir (created if missing; its partition
+ * directories must not exist) whose partition p continues at offset next[p] (n_partitions
+ * entries, borrowed): what a store restored from a snapshot needs beside its blocks
+ * (tsdb_snapshot's resume offsets). TS_OK, TS_EINVAL, TS_EEXIST, TS_EIO, TS_ENOSPC.
+ * Thread-safe (touches only dir).
+ */
+int ingest_log_local_create_at(const char *dir, int n_partitions, const uint64_t *next,
+			       ts_err *err);
 
 #endif /* INGEST_INGEST_H */

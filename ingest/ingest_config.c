@@ -13,6 +13,8 @@
  *     group_commit_wait: 1ms        # embedded log: max wait of a sync leader
  *     max_record_bytes: 1MiB        # one record (Kafka: stay under message.max.bytes)
  *     append_threads: 32            # parallel appends of one write; 0 = in the caller
+ *     max_series: 0                 # series in total; new ones beyond -> 429; 0 = no bound
+ *     max_series_per_metric: 0      # series per metric name; 0 = no bound
  *
  * Every error names file:line:col and the key (ts_yaml_error), like common/config.c
  * does for its own sections. This file does not start anything: batch.c opens the log
@@ -152,6 +154,11 @@ static int parse_key(const ts_yaml_doc *d, const ts_yaml_node *key, const ts_yam
 		if ((rc = ts_yaml_int(d, v, what, 0, INGEST_CONFIG_MAX_APPEND_THREADS, &n, err)) ==
 		    TS_OK)
 			c->append_threads = (int)n;
+		return rc;
+	}
+	if (strcmp(k, "max_series") == 0 || strcmp(k, "max_series_per_metric") == 0) {
+		if ((rc = ts_yaml_int(d, v, what, 0, INT64_MAX, &n, err)) == TS_OK)
+			*(k[10] ? &c->max_series_per_metric : &c->max_series) = (uint64_t)n;
 		return rc;
 	}
 	return ts_yaml_error(d, key, err, TS_EINVAL, "unknown key 'ingest.%s'", k);

@@ -47,6 +47,8 @@ typedef struct ingest_config {
 	uint32_t group_commit_wait_us;   /* ingest.group_commit_wait (embedded log) */
 	size_t max_record_bytes;         /* ingest.max_record_bytes: bound of one record */
 	int append_threads;              /* ingest.append_threads: 0 = append in the caller */
+	uint64_t max_series;             /* ingest.max_series: series in total; 0 = no bound */
+	uint64_t max_series_per_metric;  /* ingest.max_series_per_metric; 0 = no bound */
 } ingest_config;
 
 /* Fill *c with the defaults (log_dir NULL = <data_dir>/log, resolved by parse). */

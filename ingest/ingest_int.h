@@ -57,6 +57,11 @@ typedef struct ingest_batch ingest_batch;
 int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err);
 int ingest_batch_add(void *batch, const ts_label *labels, size_t n_labels, int64_t t_ms, double v);
 int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err);
+/* ingest_batch_add for a sample whose labels equal the previous ingest_batch_add(_renamed)
+ * call's on this batch except labels[name_idx].value (the next field of a line-protocol
+ * point): the other labels are not compared again. Same results as ingest_batch_add. */
+int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n_labels, size_t name_idx,
+			     int64_t t_ms, double v);
 void ingest_batch_free(ingest_batch *b);
 /* The limits the pipeline enforces (borrowed from p). */
 const ingest_limits *ingest_pipeline_limits(const ingest_pipeline *p);

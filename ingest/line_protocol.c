@@ -27,6 +27,9 @@
  *   3. the timestamp is parsed and converted to ms;
  *   4. per field the metric name is built in `raw` (measurement '_' field key),
  *      sanitized into `name` with ts_name_sanitize, and the sink is called.
+ * When the sink is ingest_batch_add, the second and later fields of a point go to
+ * ingest_batch_add_renamed, which is told that only __name__ changed, so the batch does
+ * not compare the point's tags again for every field.
  * Points of one request usually share their shape, so steps 1 and 4 are cached by
  * position (lp_tag_slot, lp_metric_slot): a tag key equal to the previous one at the
  * same position reuses its label name, a point whose tag keys all match reuses the
@@ -177,6 +180,8 @@ typedef struct lp_parser {
 	size_t meas_san_len;   /* length of the sanitized measurement */
 	size_t n_tags;         /* tags of the current point */
 	size_t name_idx;       /* index of __name__ in labels */
+	bool is_same_point;    /* a sample of the current point reached the sink: the next
+				* one differs from it only in __name__'s value */
 	size_t n_fields;       /* numeric fields of the current point */
 	size_t n_strings;      /* string fields of the current point */
 	lp_field fields[LP_FIELD_BATCH]; /* first LP_FIELD_BATCH numeric fields */
@@ -635,9 +640,15 @@ static int emit(lp_parser *ps, size_t idx, const char *key, size_t key_len, bool
 		}
 	}
 	ps->labels[ps->name_idx].value = name;
-	int rc = ps->fn(ps->ctx, ps->labels, ps->n_tags + 1, t_ms, v);
+	int rc;
+	if (ps->is_same_point && ps->fn == ingest_batch_add)
+		rc = ingest_batch_add_renamed(ps->ctx, ps->labels, ps->n_tags + 1, ps->name_idx,
+					      t_ms, v);
+	else
+		rc = ps->fn(ps->ctx, ps->labels, ps->n_tags + 1, t_ms, v);
 	if (rc < 0)
 		return rc;
+	ps->is_same_point = true;
 	ps->r.n_samples++;
 	return LP_OK;
 }
@@ -868,6 +879,7 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 	unsigned f;
 	int rc;
 
+	ps->is_same_point = false;
 	/* measurement */
 	const char *s = p;
 	p = scan_token(p, end, C_MEAS, &f);

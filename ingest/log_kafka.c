@@ -39,9 +39,16 @@
  * the cached committed and next offsets are atomics. Readers are used by one thread at a
  * time and own their consumer.
  *
+ * Consumer group (role store). ingest_log_kafka_group_join adds a "member" consumer that
+ * subscribes to the topic (cooperative-sticky assignor; eager protocols work too) on the
+ * thread "kafka-group". It never reads: assigned partitions are assigned at the end offset
+ * and paused. Its rebalance callback hands the owned partitions to the caller, which reads
+ * them with ordinary readers (assign(), per partition). While it exists, checkpoints commit
+ * through it: Kafka refuses generation-less commits to a group that has members.
+ *
  * Not done here: record validation (log.c), decoding (record.c), choosing partitions (the
- * write path), deleting data (the topic's retention does), rebalancing (readers use
- * assign(), never subscribe(); the group exists only to hold committed offsets).
+ * write path), deleting data (the topic's retention does), deciding where a new owner
+ * resumes (consumer.c: from its store's persisted offset).
  */
 #include "ingest/log_kafka.h"
 
@@ -134,6 +141,9 @@ typedef struct kafka_log {
 	_Atomic uint64_t n_log_suppressed; /* warnings suppressed since the last one logged */
 
 	kpart *parts; /* immutable array of n_partitions */
+
+	struct ingest_log_kafka_group *_Atomic group; /* joined group (commits go through it) */
+	int64_t member_session_ms; /* session.timeout.ms of the member being created */
 } kafka_log;
 
 typedef struct kafka_reader {
@@ -145,7 +155,16 @@ typedef struct kafka_reader {
 	char last_error[STATE_TEXT]; /* last transient consumer error (for timeouts) */
 } kafka_reader;
 
-typedef enum role { ROLE_PRODUCER, ROLE_CONTROL, ROLE_READER } role;
+typedef enum role { ROLE_PRODUCER, ROLE_CONTROL, ROLE_READER, ROLE_MEMBER } role;
+
+/* A consumer-group membership (ingest_log_kafka_group_join). */
+struct ingest_log_kafka_group {
+	kafka_log *log;                   /* borrowed */
+	ingest_log_kafka_group_options o; /* immutable copy */
+	rd_kafka_t *rk;                   /* the member consumer; its callbacks get the log */
+	pthread_t thread;                 /* "kafka-group": polls rk, runs the callbacks */
+	_Atomic bool stop;                /* tells kafka-group to close the member and exit */
+};
 
 static const ingest_log_ops kafka_ops;
 
@@ -430,6 +449,9 @@ static void broker_state(kafka_log *kl, char *out, size_t cap)
 	pthread_mutex_unlock(&kl->state_mu);
 }
 
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque);
+
 /* ---------------------------------------------------------------- handles */
 
 /*
@@ -460,6 +482,16 @@ static int make_conf(kafka_log *kl, role r, void *opaque, rd_kafka_conf_t **out,
 		if ((rc = conf_set(c, "queued.max.messages.kbytes", READER_QUEUE_KBYTES, err)) ||
 		    (rc = conf_set(c, "fetch.wait.max.ms", READER_FETCH_WAIT, err)))
 			goto fail;
+	} else if (r == ROLE_MEMBER) {
+		char hb[32];
+		snprintf(num, sizeof(num), "%lld", (long long)kl->member_session_ms);
+		snprintf(hb, sizeof(hb), "%lld", (long long)(kl->member_session_ms / 5));
+		if ((rc =
+			 conf_set(c, "partition.assignment.strategy", "cooperative-sticky", err)) ||
+		    (rc = conf_set(c, "session.timeout.ms", num, err)) ||
+		    (rc = conf_set(c, "heartbeat.interval.ms", hb, err)))
+			goto fail;
+		rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
 	}
 	for (size_t i = 0; i < kl->n_props; i++)
 		if ((rc = conf_set(c, kl->prop_names[i], kl->prop_values[i], err)))
@@ -486,7 +518,7 @@ static int make_conf(kafka_log *kl, role r, void *opaque, rd_kafka_conf_t **out,
 		    (rc = conf_set(c, "enable.partition.eof", "false", err)) ||
 		    (rc = conf_set(c, "auto.offset.reset", "error", err)))
 			goto fail;
-		rd_kafka_conf_set_error_cb(c, r == ROLE_CONTROL ? on_error : on_reader_error);
+		rd_kafka_conf_set_error_cb(c, r == ROLE_READER ? on_reader_error : on_error);
 	}
 	*out = c;
 	return TS_OK;
@@ -562,11 +594,14 @@ static int query_committed(kafka_log *kl, int partition, int64_t *out, ts_err *e
 	return TS_OK;
 }
 
-/* Commit `next` (checkpointed offset + 1) for the group and wait for the answer. */
+/* Commit `next` (checkpointed offset + 1) for the group and wait for the answer: through
+ * the member when a group is joined (the group's generation), else the control consumer. */
 static int commit_next(kafka_log *kl, int partition, int64_t next, ts_err *err)
 {
+	struct ingest_log_kafka_group *g = atomic_load(&kl->group);
+	rd_kafka_t *h = g ? g->rk : kl->ctl;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(kl->ctl);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(h);
 	if (!l || !q) {
 		if (l)
 			rd_kafka_topic_partition_list_destroy(l);
@@ -575,7 +610,7 @@ static int commit_next(kafka_log *kl, int partition, int64_t next, ts_err *err)
 		return ts_err_set(err, TS_ENOMEM, "kafka: out of memory");
 	}
 	rd_kafka_topic_partition_list_add(l, kl->topic, partition)->offset = next;
-	rd_kafka_resp_err_t e = rd_kafka_commit_queue(kl->ctl, l, q, NULL, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_commit_queue(h, l, q, NULL, NULL);
 	if (!e) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)kl->request_timeout_ms);
 		if (!ev) {
@@ -1152,6 +1187,7 @@ int ingest_log_kafka_open(const ingest_log_kafka_options *o, ingest_log **out, t
 	atomic_init(&kl->is_fatal, false);
 	atomic_init(&kl->log_quiet_until, 0);
 	atomic_init(&kl->n_log_suppressed, 0);
+	atomic_init(&kl->group, NULL);
 	kl->produce_timeout_ms = o->produce_timeout_ms;
 	kl->request_timeout_ms = o->request_timeout_ms;
 	kl->linger_ms = o->linger_ms;
@@ -1218,6 +1254,136 @@ static const ingest_log_ops kafka_ops = {
     .checkpoint = kafka_checkpoint,
     .stats = kafka_stats,
 };
+
+/* ---------------------------------------------------------------- consumer group */
+
+/*
+ * Rebalance callback of the member (on "kafka-group", inside rd_kafka_consumer_poll or
+ * rd_kafka_consumer_close; opaque: the log). Assigned partitions are assigned to the member
+ * at the end offset and paused, so that it never fetches records (the caller's readers
+ * do); revoked ones are handed back after the callee stopped reading them.
+ */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	kafka_log *kl = opaque;
+	struct ingest_log_kafka_group *g = atomic_load(&kl->group);
+	const char *proto = rd_kafka_rebalance_protocol(rk);
+	bool is_coop = proto && strcmp(proto, "COOPERATIVE") == 0;
+	int *ps = ts_calloc((size_t)parts->cnt + 1, sizeof(int)), n = 0;
+	for (int i = 0; ps && i < parts->cnt; i++)
+		if (parts->elems[i].partition >= 0 &&
+		    parts->elems[i].partition < kl->base.n_partitions)
+			ps[n++] = parts->elems[i].partition;
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < parts->cnt; i++)
+			parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+		rd_kafka_error_t *ae = is_coop ? rd_kafka_incremental_assign(rk, parts) : NULL;
+		rd_kafka_resp_err_t re =
+		    is_coop ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_assign(rk, parts);
+		if (ae || re)
+			ts_log_error("kafka: group %s: assigning %d partitions failed: %s",
+				     kl->group_id, parts->cnt,
+				     ae ? rd_kafka_error_string(ae) : rd_kafka_err2str(re));
+		if (ae)
+			rd_kafka_error_destroy(ae);
+		rd_kafka_pause_partitions(rk, parts);
+		for (int i = 0; i < n; i++) /* a new ownership: its first checkpoint commits */
+			atomic_store(&kl->parts[ps[i]].ckpt_next, -1);
+		if (g && ps)
+			g->o.assigned(g->o.ctx, ps, n);
+	} else {
+		if (e != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			ts_log_error("kafka: group %s: rebalance failed: %s", kl->group_id,
+				     rd_kafka_err2str(e));
+		if (g && ps)
+			g->o.revoked(g->o.ctx, ps, n, rd_kafka_assignment_lost(rk) != 0);
+		rd_kafka_error_t *ue = is_coop ? rd_kafka_incremental_unassign(rk, parts) : NULL;
+		if (!is_coop)
+			rd_kafka_assign(rk, NULL);
+		if (ue)
+			rd_kafka_error_destroy(ue);
+	}
+	if (!ps)
+		ts_log_error("kafka: group %s: out of memory in a rebalance (%d partitions "
+			     "ignored)",
+			     kl->group_id, parts->cnt);
+	ts_free(ps);
+}
+
+static void *group_main(void *arg)
+{
+	struct ingest_log_kafka_group *g = arg;
+	while (!atomic_load(&g->stop)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(g->rk, POLL_INTERVAL_MS);
+		if (m && m->err)
+			ts_log_debug("kafka: group %s: %s", g->log->group_id,
+				     rd_kafka_message_errstr(m));
+		if (m) /* a record fetched before its partition was paused: not ours to read */
+			rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(g->rk); /* revokes everything (callback), leaves the group */
+	return NULL;
+}
+
+int ingest_log_kafka_group_join(ingest_log *l, const ingest_log_kafka_group_options *o,
+				ingest_log_kafka_group **out, ts_err *err)
+{
+	if (l->ops != &kafka_ops)
+		return ts_err_set(err, TS_EINVAL, "consumer groups need the Kafka log");
+	kafka_log *kl = (kafka_log *)l;
+	if (!o || !o->assigned || !o->revoked || o->session_timeout_ms < 1000 ||
+	    o->session_timeout_ms > INT_MAX)
+		return ts_err_set(err, TS_EINVAL, "kafka: bad consumer group options");
+	if (atomic_load(&kl->group))
+		return ts_err_set(err, TS_EINVAL, "kafka: group %s already joined", kl->group_id);
+	struct ingest_log_kafka_group *g = ts_calloc(1, sizeof(*g));
+	if (!g)
+		return ts_err_set(err, TS_ENOMEM, "kafka: out of memory");
+	g->log = kl;
+	g->o = *o;
+	atomic_init(&g->stop, false);
+	kl->member_session_ms = o->session_timeout_ms;
+	int rc = new_handle(kl, ROLE_MEMBER, kl, &g->rk, err);
+	if (rc) {
+		ts_free(g);
+		return rc;
+	}
+	rd_kafka_poll_set_consumer(g->rk);
+	rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__NOENT;
+	if (t) {
+		rd_kafka_topic_partition_list_add(t, kl->topic, RD_KAFKA_PARTITION_UA);
+		e = rd_kafka_subscribe(g->rk, t);
+		rd_kafka_topic_partition_list_destroy(t);
+	}
+	atomic_store(&kl->group, g);
+	if (e || pthread_create(&g->thread, NULL, group_main, g) != 0) {
+		rc = ts_err_set(err, e ? err_code(e) : TS_ENOMEM, "kafka: cannot join group %s: %s",
+				kl->group_id, e ? rd_kafka_err2str(e) : "no thread");
+		atomic_store(&kl->group, NULL);
+		rd_kafka_destroy_flags(g->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		ts_free(g);
+		return rc;
+	}
+	pthread_setname_np(g->thread, "kafka-group");
+	ts_log_info("kafka: joined consumer group %s for topic %s as %s", kl->group_id, kl->topic,
+		    rd_kafka_name(g->rk));
+	*out = g;
+	return TS_OK;
+}
+
+void ingest_log_kafka_group_leave(ingest_log_kafka_group *g)
+{
+	if (!g)
+		return;
+	atomic_store(&g->stop, true);
+	pthread_join(g->thread, NULL);
+	atomic_store(&g->log->group, NULL);
+	rd_kafka_destroy(g->rk);
+	ts_log_info("kafka: left consumer group %s", g->log->group_id);
+	ts_free(g);
+}
 
 /* ---------------------------------------------------------------- mock cluster */
 

@@ -106,6 +106,49 @@ int ingest_log_kafka_open(const ingest_log_kafka_options *o, ingest_log **out, t
  */
 int ingest_log_kafka_check_property(const char *name, const char *value, ts_err *err);
 
+/* ---------------------------------------------------------------- consumer group (role store) */
+
+/*
+ * Membership of the log's consumer group (group_id of the options) for stores that split
+ * the partitions among themselves (cluster.role store, docs/formats/kafka.md section 8).
+ * The member subscribes to the topic with the cooperative-sticky assignor and never reads
+ * records itself (its partitions are paused): the callbacks tell the caller which
+ * partitions it owns, and the caller reads them with ordinary readers. While a member is
+ * joined, ingest_log_checkpoint commits through it (with the member's generation, as Kafka
+ * requires of a group with members) instead of through the standalone control consumer.
+ */
+typedef struct ingest_log_kafka_group ingest_log_kafka_group;
+
+typedef struct ingest_log_kafka_group_options {
+	int64_t session_timeout_ms; /* session.timeout.ms: a member silent this long is
+				       removed and its partitions reassigned (>= 1000) */
+	/* Called on the thread "kafka-group": this member now owns partitions[0..n) (borrowed,
+	 * valid during the call). The first checkpoint of each then commits unconditionally
+	 * (the new owner's persisted offset), later ones only move forward. */
+	void (*assigned)(void *ctx, const int *partitions, int n);
+	/* Called on "kafka-group": partitions[0..n) are taken away. The callee must stop
+	 * reading them and may checkpoint them (unless is_lost: the session expired, another
+	 * member may own them already and commits would fail) before it returns. */
+	void (*revoked)(void *ctx, const int *partitions, int n, bool is_lost);
+	void *ctx; /* passed to the callbacks (borrowed) */
+} ingest_log_kafka_group_options;
+
+/*
+ * Join the log's consumer group and start "kafka-group", which serves the membership and
+ * calls o's callbacks (o copied; at most one group per log). *out returned owned; leave
+ * with ingest_log_kafka_group_leave before closing the log. TS_OK; TS_EINVAL (not a Kafka
+ * log, already joined, bad options); TS_ENOMEM. Not thread-safe against leave.
+ */
+int ingest_log_kafka_group_join(ingest_log *l, const ingest_log_kafka_group_options *o,
+				ingest_log_kafka_group **out, ts_err *err);
+
+/*
+ * Leave the group: the revoked callback runs for every owned partition (on "kafka-group",
+ * before this returns), the member leaves (the others get its partitions at once instead
+ * of after the session timeout), and everything is freed. NULL allowed.
+ */
+void ingest_log_kafka_group_leave(ingest_log_kafka_group *g);
+
 /* ---------------------------------------------------------------- kafka: config section */
 
 typedef struct ingest_kafka_config ingest_kafka_config;

@@ -7,6 +7,11 @@
  * consumers (consumer.c) apply them to the store. Without a log (no config, no log in
  * the options) the batch stores directly and store rejections (too old, conflicting
  * duplicate) are counted per request and reported, not fatal.
+ *
+ * Roles (`cluster:` section, cluster_config.c): the pipeline is the same in every role;
+ * the writer (batch.c) opens the log and starts the consumers the role asks for. Role
+ * ingest has no store (options.db NULL): writes are produced to Kafka and nothing is
+ * applied here; role store consumes the partitions its consumer group assigns.
  */
 #include "ingest/ingest.h"
 
@@ -27,7 +32,32 @@ struct ingest_pipeline {
 	_Atomic uint64_t requests, samples, bad_lines, rejected;
 	ingest_scraper *scraper; /* scrape.c; NULL when nothing is scraped */
 	ingest_writer *writer;   /* batch.c: the log, its consumers (or the store directly) */
+	ingest_role role;        /* immutable: cluster.role */
+	ingest_metadata *meta;   /* metadata.c: metric metadata for /api/v1/metadata */
 };
+
+ingest_metadata *ingest_pipeline_metadata(ingest_pipeline *p)
+{
+	return p->meta;
+}
+
+/* Parser context of a write carrying metadata: samples go to the batch, metadata to the
+ * registry. */
+typedef struct meta_sink_ctx {
+	ingest_batch *b;
+	ingest_metadata *meta;
+} meta_sink_ctx;
+
+static int meta_ctx_sample(void *ctx, const ts_label *l, size_t n, int64_t t_ms, double v)
+{
+	return ingest_batch_add(((meta_sink_ctx *)ctx)->b, l, n, t_ms, v);
+}
+
+static int meta_ctx_meta(void *ctx, const char *family, const char *type, const char *help,
+			 const char *unit)
+{
+	return ingest_metadata_sink(((meta_sink_ctx *)ctx)->meta, family, type, help, unit);
+}
 
 ingest_writer *ingest_pipeline_writer(ingest_pipeline *p)
 {
@@ -43,29 +73,49 @@ void ingest_options_init(ingest_options *o)
 {
 	ingest_limits d = INGEST_LIMITS_DEFAULT;
 	memset(o, 0, sizeof(*o));
+	o->metadata_max_families = INGEST_METADATA_DEFAULT_MAX_FAMILIES;
+	o->metadata_max_bytes = INGEST_METADATA_DEFAULT_MAX_BYTES;
 	o->max_labels = d.max_labels;
 	o->max_name_bytes = d.max_name_bytes;
 	o->max_value_bytes = d.max_value_bytes;
 }
 
+ingest_role ingest_pipeline_role(const ingest_pipeline *p)
+{
+	return p->role;
+}
+
 int ingest_open(const ingest_options *o, ingest_pipeline **out, ts_err *err)
 {
-	if (!o->db)
-		return ts_err_set(err, TS_EINVAL, "ingest needs a store");
+	ingest_cluster_config cc;
+	int rc = ingest_cluster_config_load(o->config, &cc, err);
+	if (rc)
+		return rc;
+	if (!o->db && cc.role != INGEST_ROLE_INGEST)
+		return ts_err_set(err, TS_EINVAL, "ingest needs a store (role %s)",
+				  ingest_role_name(cc.role));
 	ingest_pipeline *p = ts_calloc(1, sizeof(*p));
 	if (!p)
 		return ts_err_set(err, TS_ENOMEM, "out of memory starting ingest");
 	p->opt = *o;
+	p->role = cc.role;
 	ingest_limits d = INGEST_LIMITS_DEFAULT;
 	p->limits = d;
 	p->limits.max_labels = o->max_labels;
 	p->limits.max_name_bytes = o->max_name_bytes;
 	p->limits.max_value_bytes = o->max_value_bytes;
-	int rc = ingest_writer_open(o, &p->writer, err);
+	rc = ingest_metadata_new(o->metadata_max_families ? o->metadata_max_families
+							  : INGEST_METADATA_DEFAULT_MAX_FAMILIES,
+				 o->metadata_max_bytes ? o->metadata_max_bytes
+						       : INGEST_METADATA_DEFAULT_MAX_BYTES,
+				 &p->meta, err);
+	if (rc == TS_OK)
+		rc = ingest_writer_open(o, &p->writer, err);
 	if (rc == TS_OK && o->config)
 		rc = ingest_scraper_start_config(p, o->config, &p->scraper, err);
 	if (rc) {
 		ingest_writer_close(p->writer);
+		ingest_metadata_free(p->meta);
 		ts_free(p);
 		return rc;
 	}
@@ -78,6 +128,7 @@ void ingest_close(ingest_pipeline *p)
 	if (p) {
 		ingest_scraper_stop(p->scraper); /* stop appending first, then drain */
 		ingest_writer_close(p->writer);
+		ingest_metadata_free(p->meta);
 	}
 	ts_free(p);
 }
@@ -144,7 +195,10 @@ int ingest_write_remote(ingest_pipeline *p, const void *body, size_t len, ingest
 	if (rc)
 		return rc;
 	ingest_rw_result rr;
-	rc = ingest_remote_write_decode(body, len, &p->limits, ingest_batch_add, b, &rr, err);
+	ingest_rw_options ro = {.meta_fn = meta_ctx_meta};
+	meta_sink_ctx mc = {b, p->meta};
+	rc = ingest_remote_write_decode_ex(body, len, &ro, &p->limits, meta_ctx_sample, &mc, &rr,
+					   err);
 	return finish(p, b, rc, res, err);
 }
 
@@ -162,8 +216,9 @@ int ingest_write_exposition(ingest_pipeline *p, const char *body, size_t len,
 		? INGEST_EXPO_OPENMETRICS
 		: INGEST_EXPO_AUTO;
 	ingest_expo_result er = {0};
+	meta_sink_ctx mc = {b, p->meta};
 	rc = ingest_exposition_parse(body, len, fmt, INGEST_EXPO_SKIP_INVALID, ts_now_ms(),
-				     &p->limits, ingest_batch_add, NULL, b, &er, err);
+				     &p->limits, meta_ctx_sample, meta_ctx_meta, &mc, &er, err);
 	if (rc == TS_OK) {
 		res->n_bad_lines = er.n_invalid_lines;
 		res->first_bad_line = er.first_invalid_line;

@@ -126,6 +126,14 @@ static int grow(void **p, size_t *cap, size_t n, size_t elem)
 	return TS_OK;
 }
 
+/* A series grouped by _add_ids. */
+typedef struct gseries {
+	uint32_t gid_off;  /* first of its 2 * n_labels ids in g_gids */
+	uint32_t n_labels; /* labels */
+	uint32_t n;        /* samples */
+	uint32_t pos;      /* flush scratch: next slot in g_order */
+} gseries;
+
 struct ingest_record_builder {
 	int compression;  /* INGEST_RECORD_COMPRESS_* requested */
 	size_t max_bytes; /* bound on the encoded record */
@@ -156,6 +164,30 @@ struct ingest_record_builder {
 	ts_buf open_ts;      /* zig-zag varint deltas of samples 2..n */
 	ts_buf open_vals;    /* u64le value bits of samples 1..n */
 
+	/* _add_ids: symbols of a shared ingest_symtab mapped to this record's ids */
+	const ingest_symtab *gmap_owner; /* the table gmap's ids belong to */
+	uint64_t *gmap;                  /* per shared id: gen << 32 | record id; stale if the
+					  * high half is not gen */
+	size_t cap_gmap;                 /* entries allocated */
+	uint32_t gen;                    /* current record's generation (>= 1) */
+	/* _add_ids groups samples by series until the record is written (flush_grouped) */
+	gseries *g_ser;       /* grouped series in first-seen order */
+	size_t g_n_ser;       /* series in g_ser */
+	size_t g_cap_ser;     /* capacity of g_ser */
+	uint32_t sgen;        /* generation of the grouped series (>= 1): a caller's slot word
+			       * sgen << 32 | g_ser index is current only with this sgen */
+	uint32_t *g_gids;     /* the series' shared label ids, back to back */
+	size_t g_n_gids;      /* ids used in g_gids */
+	size_t g_cap_gids;    /* capacity of g_gids */
+	uint32_t *g_sample_s; /* per grouped sample: its g_ser index */
+	int64_t *g_t;         /* per grouped sample: timestamp */
+	double *g_v;          /* per grouped sample: value */
+	uint32_t *g_order;    /* flush scratch: sample indices grouped by series */
+	size_t g_n;           /* grouped samples */
+	size_t g_cap;         /* capacity of the four per-sample arrays */
+	size_t g_bound;       /* worst-case bytes of the grouped series once written */
+	size_t last_n;        /* labels of the last entry in body (their ids: open_ids) */
+
 	size_t n_samples; /* samples in the record */
 	ts_buf scratch;   /* assembled payload for compression */
 	ts_buf zbuf;      /* snappy output */
@@ -179,6 +211,8 @@ int ingest_record_builder_new(int compression, size_t max_bytes, ingest_record_b
 	b->compression = compression;
 	b->max_bytes = max_bytes;
 	b->hash_seed = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
+	b->gen = 1;
+	b->sgen = 1;
 	ts_buf_init(&b->symtab, max_bytes);
 	ts_buf_init(&b->body, max_bytes);
 	ts_buf_init(&b->open_ts, max_bytes);
@@ -205,7 +239,34 @@ void ingest_record_builder_free(ingest_record_builder *b)
 	ts_free(b->slots);
 	ts_free(b->open_ids);
 	ts_free(b->open_reuse);
+	ts_free(b->gmap);
+	ts_free(b->g_ser);
+	ts_free(b->g_gids);
+	ts_free(b->g_sample_s);
+	ts_free(b->g_t);
+	ts_free(b->g_v);
+	ts_free(b->g_order);
 	ts_free(b);
+}
+
+static void flush_grouped(ingest_record_builder *b);
+
+/* Drop the grouped samples (allocations are kept); callers' slot words become stale. */
+static void clear_grouped(ingest_record_builder *b)
+{
+	b->g_n_ser = b->g_n_gids = b->g_n = b->g_bound = 0;
+	if (++b->sgen == 0)  /* after 2^32 records a stale slot word could match: clearing */
+		b->sgen = 1; /* slots is the caller's business, so the contract says 2^32 */
+}
+
+/* Forget every shared-id mapping (the record's symbols are being dropped). */
+static void new_generation(ingest_record_builder *b)
+{
+	if (++b->gen == 0) { /* wrapped: stale entries could look current */
+		if (b->gmap)
+			memset(b->gmap, 0, b->cap_gmap * sizeof(*b->gmap));
+		b->gen = 1;
+	}
 }
 
 void ingest_record_builder_reset(ingest_record_builder *b)
@@ -223,6 +284,19 @@ void ingest_record_builder_reset(ingest_record_builder *b)
 	b->open_n_labels = 0;
 	b->open_n = 0;
 	b->n_samples = 0;
+	b->last_n = 0;
+	clear_grouped(b);
+	new_generation(b);
+}
+
+size_t ingest_record_builder_alloc_bytes(const ingest_record_builder *b)
+{
+	return b->symtab.cap + b->body.cap + b->open_ts.cap + b->open_vals.cap + b->scratch.cap +
+	       b->zbuf.cap + b->cap_syms * 3 * sizeof(uint32_t) + b->n_slots * sizeof(uint32_t) +
+	       b->cap_gmap * sizeof(*b->gmap) + b->g_cap_ser * sizeof(*b->g_ser) +
+	       b->g_cap_gids * sizeof(*b->g_gids) +
+	       b->g_cap * (sizeof(*b->g_sample_s) + sizeof(*b->g_t) + sizeof(*b->g_v) +
+			   sizeof(*b->g_order));
 }
 
 size_t ingest_record_builder_n_samples(const ingest_record_builder *b)
@@ -241,7 +315,8 @@ static size_t open_bound(const ingest_record_builder *b)
 
 size_t ingest_record_builder_size_bytes(const ingest_record_builder *b)
 {
-	return INGEST_RECORD_HEADER_BYTES + 10 + b->symtab.len + 10 + b->body.len + open_bound(b);
+	return INGEST_RECORD_HEADER_BYTES + 10 + b->symtab.len + 10 + b->body.len + open_bound(b) +
+	       b->g_bound;
 }
 
 /* Is s[0..len) the string of symbol id? */
@@ -387,6 +462,7 @@ static void close_open(ingest_record_builder *b)
 	b->n_series++;
 	b->prev_t0 = b->open_t0;
 	b->has_open = false;
+	b->last_n = b->open_n_labels;
 	b->open_n_labels = 0;
 	b->open_n = 0;
 	ts_buf_reset(&b->open_ts);
@@ -436,6 +512,7 @@ int ingest_record_builder_add_series(ingest_record_builder *b, const ts_label *l
 		return ts_err_set(err, TS_ELIMIT, "record builder: too many samples");
 	if (n_labels == 0 || !labels)
 		return ts_err_set(err, TS_EINVAL, "record builder: empty label set");
+	flush_grouped(b); /* samples of _add_ids first, so every series keeps its order */
 	/*
 	 * Pass 1: compare with the open series label by label (consecutive series usually
 	 * share most labels), validate, and size the strings that may become new symbols.
@@ -517,6 +594,361 @@ nomem:
 	return ts_err_set(err, TS_ENOMEM, "record builder: out of memory");
 }
 
+/* ---------------------------------------------------------------- shared symbols */
+
+struct ingest_symtab {
+	ts_buf bytes;       /* the strings, each followed by a NUL */
+	uint32_t *off;      /* per id: offset of its string in bytes */
+	uint32_t *len;      /* per id: string length */
+	uint32_t *hash;     /* per id: str_hash of the string */
+	size_t n;           /* ids handed out */
+	size_t cap;         /* capacity of off, len and hash */
+	uint32_t *slots;    /* open addressing table of id + 1 (SYM_EMPTY = free) */
+	size_t n_slots;     /* power of 2, load <= 1/2 */
+	uint64_t hash_seed; /* keys str_hash */
+};
+
+int ingest_symtab_new(size_t max_bytes, ingest_symtab **out, ts_err *err)
+{
+	ingest_symtab *t = ts_calloc(1, sizeof(*t));
+	if (!t)
+		return ts_err_set(err, TS_ENOMEM, "symbol table: out of memory");
+	ts_buf_init(&t->bytes, max_bytes ? max_bytes : (size_t)1 << 30);
+	t->hash_seed = (uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
+	*out = t;
+	return TS_OK;
+}
+
+void ingest_symtab_free(ingest_symtab *t)
+{
+	if (!t)
+		return;
+	ts_buf_free(&t->bytes);
+	ts_free(t->off);
+	ts_free(t->len);
+	ts_free(t->hash);
+	ts_free(t->slots);
+	ts_free(t);
+}
+
+void ingest_symtab_reset(ingest_symtab *t)
+{
+	ts_buf_reset(&t->bytes);
+	if (t->n && t->slots)
+		memset(t->slots, 0, t->n_slots * sizeof(*t->slots));
+	t->n = 0;
+}
+
+size_t ingest_symtab_alloc_bytes(const ingest_symtab *t)
+{
+	return t->bytes.cap + t->cap * 3 * sizeof(uint32_t) + t->n_slots * sizeof(uint32_t);
+}
+
+const char *ingest_symtab_str(const ingest_symtab *t, uint32_t id, size_t *len)
+{
+	if (len)
+		*len = t->len[id];
+	return t->bytes.data + t->off[id];
+}
+
+/* Room for one more id: arrays and table (rehashed at load 1/2). */
+static int symtab_reserve(ingest_symtab *t)
+{
+	size_t need = t->n + 1, c1, c2, c3;
+	if (grow_u32(&t->off, need, t->cap, &c1) || grow_u32(&t->len, need, t->cap, &c2) ||
+	    grow_u32(&t->hash, need, t->cap, &c3))
+		return TS_ENOMEM;
+	t->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	if (need * 2 <= t->n_slots)
+		return TS_OK;
+	size_t n_slots = t->n_slots ? t->n_slots * 2 : 256;
+	uint32_t *slots = ts_calloc(n_slots, sizeof(*slots));
+	if (!slots)
+		return TS_ENOMEM;
+	for (size_t id = 0; id < t->n; id++) {
+		size_t i = t->hash[id] & (n_slots - 1);
+		while (slots[i] != SYM_EMPTY)
+			i = (i + 1) & (n_slots - 1);
+		slots[i] = (uint32_t)id + 1;
+	}
+	ts_free(t->slots);
+	t->slots = slots;
+	t->n_slots = n_slots;
+	return TS_OK;
+}
+
+int ingest_symtab_intern(ingest_symtab *t, const char *s, size_t len, uint32_t *id, ts_err *err)
+{
+	uint32_t h = str_hash(t->hash_seed, s, len);
+	size_t i = 0;
+	if (t->n_slots) {
+		size_t mask = t->n_slots - 1;
+		for (i = h & mask; t->slots[i] != SYM_EMPTY; i = (i + 1) & mask) {
+			uint32_t k = t->slots[i] - 1;
+			if (t->hash[k] == h && t->len[k] == len &&
+			    memcmp(t->bytes.data + t->off[k], s, len) == 0) {
+				*id = k;
+				return TS_OK;
+			}
+		}
+	}
+	if (t->n >= (size_t)INT32_MAX)
+		return ts_err_set(err, TS_ELIMIT, "symbol table: more than %d strings", INT32_MAX);
+	size_t old_slots = t->n_slots;
+	int rc = symtab_reserve(t);
+	if (rc == TS_OK)
+		rc = ts_buf_reserve(&t->bytes, len + 1);
+	if (rc)
+		return ts_err_set(err, rc, "symbol table: cannot hold %zu more bytes (%s)", len + 1,
+				  ts_err_name(rc));
+	if (t->n_slots != old_slots) /* rehashed: find the free slot again */
+		for (i = h & (t->n_slots - 1); t->slots[i] != SYM_EMPTY;
+		     i = (i + 1) & (t->n_slots - 1))
+			;
+	uint32_t k = (uint32_t)t->n++;
+	t->off[k] = (uint32_t)t->bytes.len;
+	t->len[k] = (uint32_t)len;
+	t->hash[k] = h;
+	memcpy(t->bytes.data + t->bytes.len, s, len);
+	t->bytes.len += len;
+	t->bytes.data[t->bytes.len++] = '\0';
+	t->bytes.data[t->bytes.len] = '\0';
+	t->slots[i] = k + 1;
+	*id = k;
+	return TS_OK;
+}
+
+/* ---------------------------------------------------------------- builder: shared ids */
+
+/* The record id of shared id gid, or UINT32_MAX when the record has no such symbol yet. */
+static uint32_t gmap_get(const ingest_record_builder *b, uint32_t gid)
+{
+	uint64_t e = b->gmap[gid];
+	return (uint32_t)(e >> 32) == b->gen ? (uint32_t)e : UINT32_MAX;
+}
+
+/* The record id of shared id gid, adding the symbol (room reserved by the caller). */
+static uint32_t gmap_intern(ingest_record_builder *b, const ingest_symtab *t, uint32_t gid)
+{
+	uint32_t id = gmap_get(b, gid);
+	if (id != UINT32_MAX)
+		return id;
+	size_t len;
+	const char *s = ingest_symtab_str(t, gid, &len);
+	id = (uint32_t)b->n_syms++;
+	uint8_t *w = (uint8_t *)b->symtab.data + b->symtab.len;
+	uint8_t *p = put_uvarint(w, len);
+	b->sym_off[id] = (uint32_t)(b->symtab.len + (size_t)(p - w));
+	memcpy(p, s, len);
+	b->symtab.len += (size_t)(p - w) + len;
+	b->symtab.data[b->symtab.len] = '\0';
+	b->sym_len[id] = (uint32_t)len;
+	b->sym_hash[id] = t->hash[gid]; /* not in b->slots: _add may add the string again */
+	b->gmap[gid] = (uint64_t)b->gen << 32 | id;
+	return id;
+}
+
+/* Make gmap cover every id of t (new entries are stale). */
+static int gmap_reserve(ingest_record_builder *b, const ingest_symtab *t)
+{
+	if (b->gmap_owner != t) { /* ids of another table mean other strings */
+		flush_grouped(b); /* its ids belong to the old table */
+		new_generation(b);
+		b->gmap_owner = t;
+	}
+	if (t->n <= b->cap_gmap)
+		return TS_OK;
+	size_t cap = b->cap_gmap ? b->cap_gmap : 256;
+	while (cap < t->n)
+		cap *= 2;
+	uint64_t *g = ts_realloc(b->gmap, cap * sizeof(*g));
+	if (!g)
+		return TS_ENOMEM;
+	memset(g + b->cap_gmap, 0, (cap - b->cap_gmap) * sizeof(*g));
+	b->gmap = g;
+	b->cap_gmap = cap;
+	return TS_OK;
+}
+
+/* Worst-case bytes of one series entry of n_labels labels, not counting its samples. */
+static size_t entry_bound(size_t n_labels)
+{
+	return 10 + (n_labels + 7) / 8 + n_labels * 10 + 10 + 10;
+}
+
+/*
+ * Write the grouped series into body as entries, in first-seen order, each with its
+ * samples in the order they were added (room reserved: g_bound bytes). Cannot fail.
+ */
+static void flush_grouped(ingest_record_builder *b)
+{
+	if (b->g_n == 0)
+		return;
+	/* counting sort of the samples by series */
+	uint32_t pos = 0;
+	for (size_t k = 0; k < b->g_n_ser; k++) {
+		b->g_ser[k].pos = pos;
+		pos += b->g_ser[k].n;
+	}
+	for (size_t i = 0; i < b->g_n; i++)
+		b->g_order[b->g_ser[b->g_sample_s[i]].pos++] = (uint32_t)i;
+	uint8_t *dst = (uint8_t *)b->body.data + b->body.len;
+	size_t prev_n = b->last_n;
+	const uint32_t *order = b->g_order;
+	for (size_t k = 0; k < b->g_n_ser; k++) {
+		const gseries *gs = &b->g_ser[k];
+		const uint32_t *gids = b->g_gids + gs->gid_off;
+		size_t n = gs->n_labels, nb = (n + 7) / 8;
+		dst = put_uvarint(dst, n);
+		uint8_t *reuse = dst;
+		memset(reuse, 0, nb);
+		dst += nb;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t name = gmap_get(b, gids[2 * i]);
+			uint32_t value = gmap_get(b, gids[2 * i + 1]);
+			if (i < prev_n && b->open_ids[2 * i] == name &&
+			    b->open_ids[2 * i + 1] == value) {
+				reuse[i / 8] |= (uint8_t)(1u << (i % 8));
+				continue;
+			}
+			b->open_ids[2 * i] = name;
+			b->open_ids[2 * i + 1] = value;
+			dst = put_uvarint(dst, name);
+			dst = put_uvarint(dst, value);
+		}
+		prev_n = n;
+		dst = put_uvarint(dst, gs->n);
+		int64_t t0 = b->g_t[order[0]], last = t0;
+		dst = put_uvarint(dst, zigzag(wrap_sub(t0, b->prev_t0)));
+		b->prev_t0 = t0;
+		for (uint32_t j = 1; j < gs->n; j++) {
+			int64_t t = b->g_t[order[j]];
+			dst = put_uvarint(dst, zigzag(wrap_sub(t, last)));
+			last = t;
+		}
+		for (uint32_t j = 0; j < gs->n; j++) {
+			uint64_t bits;
+			memcpy(&bits, &b->g_v[order[j]], 8);
+			ts_put_u64le(dst, bits);
+			dst += 8;
+		}
+		order += gs->n;
+	}
+	b->body.len = (size_t)(dst - (uint8_t *)b->body.data);
+	b->body.data[b->body.len] = '\0';
+	b->n_series += b->g_n_ser;
+	b->last_n = prev_n;
+	clear_grouped(b);
+}
+
+/* The grouped series the caller's slot word names, or -1. */
+static ptrdiff_t g_find(const ingest_record_builder *b, uint64_t slot)
+{
+	if ((uint32_t)(slot >> 32) != b->sgen || (uint32_t)slot >= b->g_n_ser)
+		return -1;
+	return (ptrdiff_t)(uint32_t)slot;
+}
+
+/* Room for one more grouped sample and, if is_new, one more series of n_labels labels. */
+static int g_reserve(ingest_record_builder *b, bool is_new, size_t n_labels)
+{
+	if (b->g_n == b->g_cap) {
+		size_t cap = b->g_cap ? b->g_cap * 2 : 256;
+		uint32_t *s = ts_realloc(b->g_sample_s, cap * sizeof(*s));
+		if (!s)
+			return TS_ENOMEM;
+		b->g_sample_s = s;
+		int64_t *t = ts_realloc(b->g_t, cap * sizeof(*t));
+		if (!t)
+			return TS_ENOMEM;
+		b->g_t = t;
+		double *v = ts_realloc(b->g_v, cap * sizeof(*v));
+		if (!v)
+			return TS_ENOMEM;
+		b->g_v = v;
+		uint32_t *o = ts_realloc(b->g_order, cap * sizeof(*o));
+		if (!o)
+			return TS_ENOMEM;
+		b->g_order = o;
+		b->g_cap = cap;
+	}
+	if (!is_new)
+		return TS_OK;
+	if (b->g_n_ser == b->g_cap_ser &&
+	    grow((void **)&b->g_ser, &b->g_cap_ser, b->g_n_ser + 1, sizeof(*b->g_ser)))
+		return TS_ENOMEM;
+	size_t cap_gids;
+	if (grow_u32(&b->g_gids, b->g_n_gids + 2 * n_labels, b->g_cap_gids, &cap_gids))
+		return TS_ENOMEM;
+	b->g_cap_gids = cap_gids;
+	return TS_OK;
+}
+
+int ingest_record_builder_add_ids(ingest_record_builder *b, const ingest_symtab *t,
+				  const uint32_t *ids, size_t n_labels, uint64_t *slot,
+				  int64_t t_ms, double v, ts_err *err)
+{
+	if (b->n_samples >= UINT32_MAX)
+		return ts_err_set(err, TS_ELIMIT, "record builder: too many samples");
+	if (n_labels == 0 || !ids)
+		return ts_err_set(err, TS_EINVAL, "record builder: empty label set");
+	if (n_labels > UINT32_MAX / 4)
+		return ts_err_set(err, TS_EINVAL, "record builder: %zu labels", n_labels);
+	if (gmap_reserve(b, t))
+		goto nomem;
+	ptrdiff_t k = g_find(b, *slot);
+	size_t extra = 10 + 8, str_bytes = 0;
+	if (k < 0) {
+		for (size_t j = 0; j < 2 * n_labels; j++) {
+			if (ids[j] >= t->n)
+				return ts_err_set(err, TS_EINVAL,
+						  "record builder: label %zu: unknown symbol %u",
+						  j / 2, ids[j]);
+			if (gmap_get(b, ids[j]) == UINT32_MAX)
+				str_bytes += t->len[ids[j]];
+		}
+		/* new symbols (len varint <= 5 + bytes) and the entry */
+		extra += str_bytes + 2 * 5 * n_labels + entry_bound(n_labels);
+	}
+	size_t size = ingest_record_builder_size_bytes(b);
+	if (extra > b->max_bytes || size > b->max_bytes - extra)
+		return ts_err_set(err, TS_ELIMIT,
+				  "record builder: record would exceed %zu bytes (now %zu, adding "
+				  "up to %zu)",
+				  b->max_bytes, size, extra);
+	/* reserve everything, then mutate (cannot fail past this point) */
+	size_t g_bound = b->g_bound + 18 + (k < 0 ? entry_bound(n_labels) : 0);
+	if (g_reserve(b, k < 0, n_labels) || ts_buf_reserve(&b->body, open_bound(b) + g_bound))
+		goto nomem;
+	if (k < 0) {
+		size_t cap_ids;
+		if (ts_buf_reserve(&b->symtab, str_bytes + 2 * 5 * n_labels) ||
+		    reserve_syms(b, 2 * n_labels) ||
+		    grow_u32(&b->open_ids, 2 * n_labels, b->cap_ids, &cap_ids))
+			goto nomem;
+		b->cap_ids = cap_ids;
+		close_open(b); /* from _add: written before the grouped series */
+		for (size_t j = 0; j < 2 * n_labels; j++)
+			gmap_intern(b, t, ids[j]);
+		k = (ptrdiff_t)b->g_n_ser++;
+		gseries *gs = &b->g_ser[k];
+		*gs = (gseries){.gid_off = (uint32_t)b->g_n_gids, .n_labels = (uint32_t)n_labels};
+		memcpy(b->g_gids + b->g_n_gids, ids, 2 * n_labels * sizeof(*ids));
+		b->g_n_gids += 2 * n_labels;
+		*slot = (uint64_t)b->sgen << 32 | (uint32_t)k;
+	}
+	b->g_ser[k].n++;
+	b->g_sample_s[b->g_n] = (uint32_t)k;
+	b->g_t[b->g_n] = t_ms;
+	b->g_v[b->g_n] = v;
+	b->g_n++;
+	b->g_bound = g_bound;
+	b->n_samples++;
+	return TS_OK;
+nomem:
+	return ts_err_set(err, TS_ENOMEM, "record builder: out of memory");
+}
+
 int ingest_record_builder_add(ingest_record_builder *b, const ts_label *labels, size_t n_labels,
 			      int64_t t_ms, double v, ts_err *err)
 {
@@ -578,6 +1010,7 @@ int ingest_record_builder_finish(ingest_record_builder *b, ts_buf *out, ts_err *
 	int rc;
 	if (b->n_samples == 0)
 		return ts_err_set(err, TS_EINVAL, "record builder: no samples to finish");
+	flush_grouped(b);
 	size_t plen = payload_size(b);
 	if (TS_NEVER(plen > INGEST_RECORD_MAX_PAYLOAD_BYTES))
 		return ts_err_set(err, TS_ELIMIT, "record builder: payload of %zu bytes", plen);
@@ -625,14 +1058,17 @@ fail:
 /* ---------------------------------------------------------------- decoder */
 
 struct ingest_record_decoder {
-	uint8_t *plain;    /* decompressed payload */
-	size_t plain_cap;  /* bytes allocated */
-	char *strs;        /* NUL-terminated copies of the symbols */
-	size_t strs_cap;   /* bytes allocated */
-	const char **syms; /* per symbol id: NUL-terminated copy in strs */
-	size_t syms_cap;   /* elements allocated */
-	ts_label *labels;  /* one series' labels */
-	size_t labels_cap; /* elements allocated */
+	uint8_t *plain;     /* decompressed payload */
+	size_t plain_cap;   /* bytes allocated */
+	char *strs;         /* NUL-terminated copies of the symbols */
+	size_t strs_cap;    /* bytes allocated */
+	const char **syms;  /* per symbol id: NUL-terminated copy in strs */
+	size_t syms_cap;    /* elements allocated */
+	ts_label *labels;   /* one series' labels */
+	size_t labels_cap;  /* elements allocated */
+	int64_t *ts;        /* _decode_series: one series' timestamps */
+	double *vs;         /* _decode_series: one series' values */
+	size_t samples_cap; /* elements allocated in ts and vs */
 };
 
 int ingest_record_decoder_new(ingest_record_decoder **out, ts_err *err)
@@ -652,6 +1088,8 @@ void ingest_record_decoder_free(ingest_record_decoder *d)
 	ts_free(d->strs);
 	ts_free(d->syms);
 	ts_free(d->labels);
+	ts_free(d->ts);
+	ts_free(d->vs);
 	ts_free(d);
 }
 
@@ -702,7 +1140,8 @@ static int decode_symbols(ingest_record_decoder *d, const uint8_t **pp, const ui
 
 /* Walk the payload [start, end) and feed fn. */
 static int decode_payload(ingest_record_decoder *d, const uint8_t *start, const uint8_t *end,
-			  uint32_t want_samples, ingest_sample_fn fn, void *ctx, ts_err *err)
+			  uint32_t want_samples, ingest_sample_fn fn, ingest_record_series_fn sfn,
+			  void *ctx, ts_err *err)
 {
 	const uint8_t *p = start;
 	size_t n_syms = 0;
@@ -794,6 +1233,40 @@ static int decode_payload(ingest_record_decoder *d, const uint8_t *start, const 
 			return CORRUPT("record: payload byte %zu: series %llu: truncated values",
 				       (size_t)(vp - start), (unsigned long long)s);
 		int64_t t = prev_t0;
+		if (sfn) {
+			if (n > d->samples_cap) {
+				size_t cap = d->samples_cap, c2 = d->samples_cap;
+				if (grow((void **)&d->ts, &cap, (size_t)n, sizeof(*d->ts)) ||
+				    grow((void **)&d->vs, &c2, (size_t)n, sizeof(*d->vs)))
+					return ts_err_set(err, TS_ENOMEM,
+							  "record decoder: out of memory");
+				d->samples_cap = cap < c2 ? cap : c2;
+			}
+			for (uint64_t k = 0; k < n; k++) {
+				int64_t delta;
+				if (ts_get_varint(&tp, vp, &delta))
+					return CORRUPT("record: payload byte %zu: series %llu: bad "
+						       "timestamp varint",
+						       (size_t)(tp - start), (unsigned long long)s);
+				t = (int64_t)((uint64_t)t + (uint64_t)delta);
+				d->ts[k] = t;
+				uint64_t vbits = ts_get_u64le(vp + 8 * k);
+				memcpy(&d->vs[k], &vbits, 8);
+			}
+			prev_t0 = d->ts[0];
+			if (tp != vp)
+				return CORRUPT("record: payload byte %zu: series %llu: timestamp "
+					       "bytes do not end where values start",
+					       (size_t)(tp - start), (unsigned long long)s);
+			rc = sfn(ctx, d->labels, (size_t)n_labels, d->ts, d->vs, (size_t)n);
+			if (rc < 0)
+				return ts_err_set(err, rc,
+						  "record: series sink stopped at series %llu (%s)",
+						  (unsigned long long)s, ts_err_name(rc));
+			p = vp + 8 * n;
+			total += n;
+			continue;
+		}
 		for (uint64_t k = 0; k < n; k++) {
 			int64_t delta;
 			if (ts_get_varint(&tp, vp, &delta))
@@ -830,8 +1303,8 @@ static int decode_payload(ingest_record_decoder *d, const uint8_t *start, const 
 	return TS_OK;
 }
 
-int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
-			 void *ctx, ts_err *err)
+static int decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
+		  ingest_record_series_fn sfn, void *ctx, ts_err *err)
 {
 	ingest_record_info info = {0};
 	int rc = ingest_record_header_parse(rec, len, &info, err);
@@ -844,7 +1317,7 @@ int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, 
 			       crc);
 	if (info.compression == INGEST_RECORD_COMPRESS_NONE)
 		return decode_payload(d, payload, payload + info.payload_len, info.n_samples, fn,
-				      ctx, err);
+				      sfn, ctx, err);
 	size_t ulen;
 	if (snappy_uncompressed_length((const char *)payload, info.payload_len, &ulen) != SNAPPY_OK)
 		return CORRUPT("record: bad snappy preamble");
@@ -858,5 +1331,17 @@ int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, 
 		SNAPPY_OK ||
 	    got != ulen)
 		return CORRUPT("record: snappy payload does not decompress");
-	return decode_payload(d, d->plain, d->plain + ulen, info.n_samples, fn, ctx, err);
+	return decode_payload(d, d->plain, d->plain + ulen, info.n_samples, fn, sfn, ctx, err);
+}
+
+int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
+			 void *ctx, ts_err *err)
+{
+	return decode(d, rec, len, fn, NULL, ctx, err);
+}
+
+int ingest_record_decode_series(ingest_record_decoder *d, const void *rec, size_t len,
+				ingest_record_series_fn fn, void *ctx, ts_err *err)
+{
+	return decode(d, rec, len, NULL, fn, ctx, err);
 }

@@ -71,6 +71,35 @@ typedef struct ingest_record_info {
  */
 int ingest_record_header_parse(const void *rec, size_t len, ingest_record_info *out, ts_err *err);
 
+/* ---------------------------------------------------------------- shared symbols */
+
+/*
+ * A symbol table shared by the builders of one batch: every distinct string gets a dense
+ * id (0, 1, ...) in first-seen order, and a builder fed ids (ingest_record_builder_add_ids)
+ * maps them to its record's own symbol ids through an array instead of hashing strings
+ * again. Ids stay valid until the table is freed. Not thread-safe: one owner thread.
+ */
+typedef struct ingest_symtab ingest_symtab;
+
+/* A new empty table bounded by max_bytes of string storage (0: 1 GiB). *out returned
+ * owned. TS_OK, TS_ENOMEM. */
+int ingest_symtab_new(size_t max_bytes, ingest_symtab **out, ts_err *err);
+/* Free the table. NULL allowed. */
+void ingest_symtab_free(ingest_symtab *t);
+/* Forget every string (allocations are kept). Builders that used t must be reset or
+ * finished before they are fed ids of it again. */
+void ingest_symtab_reset(ingest_symtab *t);
+/* Bytes allocated by the table. */
+size_t ingest_symtab_alloc_bytes(const ingest_symtab *t);
+/*
+ * The id of s[0..len) (borrowed; len >= 1, no NUL byte inside is checked by the caller),
+ * adding it if new. TS_OK, TS_ENOMEM, TS_ELIMIT (storage past max_bytes or 2^31 ids).
+ */
+int ingest_symtab_intern(ingest_symtab *t, const char *s, size_t len, uint32_t *id, ts_err *err);
+/* The NUL-terminated string of id (borrowed from t; valid until t is freed); its length
+ * in *len when len is not NULL. id must have come from this table. */
+const char *ingest_symtab_str(const ingest_symtab *t, uint32_t id, size_t *len);
+
 /* ---------------------------------------------------------------- builder */
 
 typedef struct ingest_record_builder ingest_record_builder;
@@ -108,6 +137,29 @@ int ingest_record_builder_add_series(ingest_record_builder *b, const ts_label *l
 				     size_t n, ts_err *err);
 
 /*
+ * Append one sample of the label set given as ids of t (borrowed): ids[2 i] and
+ * ids[2 i + 1] are the name and value of label i, n_labels >= 1. *slot is a word the
+ * caller keeps for this label set and this builder (0 at first; ingest_batch_add keeps
+ * one per distinct series of a batch): the builder stores there where it keeps the
+ * series, so finding it again costs no lookup. One slot must not serve two label sets
+ * or two builders. The caller guarantees that the strings form a normalized label set
+ * (ingest_batch_add checks it); this call checks only that every id exists in t
+ * (TS_EINVAL).
+ * Samples are grouped by series until the record is written: every distinct label set
+ * becomes one series entry holding its samples in the order they were added, so a
+ * series costs its labels once per record and the consumer looks it up once per
+ * record. Labels are mapped to the record's symbols through an array indexed by symbol
+ * id: nothing is hashed or compared here. (A slot word from 2^32 records ago could be
+ * taken for current; callers keep slots for one batch.)
+ * Errors and atomicity as _add. The same builder may mix _add and _add_ids (an _add
+ * writes out the grouped series first, so each series keeps its order); a string added
+ * both ways may then appear twice in the record's symbol table (still valid).
+ */
+int ingest_record_builder_add_ids(ingest_record_builder *b, const ingest_symtab *t,
+				  const uint32_t *ids, size_t n_labels, uint64_t *slot,
+				  int64_t t_ms, double v, ts_err *err);
+
+/*
  * An ingest_sample_fn that adds to the builder passed as ctx (no error message; codes as
  * _add). Lets a parser or a record decoder feed a builder directly.
  */
@@ -130,6 +182,9 @@ int ingest_record_builder_finish(ingest_record_builder *b, ts_buf *out, ts_err *
 
 /* Drop everything added since the last finish (allocations are kept for reuse). */
 void ingest_record_builder_reset(ingest_record_builder *b);
+
+/* Bytes allocated by the builder (to decide whether keeping it for reuse is worth it). */
+size_t ingest_record_builder_alloc_bytes(const ingest_record_builder *b);
 
 /* ---------------------------------------------------------------- decoder */
 
@@ -157,5 +212,21 @@ void ingest_record_decoder_free(ingest_record_decoder *d);
  */
 int ingest_record_decode(ingest_record_decoder *d, const void *rec, size_t len, ingest_sample_fn fn,
 			 void *ctx, ts_err *err);
+
+/*
+ * A sink for whole series entries: the n samples (t_ms[i], v[i]) of one entry, in
+ * record order; labels, t_ms and v are borrowed and valid only during the call. Return
+ * TS_OK to continue, or a negative TS_E* code to stop the decode with it.
+ */
+typedef int (*ingest_record_series_fn)(void *ctx, const ts_label *labels, size_t n_labels,
+				       const int64_t *t_ms, const double *v, size_t n);
+
+/*
+ * As ingest_record_decode, but fn gets each series entry once with all its samples, so a
+ * consumer looks a series up once per entry instead of once per sample. Same checks and
+ * codes; a bad timestamp or value region is found before its entry is delivered.
+ */
+int ingest_record_decode_series(ingest_record_decoder *d, const void *rec, size_t len,
+				ingest_record_series_fn fn, void *ctx, ts_err *err);
 
 #endif /* INGEST_RECORD_H */

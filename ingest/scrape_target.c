@@ -334,6 +334,23 @@ static int add_all_stale(ingest_scrape_target *t, ingest_batch *b, int64_t t_ms)
 	return TS_OK;
 }
 
+/* Parser context of a scrape: samples go to the target, metadata to the registry. */
+typedef struct scrape_ctx {
+	ingest_scrape_target *t;
+	ingest_metadata *meta;
+} scrape_ctx;
+
+static int scrape_ctx_sample(void *ctx, const ts_label *l, size_t n, int64_t t_ms, double v)
+{
+	return scrape_sink(((scrape_ctx *)ctx)->t, l, n, t_ms, v);
+}
+
+static int scrape_ctx_meta(void *ctx, const char *family, const char *type, const char *help,
+			   const char *unit)
+{
+	return ingest_metadata_sink(((scrape_ctx *)ctx)->meta, family, type, help, unit);
+}
+
 /* Publish a finished scrape's status. */
 static void publish(ingest_scrape_target *t, bool is_up, const char *msg, size_t n_samples)
 {
@@ -359,9 +376,10 @@ static void process_scrape(ingest_scrape_target *t, ingest_pipeline *p)
 	t->is_limit_hit = false;
 	if (ok) {
 		ingest_expo_format fmt = ingest_exposition_format_detect(t->content_type);
+		scrape_ctx sc = {t, ingest_pipeline_metadata(p)};
 		int rc = ingest_exposition_parse(t->body.data, t->body.len, fmt, 0, NO_TS,
-						 ingest_pipeline_limits(p), scrape_sink, NULL, t,
-						 NULL, &e);
+						 ingest_pipeline_limits(p), scrape_ctx_sample,
+						 scrape_ctx_meta, &sc, NULL, &e);
 		if (rc) {
 			ok = false;
 			msgf(msg, sizeof(msg), "%s", e.msg);

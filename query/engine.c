@@ -294,6 +294,7 @@ static int run(query_engine *e, const char *expr, size_t len, int64_t start_ms, 
 	tsdb_querier_close(c.q);
 	if (rc)
 		goto fail;
+	r->stats.tier = qe_tiers_name(r->stats.tiers_read);
 	r->stats.exec_ns = ts_mono_ns() - t0;
 	*out = r;
 	return TS_OK;

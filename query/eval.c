@@ -222,6 +222,7 @@ static int load_series(qe_ctx *c, const query_expr *vs, int64_t mint, int64_t ma
 		maxt = c->clip_ms - vs->vs.mods.offset_ms;
 	tsdb_series **sel = NULL;
 	size_t n_sel = 0;
+	c->stats->tiers_read |= 1u << TSDB_TIER_RAW;
 	int rc = tsdb_select(c->q, vs->vs.matchers, vs->vs.n_matchers, c->eng->opt.max_series, &sel,
 			     &n_sel, c->err);
 	if (rc)

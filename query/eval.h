@@ -29,8 +29,9 @@
  * subqueries, unary, step invariance), eval_labels.c (label sets, maps and result
  * builders), eval_binary.c (binary operators and vector matching), eval_agg.c
  * (aggregations), functions.c (call dispatch, math, date, label and misc functions),
- * functions_range.c (functions of range vectors), functions_hist.c (histogram_quantile
- * and quantile helpers), regex.c (pcre2 with capture groups for label_replace).
+ * functions_range.c (functions of range vectors), tiers.c (range functions answered from
+ * rollup tiers), functions_hist.c (histogram_quantile and quantile helpers), regex.c
+ * (pcre2 with capture groups for label_replace).
  */
 #ifndef QUERY_EVAL_H
 #define QUERY_EVAL_H
@@ -238,6 +239,33 @@ int qe_eval_aggregate(qe_ctx *c, const query_expr *e, qe_value *out);
 int qe_eval_call(qe_ctx *c, const query_expr *e, qe_value *out);
 /* Range-vector functions (functions_range.c); e is the call. */
 int qe_eval_range_call(qe_ctx *c, const query_expr *e, qe_value *out);
+/*
+ * Apply range function id (one without scalar arguments) to r's samples in [lo, hi] at
+ * step time t_ms, as qe_eval_range_call does: true and *out set when it yields a value;
+ * false with *rc = TS_OK when not, or with an error code in *rc.
+ */
+bool qe_range_apply_window(qe_ctx *c, query_func_id id, const qe_rseries *r, int64_t lo, int64_t hi,
+			   int64_t t_ms, double range_s, double *out, int *rc);
+/*
+ * Prometheus 2.42's extrapolatedRate after the counter correction: result is last -
+ * first (+ corrections) over n >= 2 samples from (first_t, first_v) to last_t in window
+ * [lo, hi]; the same operations whether the inputs come from samples or rollups.
+ */
+double qe_extrapolate_rate(double result, double first_v, int64_t first_t, int64_t last_t, size_t n,
+			   int64_t lo, int64_t hi, double range_s, bool is_counter, bool is_rate);
+
+/* ---------------------------------------------------------------- tier planner (tiers.c) */
+
+/*
+ * Answer range call e from the rollup tiers at the steps where that equals the raw
+ * answer (raw samples for the others). *is_done false (and nothing evaluated) when the
+ * call is not routable or no step can use a tier: the caller then evaluates it on raw.
+ */
+int qe_tier_range_call(qe_ctx *c, const query_expr *e, qe_value *out, bool *is_done);
+/* The tier string of a query_stats.tiers_read mask: "raw", "1m", "1h", "1h+raw", ...
+ * (static; "raw" for 0). */
+const char *qe_tiers_name(unsigned mask);
+
 /* histogram_quantile (functions_hist.c): q per step, v the buckets. */
 int qe_histogram_quantile(qe_ctx *c, const double *q, const qe_value *v, qe_value *out);
 /* label_replace (regex.c): everything but the vector comes from the call's strings. */

@@ -101,12 +101,20 @@ static bool extrapolated_rate(const rwin *w, bool is_counter, bool is_rate, doub
 			prev = w->v[i];
 		}
 	}
-	double to_start = (double)(w->t[0] - w->lo) / 1000;
-	double to_end = (double)(w->hi - w->t[last]) / 1000;
-	double sampled = (double)(w->t[last] - w->t[0]) / 1000;
-	double avg = sampled / (double)last;
-	if (is_counter && result > 0 && w->v[0] >= 0) {
-		double to_zero = sampled * (w->v[0] / result);
+	*out = qe_extrapolate_rate(result, w->v[0], w->t[0], w->t[last], w->n, w->lo, w->hi,
+				   w->range_s, is_counter, is_rate);
+	return true;
+}
+
+double qe_extrapolate_rate(double result, double first_v, int64_t first_t, int64_t last_t, size_t n,
+			   int64_t lo, int64_t hi, double range_s, bool is_counter, bool is_rate)
+{
+	double to_start = (double)(first_t - lo) / 1000;
+	double to_end = (double)(hi - last_t) / 1000;
+	double sampled = (double)(last_t - first_t) / 1000;
+	double avg = sampled / (double)(n - 1);
+	if (is_counter && result > 0 && first_v >= 0) {
+		double to_zero = sampled * (first_v / result);
 		if (to_zero < to_start)
 			to_start = to_zero;
 	}
@@ -115,9 +123,8 @@ static bool extrapolated_rate(const rwin *w, bool is_counter, bool is_rate, doub
 	interval += to_end < threshold ? to_end : avg / 2;
 	result = result * (interval / sampled);
 	if (is_rate)
-		result = result / w->range_s;
-	*out = result;
-	return true;
+		result = result / range_s;
+	return result;
 }
 
 static bool instant_value(const rwin *w, bool is_rate, double *out)
@@ -312,9 +319,37 @@ static int absent_over_time(qe_ctx *c, const query_expr *e, const qe_value *m, q
 	return TS_OK;
 }
 
+bool qe_range_apply_window(qe_ctx *c, query_func_id id, const qe_rseries *r, int64_t lo, int64_t hi,
+			   int64_t t_ms, double range_s, double *out, int *rc)
+{
+	*rc = TS_OK;
+	size_t lo_i = qe_lower_bound(r, lo), hi_i = lo_i;
+	while (hi_i < r->n && r->t[hi_i] <= hi)
+		hi_i++;
+	if (hi_i == lo_i)
+		return false;
+	double none = 0;
+	rwin win = {
+	    .t = r->t + lo_i,
+	    .v = r->v + lo_i,
+	    .n = hi_i - lo_i,
+	    .lo = lo,
+	    .hi = hi,
+	    .t_ms = t_ms,
+	    .range_s = range_s,
+	    .a1 = &none,
+	    .a2 = &none,
+	};
+	return apply(c, id, &win, out, rc);
+}
+
 int qe_eval_range_call(qe_ctx *c, const query_expr *e, qe_value *out)
 {
 	const query_func *f = e->call.func;
+	bool is_done;
+	int rc = qe_tier_range_call(c, e, out, &is_done); /* tiers.c: rollups where exact */
+	if (rc || is_done)
+		return rc;
 	size_t mi = SIZE_MAX;
 	for (size_t i = 0; i < e->call.n_args && mi == SIZE_MAX; i++)
 		if (query_expr_type(e->call.args[i]) == QUERY_VALUE_MATRIX)
@@ -326,7 +361,7 @@ int qe_eval_range_call(qe_ctx *c, const query_expr *e, qe_value *out)
 	bool at_shift = qe_is_step_invariant(qe_unparen(e->call.args[mi]));
 	qe_value m, sc[3];
 	memset(sc, 0, sizeof(sc));
-	int rc = qe_eval_matrix_arg(c, e->call.args[mi], at_shift, &m);
+	rc = qe_eval_matrix_arg(c, e->call.args[mi], at_shift, &m);
 	if (rc)
 		return rc;
 	uint64_t held = qe_value_points(c, &m);

@@ -26,6 +26,7 @@ typedef struct query_options {
 	int64_t timeout_ms;        /* per query */
 	int64_t max_samples;       /* samples a query may hold in memory at once */
 	size_t max_series;         /* series a selector may select */
+	bool is_raw_only;          /* never read the rollup tiers (benchmarks, debugging) */
 } query_options;
 
 void query_options_init(query_options *o);
@@ -52,7 +53,9 @@ typedef struct query_stats {
 	uint64_t samples_loaded; /* samples read from the store */
 	uint64_t series_loaded;  /* series read from the store */
 	int64_t exec_ns;         /* evaluation time */
-	const char *tier;        /* "raw", "1m", "1h": tier read (static string) */
+	const char *tier;        /* tiers read, coarsest first: "raw", "1m", "1h", "1h+raw",
+				  * "1h+1m+raw", ... (static string; query/tiers.c) */
+	unsigned tiers_read;     /* bit 1 << TSDB_TIER_* for every tier read */
 	int cache;               /* 1 if answered (partly) from the range cache */
 } query_stats;
 
@@ -96,5 +99,75 @@ void query_matchers_free(ts_matcher *m, size_t n);
  * (too long or nested too deep), TS_ENOMEM. Thread-safe.
  */
 int query_check_expr(const char *expr, size_t len, ts_err *err);
+
+/*
+ * Parse expr and append its canonical text to out, as Prometheus' Expr.String() prints
+ * it (/api/v1/format_query; query/format.c): `sum(rate(x[5m]))by(job)` becomes
+ * `sum by (job) (rate(x[5m]))`. out may be NULL (parse and type only). *type (NULL
+ * allowed) gets the expression's result type (a range vector is MATRIX). TS_OK,
+ * TS_EPARSE (message as query_instant's), TS_ELIMIT (too long, too deep, or out full),
+ * TS_ENOMEM. Thread-safe.
+ */
+int query_format(const char *expr, size_t len, ts_buf *out, query_result_type *type, ts_err *err);
+
+/* ---------------------------------------------------------------- range-read cache */
+
+/*
+ * A cache in front of query_range (query/cache.c). Entries are keyed by the normalized
+ * expression (parsed and printed, so spacing and spelling variants share an entry), the
+ * step, the step grid's phase (start mod step) and the engine's lookback delta. Each
+ * entry holds step-aligned extents: disjoint runs of steps [start, end] with their series
+ * and points. A request is split into cached and missing runs; only the missing runs
+ * are evaluated (on the same step grid) and the parts are merged, series by labels,
+ * into a result equal to query_range's. Steps newer than now - freshness are never
+ * stored. Entries are evicted least recently used when the cache holds more than
+ * max_bytes. Late writes (samples at or before the newest cached step, tsdb.h "late
+ * writes") trim every extent of entries reading that metric name from the sample's
+ * timestamp on. Expressions with @ or a negative offset (results that depend on the
+ * request range or on later data) bypass the cache.
+ *
+ * Counting: a request answered at least partly from cache is a hit (query_stats.cache
+ * = 1), and also a partial hit when something had to be evaluated; a cacheable request
+ * with nothing cached is a miss; bypassed requests are neither.
+ *
+ * Thread-safety: every function may be called from any number of threads.
+ */
+typedef struct query_cache query_cache;
+
+typedef struct query_cache_options {
+	size_t max_bytes;     /* memory bound of cached extents and keys; 0 = disabled */
+	int64_t freshness_ms; /* steps newer than now - freshness_ms are not cached */
+} query_cache_options;
+
+typedef struct query_cache_stats {
+	uint64_t hits;          /* requests answered at least partly from cache */
+	uint64_t partial_hits;  /* of hits: requests that also evaluated missing steps */
+	uint64_t misses;        /* cacheable requests with nothing cached */
+	uint64_t bytes;         /* memory held by entries (gauge) */
+	uint64_t entries;       /* entries held (gauge) */
+	uint64_t evictions;     /* entries evicted to stay under max_bytes */
+	uint64_t invalidations; /* extents trimmed or dropped because of late writes */
+} query_cache_stats;
+
+/*
+ * A cache for range queries of engine e (borrowed; must outlive the cache). *out
+ * returned owned, free with query_cache_free. With max_bytes 0 the cache exists but
+ * stores nothing (every request is evaluated). TS_EINVAL (negative freshness),
+ * TS_ENOMEM.
+ */
+int query_cache_new(query_engine *e, const query_cache_options *o, query_cache **out, ts_err *err);
+void query_cache_free(query_cache *c); /* NULL allowed */
+
+/*
+ * query_range through cache c (NULL: plain query_range on e). c must have been created
+ * for e. now_ms is the wall-clock time that the freshness window is measured from.
+ * Same results, errors and ownership as query_range.
+ */
+int query_range_cached(query_engine *e, query_cache *c, const char *expr, size_t len,
+		       int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t now_ms,
+		       query_result **out, ts_err *err);
+
+/* Snapshot of the counters. Thread-safe. */
+void query_cache_stats_get(query_cache *c, query_cache_stats *out);
 
 #endif /* QUERY_QUERY_H */

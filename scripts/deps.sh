@@ -13,12 +13,15 @@ group=${1:-build}
 
 build_pkgs=(build-essential cmake pkg-config
   libsnappy-dev libmicrohttpd-dev librdkafka-dev libyaml-dev libcmocka-dev
-  libcurl4-openssl-dev libpcre2-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev)
+  libcurl4-openssl-dev libpcre2-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+  libgnutls28-dev libcrypt-dev)
 # The browser console's build runs `npm ci` and scripts/embed_assets.py (web/CMakeLists.txt);
 # Debian's npm and python3 only when none is on PATH (a newer Node.js brings its own npm).
 command -v npm >/dev/null 2>&1 || build_pkgs+=(npm)
 command -v python3 >/dev/null 2>&1 || build_pkgs+=(python3)
-test_pkgs=(curl python3 ca-certificates prometheus prometheus-node-exporter chromium python3-aiosmtpd prometheus-alertmanager)
+# openssl: tests/integration/test_tls.sh makes a self-signed certificate.
+# clang + libclang-rt-dev (libFuzzer): scripts/test.sh runs every fuzz target briefly.
+test_pkgs=(clang libclang-rt-dev curl openssl python3 ca-certificates prometheus prometheus-node-exporter chromium python3-aiosmtpd prometheus-alertmanager)
 bench_pkgs=(influxdb prometheus linux-perf valgrind)
 
 case "$group" in

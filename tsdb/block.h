@@ -19,8 +19,9 @@
  * value column(s); a series with timestamps nobody shares gets a column of its own.
  * Parts hold at most TSDB_BLOCK_PART_MAX samples so a read of a short range decodes
  * little. Every part carries a list of (kind, column): the raw tier has one column
- * of kind TSDB_COL_RAW; the 1m/1h tiers (later) add count/sum/min/max/last/counter
- * columns under the same timestamps, and meta.tier says which tier a block is.
+ * of kind TSDB_COL_RAW; 1m/1h blocks (downsample.c) hold the rollup columns
+ * (count, sum, min, max, last, counter, first, first/last times, resets) under one
+ * timestamp column of bucket ends, and meta.tier says which tier a block is.
  *
  * Writing (tsdb_bw_*): two passes over the series. Pass 1 (scan) hashes every
  * series' timestamps (128-bit); a sequence seen twice becomes a shared column, written
@@ -45,7 +46,7 @@
 #define TSDB_BLOCK_MAGIC_INDEX  0x49425453u /* "STBI" */
 #define TSDB_BLOCK_MAGIC_CHUNKS 0x43425453u /* "STBC" */
 
-enum { TSDB_SEC_META = 1 };
+enum { TSDB_SEC_META = 1, TSDB_SEC_SOURCES = 2 }; /* sections of the meta file */
 enum {
 	TSDB_SEC_SYMBOLS = 1,
 	TSDB_SEC_TCOLS = 2,
@@ -55,15 +56,31 @@ enum {
 };
 enum { TSDB_SEC_DATA = 1 };
 
-enum { TSDB_TIER_RAW = 0, TSDB_TIER_1M = 1, TSDB_TIER_1H = 2 };
+/* Tiers (TSDB_TIER_RAW, _1M, _1H) are public: tsdb.h. */
+/*
+ * Column kinds of a part (docs/formats/block.md section 5.3). A raw block's parts hold
+ * one TSDB_COL_RAW column; a 1m/1h block's parts hold every rollup kind 1..10 over
+ * timestamps that are bucket ends (downsample.c). Unknown kinds are skipped on read.
+ */
 enum {
-	TSDB_COL_RAW = 0
-}; /* reserved for tiers: 1 count, 2 sum, 3 min, 4 max, 5 last,
-    * 6 counter */
+	TSDB_COL_RAW = 0,
+	TSDB_COL_COUNT = 1,   /* samples in the bucket (stale markers excluded) */
+	TSDB_COL_SUM = 2,     /* their sum */
+	TSDB_COL_MIN = 3,     /* minimum (PromQL min_over_time rule for NaN) */
+	TSDB_COL_MAX = 4,     /* maximum (max_over_time rule) */
+	TSDB_COL_LAST = 5,    /* value of the last sample */
+	TSDB_COL_COUNTER = 6, /* running reset-adjusted counter at the last sample */
+	TSDB_COL_FIRST = 7,   /* value of the first sample */
+	TSDB_COL_FIRST_T = 8, /* first sample time - bucket start, ms */
+	TSDB_COL_LAST_T = 9,  /* last sample time - bucket start, ms */
+	TSDB_COL_RESETS = 10, /* sum of the values before each drop inside the bucket */
+	TSDB_COL_N = 11
+};
 
 #define TSDB_BLOCK_PART_MAX  8192 /* samples per series part */
 #define TSDB_BLOCK_META_BASE 96   /* fixed bytes of the META section */
 #define TSDB_ULID_LEN        26
+#define TSDB_MAX_SOURCES     4096 /* ULIDs one meta may list as compaction sources */
 
 typedef struct tsdb_block_meta {
 	uint8_t ulid[16];
@@ -73,7 +90,9 @@ typedef struct tsdb_block_meta {
 	int64_t data_mint, data_maxt;   /* samples' range, inclusive */
 	uint64_t n_series, n_samples, n_tcols, resolution_ms, created_ms;
 	uint32_t n_offsets;
-	uint64_t *offsets; /* owned; per partition: one past the last covered offset */
+	uint64_t *offsets;      /* owned; per partition: one past the last covered offset */
+	uint32_t n_sources;     /* blocks this one replaces (compaction), <= TSDB_MAX_SOURCES */
+	uint8_t (*sources)[16]; /* owned: their ULIDs (meta section SOURCES), or NULL */
 } tsdb_block_meta;
 
 typedef struct tsdb_block_tcol {
@@ -85,7 +104,10 @@ typedef struct tsdb_block_tcol {
 typedef struct tsdb_block_part {
 	uint32_t tcol, start, n; /* timestamps tcol[start, start + n) */
 	int64_t mint, maxt;      /* first and last of them */
-	uint64_t off, len;       /* raw value column in DATA */
+	uint64_t off, len;       /* raw value column in DATA (len 0: none, rollup part) */
+	/* Rollup columns by kind (index TSDB_COL_COUNT .. TSDB_COL_RESETS; [0] unused):
+	 * offset and length in DATA, length 0 when absent. */
+	uint64_t roff[TSDB_COL_N], rlen[TSDB_COL_N];
 } tsdb_block_part;
 
 typedef struct tsdb_block_lval {
@@ -151,8 +173,23 @@ int tsdb_bw_scan(tsdb_bw *w, const int64_t *t, size_t n, ts_err *err);
  */
 int tsdb_bw_add(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64_t *t,
 		const double *v, size_t n, ts_err *err);
+/*
+ * Pass 2 for a 1m/1h block (tsdb_bw_set_origin with the tier first): add one series
+ * with n >= 1 rollup rows at bucket-end timestamps t (scanned in pass 1 like raw
+ * timestamps); cols[k] (k = TSDB_COL_COUNT .. TSDB_COL_RESETS) holds n values of kind k
+ * (cols[0] unused). Same order and range rules as tsdb_bw_add.
+ */
+int tsdb_bw_add_rollup(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64_t *t,
+		       const double *const cols[TSDB_COL_N], size_t n, ts_err *err);
 /* Series added so far. */
 uint64_t tsdb_bw_n_series(const tsdb_bw *w);
+/*
+ * Compaction (compact.c): write meta with this tier and resolution instead of raw, and
+ * a SOURCES section listing the ULIDs (copied) of the blocks the new one replaces.
+ * TS_OK, TS_EINVAL (more than TSDB_MAX_SOURCES), TS_ENOMEM.
+ */
+int tsdb_bw_set_origin(tsdb_bw *w, uint8_t tier, uint64_t resolution_ms,
+		       const uint8_t (*sources)[16], size_t n_sources, ts_err *err);
 /*
  * Write index and meta (with offsets[0..n_offsets), may be NULL), fsync, rename to
  * blocks_dir/<ULID>, fsync blocks_dir. *path receives the final directory (owned).
@@ -212,6 +249,12 @@ int tsdb_block_tcol_read(tsdb_block *b, uint32_t i, int64_t *t, ts_err *err);
  */
 int tsdb_block_read_part(tsdb_block *b, const tsdb_block_part *p, const int64_t *tcol_ts,
 			 int64_t mint, int64_t maxt, tsdb_samples *out, ts_err *err);
+/*
+ * Decode rollup column `kind` of a rollup part into v[0..p->n). TS_OK, TS_ECORRUPT
+ * (also when the part lacks the column; the block is marked bad).
+ */
+int tsdb_block_read_rollup_col(tsdb_block *b, const tsdb_block_part *p, int kind, double *v,
+			       ts_err *err);
 /* All samples of series id in [mint, maxt] (parts in order) appended to out. */
 int tsdb_block_read_series(tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt,
 			   tsdb_samples *out, ts_err *err);

@@ -95,6 +95,23 @@ void tsdb_block_meta_free(tsdb_block_meta *m)
 	ts_free(m->offsets);
 	m->offsets = NULL;
 	m->n_offsets = 0;
+	ts_free(m->sources);
+	m->sources = NULL;
+	m->n_sources = 0;
+}
+
+/* The optional SOURCES section of the meta file: u32 n, then n 16-byte ULIDs. */
+static int sources_parse(const uint8_t *p, size_t len, tsdb_block_meta *m, ts_err *err)
+{
+	uint32_t n = len >= 4 ? ts_get_u32le(p) : 0;
+	if (len < 4 || n == 0 || n > TSDB_MAX_SOURCES || len != 4 + (size_t)n * 16)
+		return CORRUPT(err, "meta: %zu bytes of sources", len);
+	m->sources = ts_malloc((size_t)n * sizeof(*m->sources));
+	if (!m->sources)
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading meta");
+	memcpy(m->sources, p + 4, (size_t)n * 16);
+	m->n_sources = n;
+	return TS_OK;
 }
 
 /* -------------------------------------------------------------------------------------
@@ -122,8 +139,9 @@ static int parse_all(tsdb_block *b, const tsdb_sfile *fm, ts_err *err)
 	const tsdb_sfile_sec *da = tsdb_sfile_get(&b->fc, TSDB_SEC_DATA);
 	if (!m || !da)
 		return CORRUPT(err, "a required section is missing");
+	const tsdb_sfile_sec *src = tsdb_sfile_get(fm, TSDB_SEC_SOURCES);
 	int rc = tsdb_block_meta_parse(m->data, m->len, &b->meta, err);
-	if (rc)
+	if (rc || (src && (rc = sources_parse(src->data, src->len, &b->meta, err))))
 		return rc;
 	b->data = da->data;
 	b->data_len = da->len;
@@ -289,6 +307,9 @@ int tsdb_block_read_part(tsdb_block *b, const tsdb_block_part *p, const int64_t 
 {
 	if (p->maxt < mint || p->mint > maxt)
 		return TS_OK;
+	if (!p->len)
+		return ts_err_set(err, TS_EINVAL, "block %s: samples read from a rollup part",
+				  b->meta.name);
 	const tsdb_block_tcol *c = &b->tcols[p->tcol];
 	int64_t *own = NULL;
 	double *v = ts_malloc(p->n * sizeof(*v));
@@ -324,6 +345,21 @@ int tsdb_block_read_part(tsdb_block *b, const tsdb_block_part *p, const int64_t 
 out:
 	ts_free(own);
 	ts_free(v);
+	return rc;
+}
+
+int tsdb_block_read_rollup_col(tsdb_block *b, const tsdb_block_part *p, int kind, double *v,
+			       ts_err *err)
+{
+	if (kind <= TSDB_COL_RAW || kind >= TSDB_COL_N || !p->rlen[kind]) {
+		mark_bad(b);
+		return CORRUPT(err, "block %s: part lacks rollup column %d", b->meta.name, kind);
+	}
+	int rc = tsdb_vcol_decode(b->data + p->roff[kind], p->rlen[kind], p->n, v, err);
+	if (rc) {
+		mark_bad(b);
+		ts_err_prefix(err, "block %s: ", b->meta.name);
+	}
 	return rc;
 }
 

@@ -102,6 +102,11 @@ struct tsdb_bw {
 	int64_t data_mint, data_maxt;
 	tsdb_block_part *parts; /* scratch for one series' parts */
 	size_t cap_parts;
+	/* origin (tsdb_bw_set_origin) */
+	uint8_t tier;
+	uint64_t resolution_ms;
+	uint8_t (*sources)[16]; /* owned */
+	size_t n_sources;
 	/* scratch */
 	uint8_t *enc;
 	size_t enc_cap;
@@ -205,6 +210,7 @@ void tsdb_bw_free(tsdb_bw *w)
 	ts_free(w->tcols);
 	ts_free(w->enc);
 	ts_free(w->scratch);
+	ts_free(w->sources);
 	ts_free(w->blocks_dir);
 	ts_free(w->tmp_dir);
 	ts_free(w);
@@ -213,6 +219,27 @@ void tsdb_bw_free(tsdb_bw *w)
 uint64_t tsdb_bw_n_series(const tsdb_bw *w)
 {
 	return w->n_series;
+}
+
+int tsdb_bw_set_origin(tsdb_bw *w, uint8_t tier, uint64_t resolution_ms,
+		       const uint8_t (*sources)[16], size_t n_sources, ts_err *err)
+{
+	if (tier > TSDB_TIER_1H || n_sources > TSDB_MAX_SOURCES)
+		return ts_err_set(err, TS_EINVAL, "block origin: tier %u, %zu sources", tier,
+				  n_sources);
+	uint8_t(*copy)[16] = NULL;
+	if (n_sources) {
+		copy = ts_malloc(n_sources * sizeof(*copy));
+		if (!copy)
+			return ts_err_set(err, TS_ENOMEM, "out of memory listing block sources");
+		memcpy(copy, sources, n_sources * sizeof(*copy));
+	}
+	ts_free(w->sources);
+	w->sources = copy;
+	w->n_sources = n_sources;
+	w->tier = tier;
+	w->resolution_ms = resolution_ms;
+	return TS_OK;
 }
 
 /* -------------------------------------------------------------------------------------
@@ -367,6 +394,10 @@ int tsdb_bw_scan(tsdb_bw *w, const int64_t *t, size_t n, ts_err *err)
 int tsdb_bw_add(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64_t *t,
 		const double *v, size_t n, ts_err *err)
 {
+	if (w->tier != TSDB_TIER_RAW)
+		return ts_err_set(err, TS_EINVAL,
+				  "block: raw samples in a rollup block "
+				  "(use tsdb_bw_add_rollup)");
 	int rc = check_ts(w, t, n, err);
 	if (rc || (rc = tsdb_ixw_check(w->ix, labels, n_labels, err)))
 		return rc;
@@ -392,6 +423,7 @@ int tsdb_bw_add(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64
 		size_t start = i * TSDB_BLOCK_PART_MAX;
 		size_t cnt = n - start < TSDB_BLOCK_PART_MAX ? n - start : TSDB_BLOCK_PART_MAX;
 		tsdb_block_part *p = &w->parts[i];
+		memset(p, 0, sizeof(*p));
 		size_t len;
 		if ((rc = tsdb_vcol_encode(v + start, cnt, TSDB_VENC_AUTO, w->scratch, w->enc,
 					   w->enc_cap, &len, err)) ||
@@ -403,6 +435,58 @@ int tsdb_bw_add(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64
 		p->mint = t[start];
 		p->maxt = t[start + cnt - 1];
 		p->len = len;
+	}
+	if ((rc = tsdb_ixw_add(w->ix, labels, n_labels, w->parts, n_parts, err)))
+		return rc;
+	w->n_series++;
+	w->n_samples += n;
+	w->data_mint = t[0] < w->data_mint ? t[0] : w->data_mint;
+	w->data_maxt = t[n - 1] > w->data_maxt ? t[n - 1] : w->data_maxt;
+	return TS_OK;
+}
+
+int tsdb_bw_add_rollup(tsdb_bw *w, const ts_label *labels, size_t n_labels, const int64_t *t,
+		       const double *const cols[TSDB_COL_N], size_t n, ts_err *err)
+{
+	if (w->tier == TSDB_TIER_RAW)
+		return ts_err_set(err, TS_EINVAL, "block: rollup rows in a raw block");
+	int rc = check_ts(w, t, n, err);
+	if (rc || (rc = tsdb_ixw_check(w->ix, labels, n_labels, err)))
+		return rc;
+	uint64_t h1, h2;
+	seq_hash(t, n, &h1, &h2);
+	seq_ent *e = seq_find(w, h1, h2, (uint32_t)n, false);
+	int64_t tcol = e ? e->tcol : -1;
+	if (tcol < 0 && (rc = write_tcol(w, t, n, &tcol, err)))
+		return rc;
+	if ((rc = ensure_scratch(w, n, err)))
+		return rc;
+	size_t n_parts = (n + TSDB_BLOCK_PART_MAX - 1) / TSDB_BLOCK_PART_MAX;
+	if (n_parts > w->cap_parts) {
+		tsdb_block_part *p = ts_realloc(w->parts, n_parts * sizeof(*p));
+		if (!p)
+			return ts_err_set(err, TS_ENOMEM, "out of memory adding a series");
+		w->parts = p;
+		w->cap_parts = n_parts;
+	}
+	for (size_t i = 0; i < n_parts; i++) {
+		size_t start = i * TSDB_BLOCK_PART_MAX;
+		size_t cnt = n - start < TSDB_BLOCK_PART_MAX ? n - start : TSDB_BLOCK_PART_MAX;
+		tsdb_block_part *p = &w->parts[i];
+		memset(p, 0, sizeof(*p));
+		for (int k = 1; k < TSDB_COL_N; k++) {
+			size_t len;
+			if ((rc = tsdb_vcol_encode(cols[k] + start, cnt, TSDB_VENC_AUTO, w->scratch,
+						   w->enc, w->enc_cap, &len, err)) ||
+			    (rc = data_write(w, w->enc, len, &p->roff[k], err)))
+				return rc;
+			p->rlen[k] = len;
+		}
+		p->tcol = (uint32_t)tcol;
+		p->start = (uint32_t)start;
+		p->n = (uint32_t)cnt;
+		p->mint = t[start];
+		p->maxt = t[start + cnt - 1];
 	}
 	if ((rc = tsdb_ixw_add(w->ix, labels, n_labels, w->parts, n_parts, err)))
 		return rc;
@@ -457,7 +541,7 @@ int tsdb_bw_finish(tsdb_bw *w, const uint64_t *offsets, uint32_t n_offsets, char
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	meta[0] = TSDB_TIER_RAW;
+	meta[0] = w->tier;
 	ts_put_u32le(meta + 4, n_offsets);
 	put_i64(meta + 8, w->range_mint);
 	put_i64(meta + 16, w->range_maxt);
@@ -466,15 +550,30 @@ int tsdb_bw_finish(tsdb_bw *w, const uint64_t *offsets, uint32_t n_offsets, char
 	ts_put_u64le(meta + 40, w->n_series);
 	ts_put_u64le(meta + 48, w->n_samples);
 	ts_put_u64le(meta + 56, w->n_tcols);
-	ts_put_u64le(meta + 64, 0);
+	ts_put_u64le(meta + 64, w->resolution_ms);
 	ts_put_u64le(meta + 72, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	memcpy(meta + 80, w->ulid, 16);
 	for (uint32_t i = 0; i < n_offsets; i++)
 		ts_put_u64le(meta + TSDB_BLOCK_META_BASE + 8 * i, offsets[i]);
 	if ((rc = join(&file, w->tmp_dir, "meta", err)) ||
 	    (rc = tsdb_sfile_create(&f, file, TSDB_BLOCK_MAGIC_META, err)) ||
-	    (rc = tsdb_sfile_section(&f, TSDB_SEC_META, meta, mlen, false, err)) ||
-	    (rc = tsdb_sfile_finish(&f, err)))
+	    (rc = tsdb_sfile_section(&f, TSDB_SEC_META, meta, mlen, false, err)))
+		goto out;
+	if (w->n_sources) { /* SOURCES: u32 count, then 16-byte ULIDs (compaction) */
+		size_t slen = 4 + w->n_sources * 16;
+		uint8_t *src = ts_malloc(slen);
+		if (!src) {
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory writing block meta");
+			goto out;
+		}
+		ts_put_u32le(src, (uint32_t)w->n_sources);
+		memcpy(src + 4, w->sources, w->n_sources * 16);
+		rc = tsdb_sfile_section(&f, TSDB_SEC_SOURCES, src, slen, false, err);
+		ts_free(src);
+		if (rc)
+			goto out;
+	}
+	if ((rc = tsdb_sfile_finish(&f, err)))
 		goto out;
 	/* Durable rename. */
 	if ((rc = fsync_dir(w->tmp_dir, err)) || (rc = join(&final, w->blocks_dir, w->name, err)))

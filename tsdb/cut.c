@@ -35,6 +35,11 @@
  * (checkpoint: magic, version, count, u64 each, CRC-32C; tmp + fsync + rename + dir
  * fsync), so a full flush of an empty head still advances them. Open takes the
  * maximum over the checkpoint and every block's meta.
+ *
+ * Worker (thread "tsdb-cut"): every cut_check_interval_ms it applies the cut rule (up
+ * to 8 cuts), then bg_maintain: downsampling, compaction, retention and cold moves,
+ * then drops blocks a read found corrupt. All of them publish under cut_lock, one at a
+ * time, so only the newest two block sets can have readers.
  */
 #include "tsdb/block.h"
 
@@ -297,7 +302,8 @@ static int writer_of(cut_ctx *c, int64_t k, range_w **out, ts_err *err)
 			return rc;
 		for (size_t i = 0; i < c->bs->n; i++) {
 			tsdb_block *b = c->bs->b[i];
-			if (b->meta.range_mint <= r->hi && b->meta.range_maxt >= r->lo)
+			if (b->meta.tier == TSDB_TIER_RAW && b->meta.range_mint <= r->hi &&
+			    b->meta.range_maxt >= r->lo)
 				r->n_ov++;
 		}
 		if (r->n_ov) {
@@ -307,7 +313,8 @@ static int writer_of(cut_ctx *c, int64_t k, range_w **out, ts_err *err)
 			r->n_ov = 0;
 			for (size_t i = 0; i < c->bs->n; i++) {
 				tsdb_block *b = c->bs->b[i];
-				if (b->meta.range_mint <= r->hi && b->meta.range_maxt >= r->lo)
+				if (b->meta.tier == TSDB_TIER_RAW && b->meta.range_mint <= r->hi &&
+				    b->meta.range_maxt >= r->lo)
 					r->ov[r->n_ov++] = (ov_cursor){b, 0, NULL, 0};
 			}
 		}
@@ -718,6 +725,35 @@ int tsdb_cut_maybe(tsdb_db *db, bool *did_cut, ts_err *err)
  * Background worker
  * ---------------------------------------------------------------------------------- */
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The worker's duties after the cuts of one tick: downsampling (downsample.c),
+ * compaction (compact.c: at most 4 merges per tick so shutdown stays prompt; after a
+ * failure it pauses a minute instead of retrying every tick), retention and cold moves
+ * (retention.c). Each failure is logged here; the next tick retries.
+ */
+static void bg_maintain(tsdb_db *db)
+{
+	ts_err e = {0};
+	int64_t now = wall_ms();
+	if (tsdb_downsample_run(db, &e) != TS_OK) /* tiers helper: the one call */
+		ts_log_error("tsdb: downsampling failed: %s", e.msg);
+	e = (ts_err){0};
+	if (now >= db->compact_pause_until_ms && tsdb_compact_run(db, 4, NULL, &e) != TS_OK) {
+		ts_log_error("tsdb: compaction failed (retrying in 1 min): %s", e.msg);
+		db->compact_pause_until_ms = now + 60000;
+	}
+	e = (ts_err){0};
+	if (tsdb_retention_run(db, now, NULL, NULL, &e) != TS_OK)
+		ts_log_error("tsdb: retention or cold move failed: %s", e.msg);
+}
+
 static void *bg_main(void *arg)
 {
 	tsdb_db *db = arg;
@@ -740,6 +776,7 @@ static void *bg_main(void *arg)
 				break;
 			}
 		}
+		bg_maintain(db);
 		tsdb_blocks_drop_bad(db);
 		pthread_mutex_lock(&db->bg_lock);
 	}

@@ -6,7 +6,9 @@
  * Open: validate options, create <dir> and <dir>/blocks, remove leftover *.tmp block
  * directories (a cut that crashed before its rename), open every block (block_read.c
  * verifies all CRCs and the index; a block that fails is logged and moved to
- * <dir>/quarantine/, never fatal), and take the persisted partition offsets as the
+ * <dir>/quarantine/, never fatal) of the optional cold directory and of <dir>/blocks,
+ * drop blocks a crashed compaction or cold move left behind (compact.c:
+ * tsdb_compact_open_cleanup), and take the persisted partition offsets as the
  * maximum over <dir>/offsets and every block's meta (cut.c). Then start the worker.
  * Close: stop the worker, flush the head into blocks, free.
  *
@@ -38,6 +40,8 @@ void tsdb_options_init(tsdb_options *o)
 	o->retention_1m_ms = 30LL * 86400 * 1000;
 	o->retention_1h_ms = 365LL * 86400 * 1000;
 	o->cut_check_interval_ms = 1000;
+	o->max_block_duration_ms = 24 * 3600 * 1000;
+	o->cold_after_ms = 2LL * 86400 * 1000;
 }
 
 /* -------------------------------------------------------------------------------------
@@ -100,6 +104,42 @@ int tsdb_blocks_publish(tsdb_db *db, tsdb_block **add, size_t n_add, tsdb_blocks
 	db->blocks = bs;
 	pthread_mutex_unlock(&db->blocks_lock);
 	*old = cur; /* the store's reference moves to the caller */
+	return TS_OK;
+}
+
+int tsdb_blocks_replace(tsdb_db *db, tsdb_block *const *rm, size_t n_rm, tsdb_block **add,
+			size_t n_add, tsdb_blockset **old, ts_err *err)
+{
+	pthread_mutex_lock(&db->blocks_lock);
+	tsdb_blockset *cur = db->blocks;
+	size_t found = 0;
+	for (size_t i = 0; i < cur->n; i++)
+		for (size_t k = 0; k < n_rm; k++)
+			found += cur->b[i] == rm[k];
+	if (found != n_rm) {
+		pthread_mutex_unlock(&db->blocks_lock);
+		return ts_err_set(err, TS_ENOTFOUND, "a block to replace left the set");
+	}
+	tsdb_blockset *bs = set_new(cur->n - n_rm + n_add);
+	if (!bs) {
+		pthread_mutex_unlock(&db->blocks_lock);
+		return ts_err_set(err, TS_ENOMEM, "out of memory publishing blocks");
+	}
+	for (size_t i = 0; i < cur->n; i++) {
+		bool is_rm = false;
+		for (size_t k = 0; k < n_rm && !is_rm; k++)
+			is_rm = cur->b[i] == rm[k];
+		if (!is_rm)
+			bs->b[bs->n++] = cur->b[i];
+	}
+	for (size_t i = 0; i < n_add; i++)
+		bs->b[bs->n++] = add[i];
+	for (size_t i = 0; i < bs->n; i++)
+		tsdb_block_acquire(bs->b[i]);
+	qsort(bs->b, bs->n, sizeof(bs->b[0]), cmp_blocks);
+	db->blocks = bs;
+	pthread_mutex_unlock(&db->blocks_lock);
+	*old = cur;
 	return TS_OK;
 }
 
@@ -170,14 +210,17 @@ static void remove_tmp_block(const char *path)
 		ts_log_warn("cannot remove unfinished block %s: %s", path, strerror(errno));
 }
 
-/* Open every block under <dir>/blocks; quarantine the ones that fail. */
-static int load_blocks(tsdb_db *db, const char *bdir, ts_err *err)
+typedef struct block_vec {
+	tsdb_block **v;
+	size_t n, cap;
+} block_vec;
+
+/* Open every block under bdir into bv; quarantine the ones that fail. */
+static int load_dir(tsdb_db *db, const char *bdir, block_vec *bv, ts_err *err)
 {
 	DIR *d = opendir(bdir);
 	if (!d)
 		return ts_err_set(err, TS_EIO, "open %s: %s", bdir, strerror(errno));
-	tsdb_block **v = NULL;
-	size_t n = 0, cap = 0;
 	int rc = TS_OK;
 	struct dirent *e;
 	char path[4200];
@@ -210,23 +253,40 @@ static int load_blocks(tsdb_db *db, const char *bdir, ts_err *err)
 			atomic_fetch_add_explicit(&db->blocks_quarantined, 1, memory_order_relaxed);
 			continue;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			tsdb_block **nv = ts_realloc(v, nc * sizeof(*nv));
+		if (bv->n == bv->cap) {
+			size_t nc = bv->cap ? bv->cap * 2 : 16;
+			tsdb_block **nv = ts_realloc(bv->v, nc * sizeof(*nv));
 			if (!nv) {
 				tsdb_block_release(b);
 				rc = ts_err_set(err, TS_ENOMEM, "out of memory loading blocks");
 				break;
 			}
-			v = nv;
-			cap = nc;
+			bv->v = nv;
+			bv->cap = nc;
 		}
-		v[n++] = b;
+		bv->v[bv->n++] = b;
 		for (uint32_t p = 0; p < b->meta.n_offsets && (int)p < db->opt.n_partitions; p++)
 			if (b->meta.offsets[p] > atomic_load(&db->parts[p].persisted))
 				atomic_store(&db->parts[p].persisted, b->meta.offsets[p]);
 	}
 	closedir(d);
+	return rc;
+}
+
+/*
+ * Load the cold directory's blocks (if any) then <dir>/blocks, drop what a crashed
+ * compaction or cold move left behind (compact.c), publish the rest.
+ */
+static int load_blocks(tsdb_db *db, const char *bdir, const char *cold_bdir, ts_err *err)
+{
+	block_vec bv = {0};
+	int rc = cold_bdir ? load_dir(db, cold_bdir, &bv, err) : TS_OK;
+	if (rc == TS_OK)
+		rc = load_dir(db, bdir, &bv, err);
+	tsdb_block **v = bv.v;
+	size_t n = bv.n;
+	if (rc == TS_OK)
+		tsdb_compact_open_cleanup(v, &n);
 	tsdb_blockset *old = NULL;
 	if (rc == TS_OK && n)
 		rc = tsdb_blocks_publish(db, v, n, &old, err);
@@ -246,6 +306,8 @@ static void db_free(tsdb_db *db)
 			pthread_mutex_destroy(&db->parts[i].lock);
 	ts_free(db->parts);
 	ts_intern_free(db->intern);
+	tsdb_late_free(db->late);
+	ts_free(db->cold_dir);
 	pthread_mutex_destroy(&db->blocks_lock);
 	pthread_mutex_destroy(&db->cut_lock);
 	pthread_mutex_destroy(&db->bg_lock);
@@ -270,11 +332,17 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 		return ts_err_set(err, TS_EINVAL, "out_of_order_window must not be negative");
 	if (o->block_duration_ms <= 0)
 		return ts_err_set(err, TS_EINVAL, "block_duration must be positive");
+	if (o->max_block_duration_ms < 0 || o->cold_after_ms < 0 || o->retention_raw_ms <= 0 ||
+	    o->retention_1m_ms <= 0 || o->retention_1h_ms <= 0)
+		return ts_err_set(err, TS_EINVAL,
+				  "max_block_duration and cold_after must not be negative, "
+				  "retentions must be positive");
 	tsdb_db *db = ts_calloc(1, sizeof(*db));
 	if (!db)
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening the store");
 	db->opt = *o;
 	db->opt.dir = NULL;
+	db->opt.cold_dir = NULL;
 	pthread_mutex_init(&db->blocks_lock, NULL);
 	pthread_mutex_init(&db->cut_lock, NULL);
 	pthread_mutex_init(&db->bg_lock, NULL);
@@ -283,11 +351,12 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 	atomic_store(&db->max_t, INT64_MIN);
 	tsdb_head_init(db, NULL);
 	int rc = TS_OK;
-	char *bdir = NULL;
+	char *bdir = NULL, *cold_bdir = NULL;
 	db->intern = ts_intern_new();
 	db->parts = ts_calloc((size_t)o->n_partitions, sizeof(*db->parts));
 	db->blocks = set_new(0);
-	if (!db->intern || !db->parts || !db->blocks) {
+	db->late = tsdb_late_new();
+	if (!db->intern || !db->parts || !db->blocks || !db->late) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory opening the store");
 		goto fail;
 	}
@@ -303,17 +372,33 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 		}
 		db->opt.dir = db->dir;
 		snprintf(bdir, n, "%s/blocks", o->dir);
+		if (o->cold_dir) {
+			size_t cn = strlen(o->cold_dir) + 16;
+			db->cold_dir = ts_strdup(o->cold_dir);
+			cold_bdir = ts_malloc(cn);
+			if (!db->cold_dir || !cold_bdir) {
+				rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+				goto fail;
+			}
+			snprintf(cold_bdir, cn, "%s/blocks", o->cold_dir);
+			if ((rc = make_dir(db->cold_dir, err)) || (rc = make_dir(cold_bdir, err)))
+				goto fail;
+		}
+		db->opt.cold_dir = db->cold_dir;
 		if ((rc = make_dir(db->dir, err)) || (rc = make_dir(bdir, err)) ||
-		    (rc = tsdb_offsets_load(db, err)) || (rc = load_blocks(db, bdir, err)))
+		    (rc = tsdb_offsets_load(db, err)) ||
+		    (rc = load_blocks(db, bdir, cold_bdir, err)))
 			goto fail;
 	}
 	if ((rc = tsdb_bg_start(db, err)))
 		goto fail;
 	ts_free(bdir);
+	ts_free(cold_bdir);
 	*out = db;
 	return TS_OK;
 fail:
 	ts_free(bdir);
+	ts_free(cold_bdir);
 	db_free(db);
 	return rc;
 }
@@ -386,6 +471,16 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *out)
 	out->cut_errors = atomic_load(&db->cut_errors);
 	out->blocks_quarantined = atomic_load(&db->blocks_quarantined);
 	out->block_duplicates_dropped = atomic_load(&db->block_dup_dropped);
+	out->compactions = atomic_load(&db->compactions);
+	out->compaction_errors = atomic_load(&db->compaction_errors);
+	out->blocks_retention_deleted = atomic_load(&db->retention_deleted);
+	out->blocks_moved_cold = atomic_load(&db->moved_cold);
+	out->downsampled_1m = atomic_load(&db->downsampled[TSDB_TIER_1M]);
+	out->downsampled_1h = atomic_load(&db->downsampled[TSDB_TIER_1H]);
+	out->downsample_errors = atomic_load(&db->downsample_errors);
+	out->raw_parts_decoded = atomic_load(&db->raw_parts_decoded);
+	out->head_series_reads = atomic_load(&db->head_series_reads);
+	out->rollup_parts_decoded = atomic_load(&db->rollup_parts_decoded);
 	tsdb_blockset *bs = tsdb_blocks_acquire(db);
 	out->n_blocks = bs->n;
 	for (size_t i = 0; i < bs->n; i++) {

@@ -215,8 +215,40 @@ static size_t sealed_lower_bound(const tsdb_hseries *s, int64_t t)
 	return lo;
 }
 
-/* Is there a sample at t in the head? Its value bits go to *bits. */
-static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits)
+/*
+ * A lookup position in the open chunk kept across the samples of one
+ * tsdb_append_series run: out-of-order samples of a run usually come in increasing
+ * order, so each lookup continues decoding where the previous one stopped instead of
+ * from the chunk's start. Valid only while the open chunk is unchanged (any in-order
+ * append or rechunk clears is_valid).
+ */
+typedef struct open_cursor {
+	bool is_valid;      /* it reads the current open chunk */
+	int64_t last_t;     /* the last timestamp looked up through it */
+	tsdb_chunk_iter it; /* positioned at the first sample >= last_t */
+} open_cursor;
+
+/* Value bits of the sample at t in the open chunk (t < its newest), through cur. */
+static bool open_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_cursor *cur)
+{
+	if (!cur->is_valid || t <= cur->last_t) {
+		if (tsdb_chunk_iter_init(&cur->it, tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w),
+					 NULL) != TS_OK)
+			return false;
+		cur->is_valid = true;
+	}
+	cur->last_t = t;
+	if (tsdb_chunk_iter_seek(&cur->it, t, NULL) != 1 || cur->it.pend_t_ms != t) {
+		if (!cur->it.has_pending)
+			cur->is_valid = false; /* at the end or failed: start over next time */
+		return false;
+	}
+	*bits = dbits(cur->it.pend_v);
+	return true;
+}
+
+/* Is there a sample at t in the head? Its value bits go to *bits. cur may be NULL. */
+static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_cursor *cur)
 {
 	size_t i = ooo_lower_bound(s, t);
 	if (i < s->n_ooo && s->ooo_t[i] == t) {
@@ -229,8 +261,11 @@ static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits)
 			*bits = s->w.enc.prev_bits;
 			return true;
 		}
-		return t < s->w.enc.prev_t_ms &&
-		       chunk_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t, bits);
+		if (t > s->w.enc.prev_t_ms)
+			return false;
+		if (cur)
+			return open_lookup(s, t, bits, cur);
+		return chunk_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t, bits);
 	}
 	i = sealed_lower_bound(s, t);
 	if (i < s->n_sealed && s->sealed[i]->min_t <= t)
@@ -363,7 +398,8 @@ static int rechunk(tsdb_db *db, tsdb_hseries *s)
 	/* Commit: nothing below can fail. */
 	for (size_t i = first; i < s->n_sealed; i++)
 		tsdb_hchunk_release(db, s->sealed[i]);
-	memcpy(s->sealed + first, nv, n_new * sizeof(*nv));
+	if (n_new) /* s->sealed may still be NULL (memcpy from/to NULL is undefined) */
+		memcpy(s->sealed + first, nv, n_new * sizeof(*nv));
 	s->n_sealed = (uint32_t)(first + n_new);
 	tsdb_hchunk_release(db, s->open);
 	s->open = nopen;
@@ -400,59 +436,94 @@ static void update_range(tsdb_db *db, int64_t t)
 		;
 }
 
-int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, ts_err *err)
+/* Append one sample to s (s->lock held); cur (NULL allowed) caches open-chunk lookups. */
+static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, open_cursor *cur,
+			 ts_err *err)
 {
 	tsdb_stripe *st = tsdb_stripe_of(db, s->hash);
-	int rc = TS_OK;
-	pthread_mutex_lock(&s->lock);
-	if (s->is_dead) {
-		rc = ts_err_set(err, TS_EBUSY, "series was removed; look it up again");
-		goto out;
-	}
+	if (s->is_dead)
+		return ts_err_set(err, TS_EBUSY, "series was removed; look it up again");
 	if (!s->has_newest || t_ms > s->newest_t) {
-		if (append_in_order(db, s, t_ms, v) != TS_OK) {
-			rc = ts_err_set(err, TS_ENOMEM, "out of memory appending a sample");
-			goto out;
-		}
+		if (cur)
+			cur->is_valid = false;
+		if (append_in_order(db, s, t_ms, v) != TS_OK)
+			return ts_err_set(err, TS_ENOMEM, "out of memory appending a sample");
 		s->newest_t = t_ms;
 		s->has_newest = true;
 		goto accepted;
 	}
 	uint64_t have;
-	if (head_lookup(s, t_ms, &have)) {
+	if (head_lookup(s, t_ms, &have, cur)) {
 		if (have == dbits(v)) {
 			atomic_fetch_add_explicit(&st->duplicates, 1, memory_order_relaxed);
-			goto out;
+			return TS_OK;
 		}
 		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
-		rc = ts_err_set(err, TS_EOUTOFORDER,
-				"duplicate sample for timestamp %lld with a different value",
-				(long long)t_ms);
-		goto out;
+		return ts_err_set(err, TS_EOUTOFORDER,
+				  "duplicate sample for timestamp %lld with a different value",
+				  (long long)t_ms);
 	}
 	/* newest >= t_ms, so the unsigned difference is exact even across the INT64 range. */
 	uint64_t behind = (uint64_t)s->newest_t - (uint64_t)t_ms;
 	if (behind > (uint64_t)db->opt.out_of_order_window_ms) {
 		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
-		rc = ts_err_set(err, TS_EOUTOFORDER,
-				"sample at %lld is %llu ms older than the newest, beyond the "
-				"out-of-order window",
-				(long long)t_ms, (unsigned long long)behind);
-		goto out;
+		return ts_err_set(err, TS_EOUTOFORDER,
+				  "sample at %lld is %llu ms older than the newest, beyond the "
+				  "out-of-order window",
+				  (long long)t_ms, (unsigned long long)behind);
 	}
-	if (ooo_insert(db, s, t_ms, v) != TS_OK) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory buffering an out-of-order sample");
-		goto out;
-	}
+	if (ooo_insert(db, s, t_ms, v) != TS_OK)
+		return ts_err_set(err, TS_ENOMEM, "out of memory buffering an out-of-order sample");
 	/* A failed rechunk keeps the sample buffered; the next out-of-order append retries. */
-	if (s->n_ooo > TSDB_OOO_MAX)
+	if (s->n_ooo > TSDB_OOO_MAX) {
+		if (cur)
+			cur->is_valid = false;
 		rechunk(db, s);
+	}
 accepted:
 	atomic_fetch_add_explicit(&st->n_samples, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st->appended, 1, memory_order_relaxed);
 	update_range(db, t_ms);
-out:
+	tsdb_late_note(db, s, t_ms);
+	return TS_OK;
+}
+
+int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, ts_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = append_locked(db, s, t_ms, v, NULL, err);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
+		       const double *v, size_t n, size_t *n_done, size_t *n_rejected, ts_err *err)
+{
+	size_t done = 0, rejected = 0;
+	int rc = TS_OK;
+	for (int attempt = 0; done < n; attempt++) {
+		tsdb_hseries *s;
+		if ((rc = tsdb_head_get_or_create(db, labels, n_labels, &s, err)))
+			break;
+		open_cursor cur = {0};
+		pthread_mutex_lock(&s->lock);
+		for (; done < n; done++) {
+			rc = append_locked(db, s, t_ms[done], v[done], &cur, rejected ? NULL : err);
+			if (rc == TS_EOUTOFORDER) {
+				rejected++;
+				rc = TS_OK;
+			} else if (rc) {
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		tsdb_hseries_release(db, s);
+		/* TS_EBUSY: GC removed the series meanwhile; the next lookup recreates it. */
+		if (rc != TS_EBUSY || attempt > 100)
+			break;
+	}
+	*n_done = done;
+	*n_rejected = rejected;
 	return rc;
 }
 

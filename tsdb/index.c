@@ -12,7 +12,8 @@
  * Parsing: every byte is input (STYLE 4). tsdb_index_parse() checks symbols (NUL-
  * terminated, strictly sorted), the timestamp column table (inside DATA, bounds
  * consistent with counts), every series entry (labels in range, names strictly
- * increasing, parts in time order inside their columns, a raw column), the label
+ * increasing, parts in time order inside their columns, a raw column in a raw block,
+ * every rollup column in a 1m/1h block), the label
  * index (sorted, postings references inside POSTINGS) and the counts against meta.
  * Postings lists are checked as they are decoded (strictly increasing, below
  * n_series); a failure marks the block bad.
@@ -249,12 +250,17 @@ static int transcode_series(const tsdb_ixw *w, const uint32_t *sym, ts_buf *out)
 				return rc ? rc : TS_ECORRUPT;
 		if (ts_get_uvarint(&p, end, &np) || (rc = ts_buf_put_uvarint(out, np)))
 			return rc ? rc : TS_ECORRUPT;
-		/* Each part: 9 varints, copied as they are. */
-		for (uint64_t i = 0; i < np * 9; i++) {
-			const uint8_t *q = p;
-			if (ts_get_uvarint(&p, end, &x) ||
-			    (rc = ts_buf_append(out, q, (size_t)(p - q))))
-				return rc ? rc : TS_ECORRUPT;
+		/* Each part: 6 varints, n_cols (the sixth), 3 per column; copied as they are. */
+		for (uint64_t i = 0; i < np; i++) {
+			uint64_t n_var = 6;
+			for (uint64_t k = 0; k < n_var; k++) {
+				const uint8_t *q = p;
+				if (ts_get_uvarint(&p, end, &x) ||
+				    (rc = ts_buf_append(out, q, (size_t)(p - q))))
+					return rc ? rc : TS_ECORRUPT;
+				if (k == 5)
+					n_var += 3 * x;
+			}
 		}
 	}
 	return rc;
@@ -333,13 +339,24 @@ int tsdb_ixw_add(tsdb_ixw *x, const ts_label *labels, size_t n, const tsdb_block
 	for (size_t i = 0; rc == TS_OK && i < n_parts; i++) {
 		const tsdb_block_part *p = &parts[i];
 		uint64_t span = (uint64_t)p->maxt - (uint64_t)p->mint;
+		unsigned n_cols = p->len > 0;
+		for (int k = 1; k < TSDB_COL_N; k++)
+			n_cols += p->rlen[k] > 0;
 		if ((rc = ts_buf_put_uvarint(b, p->tcol)) ||
 		    (rc = ts_buf_put_uvarint(b, p->start)) || (rc = ts_buf_put_uvarint(b, p->n)) ||
 		    (rc = ts_buf_put_varint(b, p->mint)) || (rc = ts_buf_put_uvarint(b, span)) ||
-		    (rc = ts_buf_put_uvarint(b, 1)) || (rc = ts_buf_put_uvarint(b, TSDB_COL_RAW)) ||
-		    (rc = ts_buf_put_uvarint(b, p->off)))
+		    (rc = ts_buf_put_uvarint(b, n_cols)))
 			break;
-		rc = ts_buf_put_uvarint(b, p->len);
+		if (p->len > 0 &&
+		    ((rc = ts_buf_put_uvarint(b, TSDB_COL_RAW)) ||
+		     (rc = ts_buf_put_uvarint(b, p->off)) || (rc = ts_buf_put_uvarint(b, p->len))))
+			break;
+		for (int k = 1; rc == TS_OK && k < TSDB_COL_N; k++)
+			if (p->rlen[k] > 0 && !(rc = ts_buf_put_uvarint(b, (uint64_t)k)) &&
+			    !(rc = ts_buf_put_uvarint(b, p->roff[k])))
+				rc = ts_buf_put_uvarint(b, p->rlen[k]);
+		if (rc)
+			break;
 	}
 	if (rc)
 		goto nomem;
@@ -571,6 +588,9 @@ static int parse_series(tsdb_block *b, const uint8_t **pp, const uint8_t *end, t
 		}
 		prev_maxt = pt.maxt;
 		bool has_raw = false;
+		pt.off = pt.len = 0;
+		memset(pt.roff, 0, sizeof(pt.roff));
+		memset(pt.rlen, 0, sizeof(pt.rlen));
 		for (uint64_t k = 0; k < ncols; k++) {
 			uint64_t kind, off, len;
 			if (ts_get_uvarint(&p, end, &kind) || ts_get_uvarint(&p, end, &off) ||
@@ -584,10 +604,18 @@ static int parse_series(tsdb_block *b, const uint8_t **pp, const uint8_t *end, t
 				has_raw = true;
 				pt.off = off;
 				pt.len = len;
+			} else if (kind > TSDB_COL_RAW && kind < TSDB_COL_N && !pt.rlen[kind]) {
+				pt.roff[kind] = off;
+				pt.rlen[kind] = len;
 			}
 		}
-		if (!has_raw) {
-			CORRUPT(err, "series: part %llu has no raw column", (unsigned long long)i);
+		/* A raw block needs the raw column, a rollup block every rollup kind. */
+		bool has_all = b->meta.tier == TSDB_TIER_RAW ? has_raw : true;
+		for (int k = 1; b->meta.tier != TSDB_TIER_RAW && k < TSDB_COL_N; k++)
+			has_all = has_all && pt.rlen[k] > 0;
+		if (!has_all) {
+			CORRUPT(err, "series: part %llu lacks a %s column", (unsigned long long)i,
+				b->meta.tier == TSDB_TIER_RAW ? "raw" : "rollup");
 			goto fail;
 		}
 		if (pv)

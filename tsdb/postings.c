@@ -518,3 +518,61 @@ int tsdb_head_select(tsdb_db *db, const ts_matcher *ms, size_t n_ms, int64_t min
 	*n_out = w;
 	return TS_OK;
 }
+
+/*
+ * Whether some head series of p has samples in [mint, maxt] (index_lock held shared;
+ * the series lock is taken inside it, as the lock order allows). seen (NULL or one byte
+ * per id: 0 unknown, 1 in range, 2 not) remembers answers across postings lists.
+ */
+static bool post_has_in_range(const tsdb_db *db, const tsdb_hpost *p, int64_t mint, int64_t maxt,
+			      uint8_t *seen)
+{
+	for (size_t i = 0; i < p->ids.n; i++) {
+		uint32_t id = p->ids.ids[i];
+		tsdb_hseries *s = id < db->idx.n_ids ? db->idx.by_id[id] : NULL;
+		if (!s)
+			continue;
+		if (seen && seen[id] == 1)
+			return true;
+		if (seen && seen[id] == 2)
+			continue;
+		int64_t lo, hi;
+		bool in = tsdb_head_series_range(s, &lo, &hi) && lo <= maxt && hi >= mint;
+		if (seen)
+			seen[id] = in ? 1 : 2;
+		if (in)
+			return true;
+	}
+	return false;
+}
+
+int tsdb_head_label_strings(tsdb_db *db, const char *name, int64_t mint, int64_t maxt,
+			    int (*fn)(void *arg, const char *s), void *arg, ts_err *err)
+{
+	int rc = TS_OK;
+	uint8_t *seen = NULL;
+	pthread_rwlock_rdlock(&db->index_lock);
+	const tsdb_hindex *x = &db->idx;
+	if (name) {
+		/* Each series is in one value's list: nothing to remember across lists. */
+		const tsdb_hname *nm = find_name(x, name, str_hash(name, 0));
+		for (size_t k = 0; nm && k < nm->n_vals && rc == TS_OK; k++)
+			if (post_has_in_range(db, nm->vals[k], mint, maxt, NULL))
+				rc = fn(arg, nm->vals[k]->value);
+	} else if (x->n_ids && !(seen = ts_calloc(x->n_ids, 1))) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory listing label names");
+	} else {
+		for (size_t b = 0; b < x->n_name_buckets && rc == TS_OK; b++) {
+			for (const tsdb_hname *nm = x->names[b]; nm && rc == TS_OK; nm = nm->next) {
+				bool in = false;
+				for (size_t k = 0; k < nm->n_vals && !in; k++)
+					in = post_has_in_range(db, nm->vals[k], mint, maxt, seen);
+				if (in)
+					rc = fn(arg, nm->name);
+			}
+		}
+	}
+	pthread_rwlock_unlock(&db->index_lock);
+	ts_free(seen);
+	return rc;
+}

@@ -17,6 +17,11 @@
  * shared by every series that refers to them), the head source reads a snapshot, and
  * the sources are merged in order (blocks oldest first, head last; an equal timestamp
  * keeps the first source's value), so duplicates between blocks and head vanish.
+ *
+ * Tiers: a querier reads one tier (tsdb_querier_open_tier). A raw querier ignores
+ * rollup blocks; a 1m/1h querier selects from that tier's blocks only, never the head,
+ * and reads rollup rows (tsdb_rollup_iter_*) decoding every rollup column of the parts
+ * that overlap. tsdb_querier_covers answers from the block ranges of the querier's set.
  */
 #include "tsdb/block.h"
 
@@ -42,6 +47,7 @@ struct tsdb_series {
 
 struct tsdb_querier {
 	tsdb_db *db;
+	int tier; /* TSDB_TIER_*: which blocks select reads (the head only for raw) */
 	int64_t mint, maxt;
 	tsdb_blockset *bs;
 	tsdb_series **table; /* chains by label hash */
@@ -55,9 +61,58 @@ struct tsdb_iter {
 	size_t pos;
 };
 
+struct tsdb_rollup_iter {
+	tsdb_rollup *rows; /* owned, sorted by t_ms */
+	size_t n, pos;
+};
+
+int64_t tsdb_tier_resolution_ms(int tier)
+{
+	return tier == TSDB_TIER_1M ? 60000 : tier == TSDB_TIER_1H ? 3600000 : 0;
+}
+
+const char *tsdb_tier_name(int tier)
+{
+	static const char *const names[TSDB_TIER_N] = {"raw", "1m", "1h"};
+	return tier >= 0 && tier < TSDB_TIER_N ? names[tier] : "?";
+}
+
 int tsdb_querier_open(tsdb_db *db, int64_t mint_ms, int64_t maxt_ms, tsdb_querier **out,
 		      ts_err *err)
 {
+	return tsdb_querier_open_tier(db, TSDB_TIER_RAW, mint_ms, maxt_ms, out, err);
+}
+
+int tsdb_querier_tier(const tsdb_querier *q)
+{
+	return q->tier;
+}
+
+bool tsdb_querier_covers(tsdb_querier *q, int tier, int64_t mint_ms, int64_t maxt_ms)
+{
+	if (tier == TSDB_TIER_RAW)
+		return true;
+	/* The set is sorted by range start: sweep the tier's blocks extending the covered
+	 * prefix [mint_ms, reach]. */
+	int64_t need = mint_ms;
+	for (size_t i = 0; i < q->bs->n; i++) {
+		const tsdb_block_meta *m = &q->bs->b[i]->meta;
+		if (m->tier != tier || m->range_maxt < need)
+			continue;
+		if (m->range_mint > need)
+			return false;
+		if (m->range_maxt >= maxt_ms)
+			return true;
+		need = m->range_maxt + 1;
+	}
+	return mint_ms > maxt_ms;
+}
+
+int tsdb_querier_open_tier(tsdb_db *db, int tier, int64_t mint_ms, int64_t maxt_ms,
+			   tsdb_querier **out, ts_err *err)
+{
+	if (tier < 0 || tier >= TSDB_TIER_N)
+		return ts_err_set(err, TS_EINVAL, "unknown tier %d", tier);
 	if (mint_ms > maxt_ms)
 		return ts_err_set(err, TS_EINVAL, "querier range start %lld after end %lld",
 				  (long long)mint_ms, (long long)maxt_ms);
@@ -65,6 +120,7 @@ int tsdb_querier_open(tsdb_db *db, int64_t mint_ms, int64_t maxt_ms, tsdb_querie
 	if (!q)
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening a querier");
 	q->db = db;
+	q->tier = tier;
 	q->mint = mint_ms;
 	q->maxt = maxt_ms;
 	q->bs = tsdb_blocks_acquire(db);
@@ -230,7 +286,8 @@ static int collect_block(tsdb_querier *q, uint32_t bi, const ts_matcher *ms, siz
 			 ts_err *err)
 {
 	tsdb_block *b = q->bs->b[bi];
-	if (b->meta.data_maxt < q->mint || b->meta.data_mint > q->maxt || !b->n_series)
+	if (b->meta.tier != q->tier || b->meta.data_maxt < q->mint || b->meta.data_mint > q->maxt ||
+	    !b->n_series)
 		return TS_OK;
 	tsdb_plist ids = {0};
 	int rc = tsdb_block_select(b, ms, n_ms, &ids, err);
@@ -291,7 +348,7 @@ static int collect(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, svec *out
 	int rc = TS_OK;
 	for (uint32_t bi = 0; bi < q->bs->n && rc == TS_OK; bi++)
 		rc = collect_block(q, bi, ms, n_ms, out, err);
-	if (rc == TS_OK)
+	if (rc == TS_OK && q->tier == TSDB_TIER_RAW)
 		rc = collect_head(q, ms, n_ms, out, err);
 	return rc;
 }
@@ -371,6 +428,7 @@ static int read_block_src(tsdb_querier *q, const qsrc *src, int64_t mint, int64_
 			continue;
 		if ((rc = tcol_get(q, src->bi, p->tcol, &t, err)) == TS_OK)
 			rc = tsdb_block_read_part(b, p, t, mint, maxt, out, err);
+		atomic_fetch_add_explicit(&q->db->raw_parts_decoded, 1, memory_order_relaxed);
 	}
 	ts_free(parts);
 	return rc;
@@ -379,6 +437,9 @@ static int read_block_src(tsdb_querier *q, const qsrc *src, int64_t mint, int64_
 int tsdb_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t maxt_ms,
 		   tsdb_iter **out, ts_err *err)
 {
+	if (q->tier != TSDB_TIER_RAW)
+		return ts_err_set(err, TS_EINVAL, "samples read from a %s-tier querier",
+				  tsdb_tier_name(q->tier));
 	int64_t mint = mint_ms > q->mint ? mint_ms : q->mint;
 	int64_t maxt = maxt_ms < q->maxt ? maxt_ms : q->maxt;
 	tsdb_iter *it = ts_calloc(1, sizeof(*it));
@@ -391,8 +452,11 @@ int tsdb_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t max
 		one.n = 0;
 		if (i < s->n_src)
 			rc = read_block_src(q, &s->src[i], mint, maxt, &one, err);
-		else
+		else {
 			rc = tsdb_head_series_read(q->db, s->head, mint, maxt, &one, err);
+			atomic_fetch_add_explicit(&q->db->head_series_reads, 1,
+						  memory_order_relaxed);
+		}
 		if (rc || one.n == 0)
 			continue;
 		tsdb_samples *next = &one;
@@ -437,6 +501,138 @@ void tsdb_iter_close(tsdb_iter *it)
 }
 
 /* -------------------------------------------------------------------------------------
+ * Rollup rows
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct rvec {
+	tsdb_rollup *v;
+	size_t n, cap;
+} rvec;
+
+/* Append the rows of one rollup part with bucket ends in [mint, maxt]. */
+static int read_rollup_part(tsdb_querier *q, uint32_t bi, const tsdb_block_part *p, int64_t mint,
+			    int64_t maxt, rvec *out, ts_err *err)
+{
+	tsdb_block *b = q->bs->b[bi];
+	const int64_t *t;
+	int rc = tcol_get(q, bi, p->tcol, &t, err);
+	if (rc)
+		return rc;
+	t += p->start;
+	if (t[0] != p->mint || t[p->n - 1] != p->maxt) {
+		atomic_store(&b->is_bad, true);
+		return ts_err_set(err, TS_ECORRUPT, "block %s: part bounds differ from its column",
+				  b->meta.name);
+	}
+	double *col = ts_malloc((size_t)TSDB_COL_N * p->n * sizeof(*col));
+	if (!col)
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading rollups");
+	for (int k = 1; k < TSDB_COL_N && rc == TS_OK; k++)
+		rc = tsdb_block_read_rollup_col(b, p, k, col + (size_t)k * p->n, err);
+	atomic_fetch_add_explicit(&q->db->rollup_parts_decoded, 1, memory_order_relaxed);
+	if (rc == TS_OK && out->n + p->n > out->cap) {
+		size_t nc = out->cap ? out->cap : 64;
+		while (nc < out->n + p->n)
+			nc *= 2;
+		tsdb_rollup *v = ts_realloc(out->v, nc * sizeof(*v));
+		if (!v)
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory reading rollups");
+		else {
+			out->v = v;
+			out->cap = nc;
+		}
+	}
+	for (uint32_t i = 0; rc == TS_OK && i < p->n; i++) {
+		if (t[i] < mint || t[i] > maxt)
+			continue;
+		const double *c = col + i;
+		int64_t start = t[i] - tsdb_tier_resolution_ms(b->meta.tier) + 1;
+		tsdb_rollup *r = &out->v[out->n++];
+		r->t_ms = t[i];
+		r->count = c[(size_t)TSDB_COL_COUNT * p->n];
+		r->sum = c[(size_t)TSDB_COL_SUM * p->n];
+		r->min = c[(size_t)TSDB_COL_MIN * p->n];
+		r->max = c[(size_t)TSDB_COL_MAX * p->n];
+		r->last = c[(size_t)TSDB_COL_LAST * p->n];
+		r->counter = c[(size_t)TSDB_COL_COUNTER * p->n];
+		r->first = c[(size_t)TSDB_COL_FIRST * p->n];
+		r->resets = c[(size_t)TSDB_COL_RESETS * p->n];
+		r->first_t_ms = start + (int64_t)c[(size_t)TSDB_COL_FIRST_T * p->n];
+		r->last_t_ms = start + (int64_t)c[(size_t)TSDB_COL_LAST_T * p->n];
+	}
+	ts_free(col);
+	return rc;
+}
+
+static int cmp_rollup(const void *a, const void *b)
+{
+	const tsdb_rollup *x = a, *y = b;
+	return x->t_ms < y->t_ms ? -1 : x->t_ms > y->t_ms;
+}
+
+int tsdb_rollup_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t maxt_ms,
+			  tsdb_rollup_iter **out, ts_err *err)
+{
+	if (q->tier == TSDB_TIER_RAW)
+		return ts_err_set(err, TS_EINVAL, "rollup rows read from a raw querier");
+	int64_t mint = mint_ms > q->mint ? mint_ms : q->mint;
+	int64_t maxt = maxt_ms < q->maxt ? maxt_ms : q->maxt;
+	rvec rv = {0};
+	int rc = TS_OK;
+	bool is_sorted = true;
+	for (size_t i = 0; i < s->n_src && mint <= maxt && rc == TS_OK; i++) {
+		tsdb_block_part *parts = NULL;
+		size_t np = 0;
+		rc = tsdb_block_series(q->bs->b[s->src[i].bi], s->src[i].id, NULL, NULL, &parts,
+				       &np, err);
+		for (size_t k = 0; rc == TS_OK && k < np; k++) {
+			if (parts[k].maxt < mint || parts[k].mint > maxt)
+				continue;
+			size_t before = rv.n;
+			rc = read_rollup_part(q, s->src[i].bi, &parts[k], mint, maxt, &rv, err);
+			if (before && rv.n > before && rv.v[before].t_ms <= rv.v[before - 1].t_ms)
+				is_sorted = false;
+		}
+		ts_free(parts);
+	}
+	tsdb_rollup_iter *it = rc ? NULL : ts_calloc(1, sizeof(*it));
+	if (!rc && !it)
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory opening a rollup iterator");
+	if (rc) {
+		ts_free(rv.v);
+		return rc;
+	}
+	if (!is_sorted) { /* overlapping blocks of one tier: keep one row per bucket */
+		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_rollup);
+		size_t w = 0;
+		for (size_t i = 0; i < rv.n; i++)
+			if (w == 0 || rv.v[i].t_ms != rv.v[w - 1].t_ms)
+				rv.v[w++] = rv.v[i];
+		rv.n = w;
+	}
+	it->rows = rv.v;
+	it->n = rv.n;
+	*out = it;
+	return TS_OK;
+}
+
+int tsdb_rollup_iter_next(tsdb_rollup_iter *it, tsdb_rollup *row)
+{
+	if (it->pos >= it->n)
+		return 0;
+	*row = it->rows[it->pos++];
+	return 1;
+}
+
+void tsdb_rollup_iter_close(tsdb_rollup_iter *it)
+{
+	if (!it)
+		return;
+	ts_free(it->rows);
+	ts_free(it);
+}
+
+/* -------------------------------------------------------------------------------------
  * Label names and values
  * ---------------------------------------------------------------------------------- */
 
@@ -470,7 +666,8 @@ static int strv_push(void *arg, const char *str)
  * Gather strings (names, or values of `name`) from matching series, sort, dedupe.
  * Without matchers, a block whose whole time range lies inside the querier's answers
  * from its label index instead of decoding every series (every block series has
- * samples inside the block's data range).
+ * samples inside the block's data range), and the head from its inverted index
+ * (tsdb_head_label_strings), so no series is selected at all.
  */
 static int gather(tsdb_querier *q, const char *name, const ts_matcher *ms, size_t n_ms,
 		  const char ***out, size_t *n_out, ts_err *err)
@@ -484,14 +681,18 @@ static int gather(tsdb_querier *q, const char *name, const ts_matcher *ms, size_
 		q->gen++;
 		for (uint32_t bi = 0; bi < q->bs->n && rc == TS_OK; bi++) {
 			tsdb_block *b = q->bs->b[bi];
+			if (b->meta.tier != q->tier)
+				continue;
 			if (b->meta.data_mint >= q->mint && b->meta.data_maxt <= q->maxt)
 				rc = tsdb_block_labels_each(b, name, strv_push, &str);
 			else
 				rc = collect_block(q, bi, NULL, 0, &sv, err);
 		}
-		/* The head index may list series that are empty or out of range: check each. */
-		if (rc == TS_OK)
-			rc = collect_head(q, NULL, 0, &sv, err);
+		/* The head answers from its inverted index: per value, one series with samples
+		 * in range suffices (the index may list empty or out-of-range series). */
+		if (rc == TS_OK && q->tier == TSDB_TIER_RAW)
+			rc = tsdb_head_label_strings(q->db, name, q->mint, q->maxt, strv_push, &str,
+						     err);
 	}
 	for (size_t i = 0; rc == TS_OK && i < sv.n; i++) {
 		const tsdb_series *s = sv.v[i];

@@ -25,6 +25,9 @@
  * <dir>/blocks/<ULID>/ and drops it from the head; tsdb_flush() and tsdb_close() write
  * everything. Queriers merge blocks and head transparently. Blocks that fail their
  * checks at open are moved to <dir>/quarantine/ and logged; the store keeps serving.
+ * The same worker compacts adjacent or overlapping blocks of a tier into larger ones
+ * (compact.c), deletes blocks older than their tier's retention and moves old blocks
+ * to the optional cold directory (retention.c), which is read like the data directory.
  * Block layout: docs/formats/block.md.
  */
 #ifndef TSDB_TSDB_H
@@ -53,11 +56,17 @@ typedef struct tsdb_options {
 	int64_t retention_1h_ms;        /* 1-hour tier retention */
 	int64_t cut_check_interval_ms;  /* how often the worker checks the cut rule; 0 = no
 					 * worker (cuts only on tsdb_flush/close) */
+	/* Added with compaction, retention and the cold directory (compact.c, retention.c): */
+	int64_t max_block_duration_ms; /* longest block compaction builds; per tier the cap is
+					* min(this, 10% of the tier's retention) */
+	const char *cold_dir;          /* optional directory (borrowed) that blocks whose range
+					* ended more than cold_after_ms ago move to; NULL = none */
+	int64_t cold_after_ms;         /* age (see retention.c) at which blocks move cold */
 } tsdb_options;
 
 /*
  * Fill *o with defaults (memory only, 8 partitions, 10m window, 2h blocks, 7d/30d/365d,
- * cut check every 1 s).
+ * cut check every 1 s, compaction up to 24h blocks, no cold directory, cold after 2d).
  */
 void tsdb_options_init(tsdb_options *o);
 
@@ -92,6 +101,19 @@ int tsdb_flush(tsdb_db *db, ts_err *err);
  */
 int tsdb_append(tsdb_db *db, const ts_label *labels, size_t n_labels, int64_t t_ms, double v,
 		ts_err *err);
+
+/*
+ * Append n samples (t_ms[i], v[i], borrowed) to one series: the same as n tsdb_append
+ * calls with these labels, but the series is looked up and locked once, and
+ * out-of-order samples in increasing time order share one decode of the open chunk.
+ * Samples the store refuses (TS_EOUTOFORDER cases) are skipped and counted in
+ * *n_rejected; err then holds the first one's message. Returns TS_OK when all n were
+ * handled; otherwise the error (TS_ENOMEM, TS_ELIMIT, ...) that stopped it at sample
+ * *n_done (samples before it were handled; a retry of all n is safe: the store drops
+ * exact duplicates). *n_done and *n_rejected are always written. Thread-safe.
+ */
+int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
+		       const double *v, size_t n, size_t *n_done, size_t *n_rejected, ts_err *err);
 
 /*
  * Record that every sample from log `partition` up to and including `offset` has been
@@ -146,6 +168,69 @@ int tsdb_label_names(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, const c
 int tsdb_label_values(tsdb_querier *q, const char *name, const ts_matcher *ms, size_t n_ms,
 		      const char ***out, size_t *n_out, ts_err *err);
 
+/* ---------------------------------------------------------------- tiers */
+
+/*
+ * Tiers: raw samples, and the 1-minute and 1-hour rollups the background worker builds
+ * from complete raw blocks (downsample.c; column scheme in docs/formats/block.md
+ * section 9). A rollup row summarizes the samples of one series in one bucket
+ * (t - resolution, t] (t is the bucket's last millisecond, so buckets start at
+ * multiples of the resolution); staleness markers are not samples. The head is always
+ * raw; a tier exists only where its blocks were built (see tsdb_querier_covers).
+ */
+enum { TSDB_TIER_RAW = 0, TSDB_TIER_1M = 1, TSDB_TIER_1H = 2, TSDB_TIER_N = 3 };
+
+/* Bucket width of a tier in ms (0 for raw and for unknown tiers). */
+int64_t tsdb_tier_resolution_ms(int tier);
+/* "raw", "1m", "1h" (static strings; "?" for unknown tiers). */
+const char *tsdb_tier_name(int tier);
+
+typedef struct tsdb_rollup {
+	int64_t t_ms;       /* bucket end: the row covers (t_ms - resolution, t_ms] */
+	int64_t first_t_ms; /* time of the first sample in the bucket */
+	int64_t last_t_ms;  /* time of the last sample */
+	double count;       /* samples (>= 1) */
+	double sum;         /* their sum (NaN if one is NaN) */
+	double min, max;    /* NaN only if every sample is NaN (min/max_over_time rule) */
+	double first, last; /* first and last sample values */
+	double resets;      /* sum of v[i-1] over consecutive samples in the bucket with
+			     * v[i] < v[i-1] (PromQL's counter correction inside it) */
+	double counter;     /* running reset-adjusted counter at the last sample, counted
+			     * from the series' first sample in its block (Thanos' scheme);
+			     * exact increases use first/last/resets instead */
+} tsdb_rollup;
+
+typedef struct tsdb_rollup_iter tsdb_rollup_iter; /* rollup rows of one series */
+
+/*
+ * Open a read view of one tier over [mint_ms, maxt_ms]: TSDB_TIER_RAW is
+ * tsdb_querier_open (raw blocks and the head); a rollup tier selects series from that
+ * tier's blocks only and reads them with tsdb_rollup_iter_*. Thread-safe. TS_EINVAL
+ * for an unknown tier.
+ */
+int tsdb_querier_open_tier(tsdb_db *db, int tier, int64_t mint_ms, int64_t maxt_ms,
+			   tsdb_querier **out, ts_err *err);
+/* The tier of a querier. */
+int tsdb_querier_tier(const tsdb_querier *q);
+/*
+ * True if `tier`'s blocks in q's block set (the set q opened with, whatever q's own
+ * tier) together cover every millisecond of [mint_ms, maxt_ms] (block ranges, so a
+ * covered stretch may hold no data); always true for raw. The planner uses it to fall
+ * back to raw where a tier is not built yet. Same threading rule as the querier.
+ */
+bool tsdb_querier_covers(tsdb_querier *q, int tier, int64_t mint_ms, int64_t maxt_ms);
+
+/*
+ * Iterate the rollup rows of s (from a rollup-tier querier) whose bucket end lies in
+ * [mint_ms, maxt_ms] ∩ the querier range, in time order. TS_EINVAL on a raw querier.
+ */
+int tsdb_rollup_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t maxt_ms,
+			  tsdb_rollup_iter **out, ts_err *err);
+/* Next row: 1 and *row filled, 0 at the end, or a negative TS_E* code. */
+int tsdb_rollup_iter_next(tsdb_rollup_iter *it, tsdb_rollup *row);
+/* NULL allowed. */
+void tsdb_rollup_iter_close(tsdb_rollup_iter *it);
+
 /* ---------------------------------------------------------------- stats */
 
 typedef struct tsdb_stats {
@@ -168,9 +253,157 @@ typedef struct tsdb_stats {
 	uint64_t cuts, cut_errors;         /* head-to-block cuts done / failed */
 	uint64_t blocks_quarantined;       /* corrupt blocks moved to quarantine/ */
 	uint64_t block_duplicates_dropped; /* head samples a block already held at a cut */
+	/* Added with compaction and retention: */
+	uint64_t compactions, compaction_errors; /* block merges done / failed */
+	uint64_t blocks_retention_deleted;       /* blocks deleted whole by retention */
+	uint64_t blocks_moved_cold;              /* blocks moved to the cold directory */
+	/* Added with tiers (downsample.c, querier.c): */
+	uint64_t downsampled_1m, downsampled_1h; /* rollup blocks written per tier */
+	uint64_t downsample_errors;              /* downsampling passes that failed */
+	uint64_t raw_parts_decoded;              /* raw block parts decoded by queriers */
+	uint64_t head_series_reads;              /* series reads from the head by queriers */
+	uint64_t rollup_parts_decoded;           /* rollup block parts decoded by queriers */
 } tsdb_stats;
 
 /* Snapshot of counters and gauges. Thread-safe. */
 void tsdb_stats_get(tsdb_db *db, tsdb_stats *out);
+
+/* ---------------------------------------------------------------- late writes (late.c) */
+
+/*
+ * Late-write tracking, for caches of query results (query/cache.c). A reader that keeps
+ * results computed from samples up to some time raises the store's watermark to that
+ * time (tsdb_late_watch); from then on every accepted append with t_ms <= watermark is
+ * a "late write" and is recorded as (metric name, minimum timestamp). The reader takes
+ * the records with tsdb_late_drain, which ends a generation: the next drain returns
+ * only writes recorded after this one. Granularity is per metric name: up to
+ * TSDB_LATE_MAX_NAMES distinct names per generation, beyond that one mark for every
+ * metric (name_hash TSDB_LATE_ALL) carries the overall minimum. The watermark only
+ * rises, and appends newer than it pay one relaxed atomic load.
+ *
+ * Ordering: the check runs under the series lock the append holds, and readers snapshot
+ * a series under the same lock, so a reader that raises the watermark before opening its
+ * querier either sees a concurrent sample or finds it in the next drain.
+ * Drains are meant for one consumer per store (each drain hands its records to the
+ * caller only).
+ */
+#define TSDB_LATE_MAX_NAMES 256
+#define TSDB_LATE_ALL       0 /* name_hash of a mark that applies to every metric */
+
+typedef struct tsdb_late_mark {
+	uint64_t name_hash; /* tsdb_late_name_hash of the metric name, or TSDB_LATE_ALL */
+	int64_t min_t_ms;   /* oldest late sample of that metric in the generation */
+} tsdb_late_mark;
+
+/* The hash a mark uses for metric name `name` (never TSDB_LATE_ALL). Pure function. */
+uint64_t tsdb_late_name_hash(const char *name);
+
+/* Raise the watermark to at least t_ms (it never falls). Thread-safe. */
+void tsdb_late_watch(tsdb_db *db, int64_t t_ms);
+
+/* The current watermark (INT64_MIN until the first watch). Thread-safe. */
+int64_t tsdb_late_watermark(tsdb_db *db);
+
+/*
+ * Take the marks recorded since the previous drain: writes up to TSDB_LATE_MAX_NAMES
+ * marks to out and returns their number (0 when nothing was late; cheap, no lock then).
+ * Bumps the generation when it returns marks. Thread-safe.
+ */
+size_t tsdb_late_drain(tsdb_db *db, tsdb_late_mark out[TSDB_LATE_MAX_NAMES]);
+
+/* Late writes recorded since the store opened (accepted appends at or below the
+ * watermark). Thread-safe. */
+uint64_t tsdb_late_count(tsdb_db *db);
+
+/* ---------------------------------------------------------------- cardinality */
+
+#define TSDB_CARDINALITY_MAX_LIMIT 10000 /* entries per list tsdb_cardinality_get keeps */
+
+/* One entry of a cardinality list. */
+typedef struct tsdb_card_stat {
+	const char *name; /* metric name, label name, or "name=value" */
+	uint64_t count;   /* series, distinct values or bytes (see the list) */
+} tsdb_card_stat;
+
+/* Head cardinality, as Prometheus' /api/v1/status/tsdb reports it (cardinality.c). */
+typedef struct tsdb_cardinality {
+	uint64_t n_series;          /* head series */
+	uint64_t n_label_pairs;     /* distinct label name=value pairs in the head */
+	uint64_t n_chunks;          /* head chunks */
+	int64_t min_t_ms, max_t_ms; /* head time range; min > max when empty */
+	/* Top lists, largest count first (ties by name): */
+	tsdb_card_stat *series_by_metric; /* series per metric name */
+	size_t n_series_by_metric;
+	tsdb_card_stat *values_by_label; /* distinct values per label name */
+	size_t n_values_by_label;
+	tsdb_card_stat *memory_by_label; /* sum of len(value) x series per label name */
+	size_t n_memory_by_label;
+	tsdb_card_stat *series_by_pair; /* series per "name=value" */
+	size_t n_series_by_pair;
+} tsdb_cardinality;
+
+/*
+ * Head cardinality with the top `limit` (<= TSDB_CARDINALITY_MAX_LIMIT; 0 = lists empty)
+ * entries per list. *out is one allocation returned owned (free with ts_free). TS_OK,
+ * TS_EINVAL (limit too large), TS_ENOMEM. Thread-safe; holds the index lock shared for
+ * one pass over the head's postings.
+ */
+int tsdb_cardinality_get(tsdb_db *db, size_t limit, tsdb_cardinality **out, ts_err *err);
+
+/* ---------------------------------------------------------------- snapshots (snapshot.c) */
+
+#define TSDB_SNAPSHOT_NAME_MAX 40 /* bytes of a snapshot name, NUL included */
+
+/*
+ * Write an online, consistent snapshot of the store to <dir>/snapshots/<name>/ (dir =
+ * options.dir): hard links of every block plus, unless skip_head, the head's samples
+ * written as blocks. The directory is a data directory: a store opened on it holds the
+ * snapshot's samples (every sample applied before the call, and maybe some appended
+ * during it). name receives "<YYYYMMDDTHHMMSSZ>-<16 hex digits>" (Prometheus' form;
+ * name_cap >= TSDB_SNAPSHOT_NAME_MAX). resume_offsets (NULL allowed, else n_partitions
+ * entries) receives, per log partition, the offset a store opened on the snapshot
+ * resumes from (tsdb_partition_resume_offset there). path (NULL allowed) receives the
+ * snapshot directory, returned owned (ts_free). Appends continue meanwhile; cuts
+ * wait until it is done. TS_OK, TS_EINVAL (no data directory), TS_EIO, TS_ENOSPC,
+ * TS_ENOMEM, TS_ELIMIT; on error nothing is left under the final name. Thread-safe; the
+ * calling thread must not hold an open querier.
+ */
+int tsdb_snapshot(tsdb_db *db, bool skip_head, char *name, size_t name_cap,
+		  uint64_t *resume_offsets, char **path, ts_err *err);
+
+/* ---------------------------------------------------------------- series limits */
+
+/*
+ * A series limiter (limits.c) answers, before a sample is written, whether its series may
+ * exist: known series always may; a new one only while the total and its metric's number
+ * of series are below the limits (the config's ingest.max_series and
+ * ingest.max_series_per_metric). Ingest calls it before the log append, since the store
+ * applies the log later. It keeps its own set of the series' hashes (8-16 bytes per
+ * series), seeded when created from the active series (a sample in the last hour, head
+ * or blocks); when a limit is reached it re-seeds (at most once a minute), so series that
+ * went quiet free their room. Series admitted
+ * but not yet applied to the store are forgotten by a re-seed and admitted again on their
+ * next sample, so a limit can be passed by the few series in flight at that moment.
+ */
+typedef struct tsdb_limiter tsdb_limiter;
+
+/*
+ * New limiter over db (borrowed; must outlive it): max_series, max_series_per_metric
+ * (0 = no bound; both 0 is allowed but useless). *out returned owned. TS_ENOMEM.
+ */
+int tsdb_limiter_new(tsdb_db *db, uint64_t max_series, uint64_t max_series_per_metric,
+		     tsdb_limiter **out, ts_err *err);
+/* NULL allowed. */
+void tsdb_limiter_free(tsdb_limiter *l);
+/*
+ * May the series with these labels (normalized, borrowed) and hash (ts_series_hash of
+ * them) be written? TS_OK (known, or new and admitted now), TS_ELIMIT naming the limit and
+ * the metric ("max_series_per_metric 100 reached for metric 'cpu'"), TS_ENOMEM.
+ * Thread-safe; a known series costs one shared lock and a hash probe.
+ */
+int tsdb_limiter_admit(tsdb_limiter *l, const ts_label *labels, size_t n_labels, uint64_t hash,
+		       ts_err *err);
+/* Series currently counted (admitted or seen in the head). Thread-safe. */
+uint64_t tsdb_limiter_n_series(tsdb_limiter *l);
 
 #endif /* TSDB_TSDB_H */

@@ -204,6 +204,7 @@ typedef struct tsdb_part {
 
 typedef struct tsdb_block tsdb_block;
 typedef struct tsdb_blockset tsdb_blockset;
+typedef struct tsdb_late tsdb_late;
 
 struct tsdb_db {
 	tsdb_options opt; /* copy; opt.dir points to dir */
@@ -219,17 +220,28 @@ struct tsdb_db {
 	_Atomic uint64_t n_chunks;    /* head chunk buffers (sealed + open) */
 	_Atomic uint64_t n_ooo;       /* samples in out-of-order buffers */
 	_Atomic uint64_t rechunks, cuts, cut_errors, blocks_quarantined, block_dup_dropped;
-	_Atomic int64_t min_t, max_t; /* head range (min approximate after GC); max_t is
-				       * seq_cst: partition marks rely on it */
-	tsdb_part *parts;             /* opt.n_partitions entries */
-	pthread_mutex_t blocks_lock;  /* guards the blocks pointer swap */
-	tsdb_blockset *blocks;        /* current set; never NULL */
-	pthread_mutex_t cut_lock;     /* one cut at a time */
-	pthread_mutex_t bg_lock;      /* guards stopping; with bg_cond */
+	/* Tiers (downsample.c, querier.c): */
+	_Atomic uint64_t downsampled[3];       /* rollup blocks written, by tier */
+	_Atomic uint64_t downsample_errors;    /* failed downsampling passes */
+	_Atomic uint64_t raw_parts_decoded;    /* raw block parts decoded by queriers */
+	_Atomic uint64_t head_series_reads;    /* head series reads by queriers */
+	_Atomic uint64_t rollup_parts_decoded; /* rollup block parts decoded by queriers */
+	_Atomic int64_t min_t, max_t;          /* head range (min approximate after GC); max_t is
+						* seq_cst: partition marks rely on it */
+	tsdb_part *parts;                      /* opt.n_partitions entries */
+	pthread_mutex_t blocks_lock;           /* guards the blocks pointer swap */
+	tsdb_blockset *blocks;                 /* current set; never NULL */
+	pthread_mutex_t cut_lock;              /* one cut at a time */
+	pthread_mutex_t bg_lock;               /* guards stopping; with bg_cond */
 	pthread_cond_t bg_cond;
 	bool stopping;
 	bool has_bg;
 	pthread_t bg;
+	/* Compaction, retention, cold directory (compact.c, retention.c): */
+	char *cold_dir; /* owned copy of opt.cold_dir, or NULL */
+	_Atomic uint64_t compactions, compaction_errors, retention_deleted, moved_cold;
+	int64_t compact_pause_until_ms; /* after a failure the worker waits (bg thread only) */
+	tsdb_late *late;                /* late-write tracking (late.c); set at open, immutable */
 };
 
 /* ------------------------------------------------------------------- head.c */
@@ -284,6 +296,15 @@ size_t tsdb_head_remove_empty(tsdb_db *db, tsdb_hseries **cand, size_t n);
 int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, ts_err *err);
 /* Free a series' chunks and buffers (no locking; the series is unreachable). */
 void tsdb_hseries_free_data(tsdb_db *db, tsdb_hseries *s);
+
+/* ------------------------------------------------------------------- late.c */
+
+/* Late-write state (tsdb.h "late writes"): returned owned, NULL on ENOMEM. */
+tsdb_late *tsdb_late_new(void);
+void tsdb_late_free(tsdb_late *l); /* NULL allowed */
+/* Record an accepted append of s at t_ms if t_ms <= the watermark. Called with s->lock
+ * held (the ordering argument in tsdb.h relies on it). */
+void tsdb_late_note(tsdb_db *db, const tsdb_hseries *s, int64_t t_ms);
 
 /* ------------------------------------------------------------------- head_read.c */
 
@@ -370,6 +391,14 @@ extern const tsdb_pindex_ops tsdb_hindex_ops;
  */
 int tsdb_head_select(tsdb_db *db, const ts_matcher *ms, size_t n_ms, int64_t mint, int64_t maxt,
 		     tsdb_hseries ***out, size_t *n_out, ts_err *err);
+/*
+ * Label values of name (name NULL: label names) of the head series with samples in
+ * [mint, maxt], each passed once to fn, unsorted; strings are interned (valid until the
+ * store closes). Answers from the inverted index, without selecting series. TS_OK,
+ * TS_ENOMEM or fn's first error. Thread-safe.
+ */
+int tsdb_head_label_strings(tsdb_db *db, const char *name, int64_t mint, int64_t maxt,
+			    int (*fn)(void *arg, const char *s), void *arg, ts_err *err);
 
 /* ------------------------------------------------------------------- cut.c */
 
@@ -399,6 +428,73 @@ int tsdb_offsets_save(tsdb_db *db, const uint64_t *next, ts_err *err);
 int tsdb_bg_start(tsdb_db *db, ts_err *err);
 void tsdb_bg_stop(tsdb_db *db);
 
+/* ------------------------------------------------------------------- downsample.c */
+
+/*
+ * One downsampling pass: for every complete raw block range with no 1m block covering
+ * it, write the 1m rollup block; then the same from 1m to 1h for every 1h range fully
+ * covered by 1m blocks. Idempotent (a range whose tier block exists is skipped) and
+ * crash-safe (temporary directory + rename, as every block). Called by the background
+ * worker after cuts (and by tests). Takes db->cut_lock while publishing. Requires a
+ * data directory (TS_OK without one). TS_OK, TS_EIO, TS_ENOSPC, TS_ENOMEM, TS_ECORRUPT.
+ */
+int tsdb_downsample_run(tsdb_db *db, ts_err *err);
+
+/* ------------------------------------------------------------------- compact.c */
+
+/*
+ * Compaction (STYLE: "compact" = merging same-resolution blocks). Plans one merge at a
+ * time for each tier: first a group of blocks with overlapping ranges, then blocks that
+ * lie inside one aligned window of the next level (D, 3D, 6D, 12D, then doubling, up
+ * to tsdb_compact_max_ms). The merged block is written under a temporary name, made
+ * durable and renamed; its meta lists the sources' ULIDs; then the set is swapped,
+ * older queriers are waited for and the sources' directories deleted. Runs at most
+ * max_merges merges (stops early when nothing is left); *n_done counts them (NULL ok).
+ * Takes cut_lock only to publish. TS_OK, TS_EIO, TS_ENOSPC, TS_ENOMEM, TS_ECORRUPT.
+ * Call from one thread at a time (the worker, or tests without a worker).
+ */
+int tsdb_compact_run(tsdb_db *db, int max_merges, int *n_done, ts_err *err);
+/*
+ * Merge exactly src[0..n) (n >= 1, same tier, all in the current set) into one block
+ * whose range is the union of theirs; duplicate samples (same series and timestamp)
+ * keep the value of the first source in set order, as queriers do. src is borrowed:
+ * the caller holds a reference on each block (tsdb_block_acquire) and must hold no
+ * block set or querier (the swap waits for older sets' readers). TS_ENOTFOUND if a
+ * source left the set meanwhile.
+ */
+int tsdb_compact_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err);
+/* Largest block span compaction builds for a tier: min(max_block_duration, 10% of the
+ * tier's retention); at least block_duration_ms. */
+int64_t tsdb_compact_max_ms(const tsdb_db *db, int tier);
+/*
+ * At open, over the verified blocks v[0..*n) (cold directory first): drop a block whose
+ * ULID was seen before (a cold move that crashed before deleting the original) or that
+ * another block lists as a source (a compaction that crashed before deleting it):
+ * release it, delete its directory, compact v. Returns how many were dropped.
+ */
+size_t tsdb_compact_open_cleanup(tsdb_block **v, size_t *n);
+/* Delete a block directory crash-safely: rename to <name>.tmp (open removes those),
+ * then remove its files. TS_OK or TS_EIO. */
+int tsdb_block_dir_delete(const char *path, ts_err *err);
+
+/* ------------------------------------------------------------------- retention.c */
+
+/*
+ * Reference time of retention and cold moves: the newest sample in blocks or head,
+ * capped at now_ms (Prometheus measures retention from the newest block; the cap keeps
+ * a sample from the future from deleting history). INT64_MIN when the store is empty.
+ */
+int64_t tsdb_retention_ref_ms(tsdb_db *db, int64_t now_ms);
+/*
+ * Delete every block whose whole range ends before ref - retention of its tier, then
+ * move blocks whose range ends before ref - cold_after_ms into the cold directory
+ * (copy, fsync, rename, swap the set, delete the original). now_ms is the wall clock
+ * (tests pass their own). *n_deleted / *n_moved may be NULL. Takes cut_lock to
+ * publish. TS_OK, TS_EIO, TS_ENOSPC, TS_ENOMEM.
+ */
+int tsdb_retention_run(tsdb_db *db, int64_t now_ms, size_t *n_deleted, size_t *n_moved,
+		       ts_err *err);
+
 /* ------------------------------------------------------------------- db.c */
 
 /* The current block set, acquired (release with tsdb_blockset_release). */
@@ -412,5 +508,12 @@ void tsdb_blockset_wait_release(tsdb_blockset *bs);
 /* Remove blocks a read found corrupt from the current set (they are quarantined when
  * their last reader lets go). */
 void tsdb_blocks_drop_bad(tsdb_db *db);
+/*
+ * Publish the current set minus rm[0..n_rm) plus add[0..n_add) (references taken). The
+ * caller holds cut_lock, then waits for *old with tsdb_blockset_wait_release.
+ * TS_ENOTFOUND if a block of rm is no longer in the set (nothing changes), TS_ENOMEM.
+ */
+int tsdb_blocks_replace(tsdb_db *db, tsdb_block *const *rm, size_t n_rm, tsdb_block **add,
+			size_t n_add, tsdb_blockset **old, ts_err *err);
 
 #endif /* TSDB_TSDB_INT_H */

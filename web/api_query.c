@@ -11,7 +11,8 @@
  * Parameters come from the query string or a form body (web_req_param merges both).
  * Times are Unix seconds or RFC 3339; step and timeout are durations or seconds.
  * Responses use Prometheus' envelope and formats: sample values as strings, timestamps
- * as seconds. The header X-Strata-Tier says which storage tier answered.
+ * as seconds. The header X-Strata-Tier says which storage tiers answered ("raw", "1h",
+ * "1h+raw", ...; query/tiers.c); with a `stats` parameter data.stats says it too.
  */
 #include "web/web_int.h"
 
@@ -40,7 +41,13 @@ static int time_param(web_req *req, web_resp *resp, const char *name, int64_t df
 	ts_err e = {0};
 	if (ts_parse_time_ms(v, strlen(v), out, &e)) {
 		*bad = true;
-		return bad_param(resp, name, e.msg);
+		/* Optional times go through Prometheus' parseTimeParam, which adds a prefix;
+		 * query_range's required start/end (dflt 0, checked present) do not. */
+		if (dflt == 0)
+			return bad_param(resp, name, e.msg);
+		return web_resp_error(resp, 400, "bad_data",
+				      "invalid parameter \"%s\": Invalid time value for '%s': %s",
+				      name, name, e.msg);
 	}
 	return TS_OK;
 }
@@ -55,7 +62,35 @@ static void write_labels(web_json *w, const ts_label *l, size_t n)
 	web_json_object_end(w);
 }
 
-static int send_result(web_resp *resp, const query_result *r)
+/*
+ * data.stats, when the request has a non-empty `stats` parameter (Prometheus' rule):
+ * Prometheus' timings and samples objects (evalTotalTime and totalQueryableSamples
+ * filled: the evaluation time and the samples and rollup rows read) plus Strata's
+ * "tier" (tiers read, as X-Strata-Tier) and "cache" (answered at least partly from the
+ * range cache; the tier then names only what this request evaluated, "raw" when nothing).
+ */
+static void write_stats(web_json *w, const query_result *r)
+{
+	web_json_key(w, "stats");
+	web_json_object_begin(w);
+	web_json_key(w, "timings");
+	web_json_object_begin(w);
+	web_json_key(w, "evalTotalTime");
+	web_json_double(w, (double)r->stats.exec_ns / 1e9);
+	web_json_object_end(w);
+	web_json_key(w, "samples");
+	web_json_object_begin(w);
+	web_json_key(w, "totalQueryableSamples");
+	web_json_uint(w, r->stats.samples_loaded);
+	web_json_object_end(w);
+	web_json_key(w, "tier");
+	web_json_string(w, r->stats.tier ? r->stats.tier : "raw");
+	web_json_key(w, "cache");
+	web_json_bool(w, r->stats.cache != 0);
+	web_json_object_end(w);
+}
+
+static int send_result(web_req *req, web_resp *resp, const query_result *r)
 {
 	ts_buf *out = web_resp_body(resp);
 	web_json w;
@@ -110,6 +145,9 @@ static int send_result(web_resp *resp, const query_result *r)
 		web_json_array_end(&w);
 		break;
 	}
+	const char *want_stats = web_req_param(req, "stats");
+	if (want_stats && *want_stats)
+		write_stats(&w, r);
 	web_json_object_end(&w);
 	int rc = web_api_end(&w);
 	if (rc)
@@ -119,14 +157,48 @@ static int send_result(web_resp *resp, const query_result *r)
 	return TS_OK;
 }
 
-static int query_error(web_resp *resp, int rc, const ts_err *e)
+/*
+ * Map an engine error to Prometheus' answer (web/api/v1/api.go): an expression that does
+ * not parse, or (range queries) is not a scalar or instant vector, is 400 bad_data (an
+ * instant query's message is prefixed 'invalid parameter "query": ', a range query's is
+ * not, as in 2.42); a timeout is 503 timeout; every other evaluation error (duplicate
+ * label sets, many-to-many matching, too many samples, bad function arguments) is 422
+ * execution; out of memory is 503 unavailable.
+ */
+static int query_error(web_resp *resp, int rc, const ts_err *e, bool is_range, const char *q)
 {
-	/* Parse and argument errors are bad_data (400); limits are execution (422). */
-	const char *type = rc == TS_EPARSE || rc == TS_EINVAL ? "bad_data"
-			   : rc == TS_ETIMEOUT                ? "timeout"
-			   : rc == TS_ELIMIT                  ? "execution"
-							      : web_http_error_type(rc);
-	return web_resp_error(resp, web_http_status_for_err(rc), type, "%s", e->msg);
+	if (rc == TS_EINVAL && is_range) {
+		query_result_type t;
+		if (query_format(q, strlen(q), NULL, &t, NULL) == TS_OK &&
+		    t != QUERY_RESULT_SCALAR && t != QUERY_RESULT_VECTOR)
+			rc = TS_EPARSE; /* "invalid expression type ... for range query" */
+	}
+	switch (rc) {
+	case TS_EPARSE:
+		if (is_range)
+			return web_resp_error(resp, 400, "bad_data", "%s", e->msg);
+		return bad_param(resp, "query", e->msg);
+	case TS_ETIMEOUT: return web_resp_error(resp, 503, "timeout", "%s", e->msg);
+	case TS_EINVAL:
+	case TS_ELIMIT:
+	case TS_EOUTOFORDER: return web_resp_error(resp, 422, "execution", "%s", e->msg);
+	default: return web_api_error(resp, rc, e->msg);
+	}
+}
+
+/* Validate the optional timeout parameter (a duration or seconds); false if bad. The
+ * engine's query.timeout bounds every query; a shorter per-request one is not applied. */
+static bool timeout_ok(web_req *req, web_resp *resp)
+{
+	const char *to = web_req_param(req, "timeout");
+	int64_t ms;
+	ts_err e = {0};
+	if (!to || !*to)
+		return true;
+	if (ts_parse_duration_or_seconds_ms(to, strlen(to), &ms, &e) == TS_OK)
+		return true;
+	bad_param(resp, "timeout", e.msg);
+	return false;
 }
 
 static int h_query(web_req *req, web_resp *resp, void *ctx, ts_err *err)
@@ -139,14 +211,14 @@ static int h_query(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	int64_t t;
 	bool bad;
 	time_param(req, resp, "time", ts_now_ms(), &t, &bad);
-	if (bad)
+	if (bad || !timeout_ok(req, resp))
 		return TS_OK;
 	query_result *r = NULL;
 	ts_err e = {0};
 	int rc = query_instant(s->opt.query, q, strlen(q), t, &r, &e);
 	if (rc)
-		return query_error(resp, rc, &e);
-	rc = send_result(resp, r);
+		return query_error(resp, rc, &e, false, q);
+	rc = send_result(req, resp, r);
 	query_result_free(r);
 	return rc;
 }
@@ -178,14 +250,23 @@ static int h_query_range(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 		return bad_param(resp, "step",
 				 "zero or negative query resolution step widths are not accepted. "
 				 "Try a positive integer");
+	/* For safety Prometheus limits the points per series (a week at 60 s, a year at 1 h). */
+	if ((end - start) / step > 11000)
+		return web_resp_error(
+		    resp, 400, "bad_data",
+		    "exceeded maximum resolution of 11,000 points per timeseries. "
+		    "Try decreasing the query resolution (?step=XX)");
+	if (!timeout_ok(req, resp))
+		return TS_OK;
 	if (!q || !*q)
 		return bad_param(resp, "query",
 				 "unknown position: parse error: no expression found in input");
 	query_result *r = NULL;
-	int rc = query_range(s->opt.query, q, strlen(q), start, end, step, &r, &e);
+	int rc = query_range_cached(s->opt.query, s->opt.query_cache, q, strlen(q), start, end,
+				    step, ts_now_ms(), &r, &e);
 	if (rc)
-		return query_error(resp, rc, &e);
-	rc = send_result(resp, r);
+		return query_error(resp, rc, &e, true, q);
+	rc = send_result(req, resp, r);
 	query_result_free(r);
 	return rc;
 }
@@ -277,12 +358,14 @@ static int label_strings(web_req *req, web_resp *resp, web_server *s, const char
 			break;
 		}
 		all = grown;
-		memcpy(all + n_all, v, n * sizeof(*v));
+		if (n) /* v may be NULL when nothing matched */
+			memcpy(all + n_all, v, n * sizeof(*v));
 		n_all += n;
 		ts_free(v);
 	}
 	if (rc == TS_OK) {
-		qsort(all, n_all, sizeof(*all), cmp_str);
+		if (ms.count > 1) /* one list is sorted and unique already */
+			qsort(all, n_all, sizeof(*all), cmp_str);
 		web_json w;
 		web_api_begin(&w, web_resp_body(resp));
 		web_json_array_begin(&w);

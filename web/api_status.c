@@ -77,6 +77,9 @@ static const struct {
     {"strata_ingest_consumer_samples_total", "counter",
      "Samples from the log the store accepted (replayed duplicates included).",
      offsetof(ingest_partition_stats, n_samples_applied)},
+    {"strata_ingest_partition_owned", "gauge",
+     "1 while this node consumes the partition (role store: assigned by its consumer group).",
+     offsetof(ingest_partition_stats, owned)},
     {"strata_ingest_consumer_rejected_samples_total", "counter",
      "Samples from the log the store refused (out of order, conflicting, limits).",
      offsetof(ingest_partition_stats, n_samples_rejected)},
@@ -123,8 +126,9 @@ static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	       "Start time of the process in Unix seconds.", (double)s->start_ms / 1000.0);
 	metric(b, "strata_memory_allocated_bytes", "gauge",
 	       "Bytes currently allocated through Strata's allocator.", (double)ts_alloc_bytes());
-	tsdb_stats ts;
-	tsdb_stats_get(s->opt.db, &ts);
+	tsdb_stats ts = {0};
+	if (s->opt.db) /* NULL on a node with cluster.role ingest */
+		tsdb_stats_get(s->opt.db, &ts);
 	metric(b, "strata_tsdb_head_series", "gauge", "Active series in the head.",
 	       (double)ts.n_series);
 	metric(b, "strata_tsdb_head_samples", "gauge", "Samples held in the head.",
@@ -137,6 +141,20 @@ static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	       "Exact duplicate samples dropped (log replay).", (double)ts.duplicates_dropped);
 	metric(b, "strata_tsdb_out_of_order_samples_total", "counter",
 	       "Samples rejected as too old or conflicting.", (double)ts.out_of_order_rejected);
+	metric(b, "strata_tsdb_blocks", "gauge", "Blocks loaded.", (double)ts.n_blocks);
+	metric(b, "strata_tsdb_cuts_total", "counter", "Head-to-block cuts done.", (double)ts.cuts);
+	metric(b, "strata_tsdb_cut_errors_total", "counter", "Head-to-block cuts that failed.",
+	       (double)ts.cut_errors);
+	metric(b, "strata_tsdb_blocks_quarantined_total", "counter",
+	       "Corrupt blocks moved to quarantine/.", (double)ts.blocks_quarantined);
+	metric(b, "strata_tsdb_compactions_total", "counter", "Block merges done.",
+	       (double)ts.compactions);
+	metric(b, "strata_tsdb_compaction_errors_total", "counter", "Block merges that failed.",
+	       (double)ts.compaction_errors);
+	metric(b, "strata_tsdb_retention_deleted_blocks_total", "counter",
+	       "Blocks deleted by retention.", (double)ts.blocks_retention_deleted);
+	metric(b, "strata_tsdb_cold_moved_blocks_total", "counter",
+	       "Blocks moved to storage.cold_dir.", (double)ts.blocks_moved_cold);
 	ingest_stats is;
 	ingest_stats_get(s->opt.ingest, &is);
 	metric(b, "strata_ingest_requests_total", "counter", "Write requests processed.",
@@ -148,6 +166,35 @@ static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	metric(b, "strata_ingest_rejected_samples_total", "counter",
 	       "Parsed samples the store refused.", (double)is.rejected);
 	write_log_metrics(b, s->opt.ingest);
+	ingest_metadata_stats ms;
+	ingest_metadata_stats_get(ingest_pipeline_metadata(s->opt.ingest), &ms);
+	metric(b, "strata_ingest_metadata_families", "gauge",
+	       "Metric families in the metadata registry (/api/v1/metadata).",
+	       (double)ms.n_families);
+	metric(b, "strata_ingest_metadata_bytes", "gauge", "Memory used by the metadata registry.",
+	       (double)ms.bytes);
+	metric(b, "strata_ingest_metadata_evicted_total", "counter",
+	       "Metric families evicted from the metadata registry by its bounds.",
+	       (double)ms.n_evicted);
+	query_cache_stats qc;
+	query_cache_stats_get(s->opt.query_cache, &qc);
+	metric(b, "strata_query_cache_hits_total", "counter",
+	       "Range queries answered at least partly from the range-read cache.",
+	       (double)qc.hits);
+	metric(b, "strata_query_cache_partial_hits_total", "counter",
+	       "Of the hits: range queries that also evaluated missing steps.",
+	       (double)qc.partial_hits);
+	metric(b, "strata_query_cache_misses_total", "counter",
+	       "Cacheable range queries with nothing cached.", (double)qc.misses);
+	metric(b, "strata_query_cache_bytes", "gauge", "Memory held by the range-read cache.",
+	       (double)qc.bytes);
+	metric(b, "strata_query_cache_entries", "gauge", "Entries in the range-read cache.",
+	       (double)qc.entries);
+	metric(b, "strata_query_cache_evictions_total", "counter",
+	       "Cache entries evicted to stay under query.cache_max_bytes.", (double)qc.evictions);
+	metric(b, "strata_query_cache_invalidations_total", "counter",
+	       "Cached extents trimmed or dropped because of late writes.",
+	       (double)qc.invalidations);
 	int rc = web_http_write_metrics(s->http, b);
 	if (rc)
 		return ts_err_set(err, rc, "cannot render metrics");

@@ -16,7 +16,9 @@
  * (back-pressure, disk full, I/O error, backend down) every write endpoint answers
  * 503 + Retry-After: 1 and nothing of the request is acknowledged: Prometheus remote
  * write retries 5xx (429 only with retry_on_http_429) and Telegraf and the Influx
- * clients retry 5xx too. Error bodies use each API's own JSON shape: v1
+ * clients retry 5xx too. New series refused by ingest.max_series or
+ * ingest.max_series_per_metric get 429 naming the limit and metric; the other samples of
+ * the request were written (docs/SECURITY.md). Error bodies use each API's own JSON shape: v1
  * {"error": "..."}, v2 {"code": "invalid", "message": "..."}.
  */
 #include "web/web_int.h"
@@ -83,6 +85,8 @@ static int write_lp(web_req *req, web_resp *resp, web_server *s, bool is_v2)
 			web_resp_header(resp, "Retry-After", "1", NULL);
 		return r2;
 	}
+	if (res.n_limited)
+		return influx_error(resp, is_v2, 429, res.limit_error);
 	if (res.n_bad_lines || res.n_rejected) {
 		char msg[512];
 		if (res.n_bad_lines)
@@ -127,6 +131,10 @@ static int h_remote_write(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 			web_resp_header(resp, "Retry-After", "1", NULL);
 		return ts_buf_printf(web_resp_body(resp), "%s\n", e.msg);
 	}
+	if (res.n_limited) {
+		web_resp_status(resp, 429);
+		return ts_buf_printf(web_resp_body(resp), "%s\n", res.limit_error);
+	}
 	web_resp_status(resp, 204);
 	return TS_OK;
 }
@@ -147,6 +155,8 @@ static int h_import_prometheus(web_req *req, web_resp *resp, void *ctx, ts_err *
 	}
 	if (rc)
 		return web_api_error(resp, rc, e.msg);
+	if (res.n_limited)
+		return web_resp_error(resp, 429, "execution", "%s", res.limit_error);
 	if (res.n_bad_lines || res.n_rejected) {
 		return web_resp_error(resp, 400, "bad_data", "partial import: %s dropped=%zu",
 				      res.first_error, res.n_bad_lines + res.n_rejected);

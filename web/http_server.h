@@ -17,7 +17,13 @@
  * served by the same pool thread; it is there for deployments with many idle keep-alive
  * clients. Measurements and the decision: "THREADING DECISION" in http_server.c.
  *
- * Not done here: TLS, authentication, HTTP/2, streaming responses, CORS.
+ * Access control and TLS: the server calls the authorize hook (web/auth.c decides) once per
+ * request when its headers are in, before routing and before a byte of body is read, and
+ * serves HTTPS when given a certificate and key (GnuTLS through libmicrohttpd). Slow
+ * clients: the guard (http_guard.h) drops connections that do not deliver their headers
+ * in time. docs/SECURITY.md has the model and every limit.
+ *
+ * Not done here: HTTP/2, streaming responses, CORS.
  */
 #ifndef WEB_HTTP_SERVER_H
 #define WEB_HTTP_SERVER_H
@@ -61,6 +67,16 @@ typedef struct web_http_access {
 /* Called on a server thread after each request, concurrently from many threads. */
 typedef void (*web_http_access_hook)(const web_http_access *a, void *ctx);
 
+/*
+ * Access control: called on a server thread once per request when its headers are in,
+ * before routing and before any body byte is read (req is borrowed; its path, method,
+ * headers, client and web_req_query are available, parameters are not). Return 0 to serve
+ * the request, or an HTTP status (401, 403, ...) and a message for the client in
+ * msg[0..cap) to refuse it; a 401 carries WWW-Authenticate challenges for Basic and Bearer.
+ * Called concurrently from many threads.
+ */
+typedef int (*web_http_authorize_hook)(const web_req *req, void *ctx, char *msg, size_t cap);
+
 /* Server settings; zero values mean "the default" noted on each field. */
 typedef struct web_http_options {
 	const char *host;             /* listen address, numeric or name; NULL/"" = 0.0.0.0 */
@@ -79,9 +95,17 @@ typedef struct web_http_options {
 	size_t thread_stack_bytes;    /* stack of server threads; 0 = the system default */
 	int64_t drain_timeout_ms;     /* web_http_stop waits this long for in-flight requests;
 					 0 = 30000 */
-	web_http_access_hook access_hook; /* called after every request; NULL = the server
-					     logs each request itself at debug level */
-	void *access_hook_ctx;            /* passed to access_hook */
+	web_http_access_hook access_hook;  /* called after every request; NULL = the server
+					      logs each request itself at debug level */
+	void *access_hook_ctx;             /* passed to access_hook */
+	int64_t header_timeout_ms;         /* request line + headers must arrive within this (from
+					      accept, or from the request line on keep-alive); 0 = 10 s */
+	web_http_authorize_hook authorize; /* NULL = every request is served */
+	void *authorize_ctx;               /* passed to authorize */
+	/* TLS: PEM text (borrowed, copied); cert and key NULL = plain HTTP. */
+	const char *tls_cert_pem;   /* certificate chain, leaf first */
+	const char *tls_key_pem;    /* private key (unencrypted) */
+	const char *tls_priorities; /* GnuTLS priority string; NULL = "NORMAL" */
 } web_http_options;
 
 /* ------------------------------------------------------------------------------------ */
@@ -128,10 +152,14 @@ int web_http_route(web_http_server *srv, const char *method, const char *path,
  *   strata_http_request_duration_seconds_sum{handler="<route>"}    (summary: sum + count)
  *   strata_http_request_duration_seconds_count{handler="<route>"}
  *   strata_http_requests_in_flight                                 gauge
+ *   strata_http_slow_connections_dropped_total                     counter (http_guard.h)
  * with HELP/TYPE lines. Requests matching no route count as handler="other". Thread-safe
  * (reads atomics). TS_OK, TS_ENOMEM or TS_ELIMIT (out may hold a partial text then).
  */
 int web_http_write_metrics(const web_http_server *srv, ts_buf *out);
+
+/* Connections dropped for missing their header deadline (http_guard.h). Thread-safe. */
+uint64_t web_http_n_slow_dropped(const web_http_server *srv);
 
 /* Requests currently between "headers received" and "response sent". Thread-safe. */
 uint64_t web_http_in_flight(const web_http_server *srv);
@@ -172,6 +200,9 @@ const char *web_req_header(const web_req *req, const char *name);
  * (not counted in *len). Never NULL; "" with *len 0 when there was no body.
  */
 const char *web_req_body(const web_req *req, size_t *len);
+
+/* The raw (undecoded) query string, without '?'; "" with *n 0 when there is none. */
+const char *web_req_query(const web_req *req, size_t *n);
 
 /* "ip:port" of the peer ("[v6]:port"); "" for requests made with web_req_new. */
 const char *web_req_client(const web_req *req);
@@ -247,6 +278,14 @@ void web_resp_free(web_resp *resp);
 int web_http_status_for_err(int code);
 /* The Prometheus errorType for a TS_E* code ("bad_data", "timeout", "internal", ...). */
 const char *web_http_error_type(int code);
+
+/* Header helpers (http_util.c). Pure; thread-safe. */
+/* Does s hold a control character other than tab? */
+bool web_http_has_ctl(const char *s);
+/* Case-insensitive: does the media type in ct (NULL allowed) equal type, ignoring params? */
+bool web_http_media_type_is(const char *ct, const char *type);
+/* Does an Accept-Encoding value (NULL allowed) allow gzip (a "gzip" token whose q is not 0)? */
+bool web_http_accepts_gzip(const char *ae);
 
 /* ------------------------------------------------------------------------------------ */
 /* URL decoding and parameter sets (http_params.c)                                       */

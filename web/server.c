@@ -4,9 +4,13 @@
  *
  * The handlers live in api_write.c (Influx and Prometheus writes), api_query.c (the
  * Prometheus query API) and api_status.c (health, readiness, /metrics, status pages).
+ *
+ * A node with cluster.role ingest has no store (o->db NULL): it registers the status,
+ * write and targets routes only, and every other /api/ path answers 503 naming the role.
  */
 #include "web/web_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void web_api_begin(web_json *w, ts_buf *out)
@@ -31,6 +35,41 @@ int web_api_error(web_resp *resp, int code, const char *msg)
 			      msg);
 }
 
+/* The authorize hook of the HTTP server: web/auth.c decides (docs/SECURITY.md). */
+static int authorize(const web_req *req, void *ctx, char *msg, size_t cap)
+{
+	web_server *s = ctx;
+	size_t qn;
+	const char *q = web_req_query(req, &qn);
+	web_auth_result res;
+	web_auth_check(s->auth, web_req_method(req), web_req_path(req),
+		       web_req_header(req, "Authorization"), q, qn, &res);
+	if (res.status) {
+		ts_log_debug("auth: %s %s from %s refused (%d): %s", web_req_method(req),
+			     web_req_path(req), web_req_client(req), res.status, res.msg);
+		snprintf(msg, cap, "%s", res.msg);
+	}
+	return res.status;
+}
+
+/* Role ingest: the query, metadata, rules and admin APIs live on other nodes. */
+static int h_role_ingest(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	return web_api_error(resp, TS_EUNAVAIL,
+			     "this node has role ingest: it accepts writes only; send queries to "
+			     "a node with role store or all");
+}
+
+/* The routes of a node with role ingest (writes, status, scrape targets). */
+static int ingest_role_routes(web_server *s, ts_err *err)
+{
+	int rc;
+	if ((rc = web_api_status_routes(s, err)) || (rc = web_api_write_routes(s, err)) ||
+	    (rc = web_api_targets_routes(s, err)))
+		return rc;
+	return web_http_route(s->http, NULL, "/api/*", h_role_ingest, s, err);
+}
+
 static void access_log(const web_http_access *a, void *ctx)
 {
 	(void)ctx;
@@ -50,6 +89,10 @@ int web_start(const web_options *o, web_server **out, ts_err *err)
 		return ts_err_set(err, TS_ENOMEM, "out of memory starting the HTTP server");
 	s->opt = *o;
 	s->start_ms = ts_now_ms();
+	web_tls_config tls = {0};
+	if ((rc = web_auth_load(o->config, &s->auth, err)) ||
+	    (rc = web_tls_config_load(o->config, &tls, err)))
+		goto fail;
 	web_http_options ho = {
 	    .host = host,
 	    .port = (uint16_t)port,
@@ -57,19 +100,39 @@ int web_start(const web_options *o, web_server **out, ts_err *err)
 	    .max_connections = o->max_connections > 0 ? (unsigned)o->max_connections : 0,
 	    .conn_timeout_s = (unsigned)(o->read_timeout_ms / 1000),
 	    .max_body_bytes = (size_t)o->max_body_bytes,
+	    .per_ip_limit = o->max_connections_per_ip > 0 ? (unsigned)o->max_connections_per_ip : 0,
+	    .header_timeout_ms = o->read_header_timeout_ms,
+	    .conn_memory_bytes = o->max_header_bytes > 0 ? (size_t)o->max_header_bytes : 0,
 	    .access_hook = access_log,
+	    .authorize = s->auth ? authorize : NULL,
+	    .authorize_ctx = s,
+	    .tls_cert_pem = tls.cert_pem,
+	    .tls_key_pem = tls.key_pem,
+	    .tls_priorities = tls.priorities,
 	};
-	if ((rc = web_http_start(&ho, &s->http, err)))
+	rc = web_http_start(&ho, &s->http, err);
+	web_tls_config_fini(&tls);
+	if (rc)
 		goto fail;
+	if (s->auth)
+		ts_log_info("http: access control on (auth: section)");
+	if (o->ingest && ingest_pipeline_role(o->ingest) == INGEST_ROLE_INGEST) {
+		if ((rc = ingest_role_routes(s, err)))
+			goto fail;
+		*out = s;
+		return TS_OK;
+	}
 	if ((rc = web_api_status_routes(s, err)) || (rc = web_api_write_routes(s, err)) ||
 	    (rc = web_api_query_routes(s, err)) || (rc = web_api_targets_routes(s, err)) ||
 	    (rc = web_api_console_routes(s, err)) || (rc = web_api_silences_routes(s, err)) ||
-	    (rc = web_api_rules_routes(s, err)))
+	    (rc = web_api_rules_routes(s, err)) || (rc = web_api_meta_routes(s, err)) ||
+	    (rc = web_api_admin_routes(s, err)))
 		goto fail;
 	*out = s;
 	return TS_OK;
 fail:
 	web_http_stop(s->http);
+	web_auth_free(s->auth);
 	ts_free(s);
 	return rc;
 }
@@ -89,5 +152,6 @@ void web_stop(web_server *s)
 	if (!s)
 		return;
 	web_http_stop(s->http);
+	web_auth_free(s->auth);
 	ts_free(s);
 }

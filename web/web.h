@@ -26,18 +26,27 @@ typedef struct web_options {
 	int64_t max_body_bytes;  /* larger request bodies get 413 */
 	int max_connections;     /* concurrent connections */
 	int64_t read_timeout_ms; /* idle connection timeout */
-	tsdb_db *db;             /* borrowed */
-	ingest_pipeline *ingest; /* borrowed */
-	query_engine *query;     /* borrowed */
-	const ts_config *config; /* borrowed; shown on /api/v1/status/config */
-	alert_notifier *notify;  /* borrowed; NULL: /api/v2 alerts, silences answer 503 */
-	alert_manager *alerts;   /* borrowed; NULL: /api/v1/rules and /api/v1/alerts are empty */
+	/* Limits against slow and greedy clients (docs/SECURITY.md); 0 = the default. */
+	int max_connections_per_ip;     /* concurrent connections per client IP; 0 = no bound */
+	int64_t read_header_timeout_ms; /* request line + headers must arrive within this */
+	int64_t max_header_bytes;       /* per-connection buffer: request line and headers */
+	tsdb_db *db;                    /* borrowed */
+	ingest_pipeline *ingest;        /* borrowed */
+	query_engine *query;            /* borrowed */
+	query_cache *query_cache;       /* borrowed; NULL = range queries are not cached */
+	const ts_config *config;        /* borrowed; shown on /api/v1/status/config */
+	alert_notifier *notify;         /* borrowed; NULL: /api/v2 alerts, silences answer 503 */
+	alert_manager *alerts; /* borrowed; NULL: /api/v1/rules and /api/v1/alerts are empty */
 	/* POST /-/reload: re-read the config and rule files (cmd/ provides it); NULL = 500 */
 	int (*reload)(void *ctx, ts_err *err);
 	void *reload_ctx; /* passed to reload */
 } web_options;
 
-/* Start serving. *out returned owned; stop with web_stop. Errors name the address. */
+/*
+ * Start serving. *out returned owned; stop with web_stop. Errors name the address. The
+ * `auth:` and `tls:` sections of o->config are parsed here (docs/SECURITY.md); their
+ * errors name file:line:col.
+ */
 int web_start(const web_options *o, web_server **out, ts_err *err);
 /* The TCP port actually bound (useful with port 0). */
 int web_port(const web_server *s);
@@ -45,5 +54,12 @@ int web_port(const web_server *s);
 void web_set_ready(web_server *s, bool ready);
 /* Stop accepting, finish in-flight requests, free. NULL allowed. */
 void web_stop(web_server *s);
+
+/*
+ * Hash a password or token with bcrypt ($2b$; cost 4..31, 0 = 10) into out (cap >= 128
+ * bytes), for the `auth:` config section (`strata hash-password`). TS_EINVAL (bad cost,
+ * empty secret, cap too small), TS_EIO (no randomness, crypt failed). Thread-safe.
+ */
+int web_auth_hash_secret(const char *secret, int cost, char *out, size_t cap, ts_err *err);
 
 #endif /* WEB_WEB_H */

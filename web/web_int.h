@@ -10,6 +10,7 @@
 
 #include "web/web.h"
 
+#include "web/auth.h"
 #include "web/http_server.h"
 #include "web/json.h"
 
@@ -20,7 +21,22 @@ struct web_server {
 	web_http_server *http;
 	_Atomic bool ready;
 	int64_t start_ms; /* process start, for /api/v1/status/runtimeinfo */
+	web_auth *auth;   /* owned; NULL = no access control (no auth: section) */
 };
+
+/* The `tls:` config section (tls.c). */
+typedef struct web_tls_config {
+	char *cert_pem;         /* owned PEM text; NULL = no TLS */
+	char *key_pem;          /* owned PEM text */
+	const char *priorities; /* static GnuTLS priority string for min_version */
+} web_tls_config;
+
+/*
+ * Parse the `tls:` section of c (NULL or absent: *out zeroed, plain HTTP) and read its
+ * files. Errors name file:line:col (TS_EINVAL), TS_ENOMEM. Free with web_tls_config_fini.
+ */
+int web_tls_config_load(const ts_config *c, web_tls_config *out, ts_err *err);
+void web_tls_config_fini(web_tls_config *t);
 
 /* Route registration per area (each returns TS_OK or the first error). */
 int web_api_write_routes(web_server *s, ts_err *err);
@@ -33,6 +49,10 @@ int web_api_console_routes(web_server *s, ts_err *err);
 int web_api_silences_routes(web_server *s, ts_err *err);
 /* /api/v1/rules, /api/v1/alerts and /-/reload (api_rules.c). */
 int web_api_rules_routes(web_server *s, ts_err *err);
+/* POST /api/v1/admin/tsdb/snapshot (api_admin.c). */
+int web_api_admin_routes(web_server *s, ts_err *err);
+/* /api/v1/metadata, query_exemplars, status/tsdb, format_query (api_meta.c). */
+int web_api_meta_routes(web_server *s, ts_err *err);
 
 /* Start a Prometheus success envelope {"status":"success","data": ... in w. */
 void web_api_begin(web_json *w, ts_buf *out);

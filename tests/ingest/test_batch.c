@@ -6,7 +6,8 @@
  * splitting at max_record_bytes, snappy, sequential and parallel appends, back-pressure
  * (log pending bytes and consumer lag: TS_EBUSY with nothing appended), disk full, replay
  * after closing and reopening everything (nothing lost, nothing duplicated), the
- * `ingest:` config section and its errors, direct mode without a log.
+ * `ingest:` config section and its errors, direct mode without a log, batches reused
+ * from the writer's pool and the label checks of the id path.
  */
 #include "ingest/batch.h"
 
@@ -361,6 +362,72 @@ static void test_ingest_batch_commit_scraper_style(void **state)
 	ingest_batch_free(NULL);
 	wait_applied(&e);
 	assert_int_equal(count_samples(e.db, "cpu_user", NULL), 10);
+	env_close(&e);
+}
+
+/*
+ * Batches come back from the writer's pool: symbol ids, series slots and builders of
+ * an earlier (committed or dropped) batch must not leak into the next. Also the label
+ * checks of the id path: unsorted, duplicate, no __name__, empty strings.
+ */
+static void test_ingest_batch_add_reused_batches(void **state)
+{
+	const char *dir = fresh_dir("reuse");
+	char logdir[1200];
+	snprintf(logdir, sizeof(logdir), "%s/log", dir);
+	env e;
+	env_open(&e, 3, open_log(logdir, 3, 0), config(dir, "%s", ""));
+	char host[16];
+	size_t want = 0;
+	for (int round = 0; round < 6; round++) {
+		ingest_batch *b;
+		assert_int_equal(ingest_batch_begin(e.p, &b, NULL), TS_OK);
+		/* hosts in a different order each round, fields interleaved like a point */
+		for (int i = 0; i < 40; i++) {
+			int h = (i * 7 + round * 13) % 40; /* a permutation */
+			snprintf(host, sizeof(host), "h%d", h);
+			int64_t t_s = round * 10 + (h % 3);
+			ts_label u[] = {{"__name__", "cpu_user"}, {"dc", "eu"}, {"host", host}};
+			ts_label d[] = {{"__name__", "cpu_idle"}, {"dc", "eu"}, {"host", host}};
+			ts_label z[] = {{"__name__", "cpu_user"}, {"host", host}, {"zone", "z1"}};
+			assert_int_equal(
+			    ingest_batch_add(b, u, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
+			assert_int_equal(
+			    ingest_batch_add(b, d, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
+			assert_int_equal(
+			    ingest_batch_add(b, z, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
+		}
+		/* bad label sets are refused and do not disturb the next sample */
+		ts_label unsorted[] = {{"__name__", "cpu_user"}, {"host", "a"}, {"dc", "eu"}};
+		ts_label dup[] = {{"__name__", "cpu_user"}, {"host", "a"}, {"host", "b"}};
+		ts_label noname[] = {{"dc", "eu"}, {"host", "a"}};
+		ts_label empty[] = {{"__name__", "cpu_user"}, {"host", ""}};
+		ts_label emptyname[] = {{"", "x"}, {"__name__", "cpu_user"}};
+		assert_int_equal(ingest_batch_add(b, unsorted, 3, T0_S * 1000, 0), TS_EINVAL);
+		assert_int_equal(ingest_batch_add(b, dup, 3, T0_S * 1000, 0), TS_EINVAL);
+		assert_int_equal(ingest_batch_add(b, noname, 2, T0_S * 1000, 0), TS_EINVAL);
+		assert_int_equal(ingest_batch_add(b, empty, 2, T0_S * 1000, 0), TS_EINVAL);
+		assert_int_equal(ingest_batch_add(b, emptyname, 2, T0_S * 1000, 0), TS_EINVAL);
+		assert_int_equal(ingest_batch_add(b, NULL, 0, T0_S * 1000, 0), TS_EINVAL);
+		if (round % 2) { /* dropped: nothing of it may appear later */
+			ts_label ghost[] = {{"__name__", "cpu_user"}, {"host", "ghost"}};
+			assert_int_equal(ingest_batch_add(b, ghost, 2, T0_S * 1000, 0), TS_OK);
+			ingest_batch_free(b);
+			continue;
+		}
+		ingest_write_result res = {0};
+		assert_int_equal(ingest_batch_commit(b, &res, NULL), TS_OK);
+		assert_int_equal(res.n_samples, 120);
+		want += 120;
+		ingest_batch_free(b);
+	}
+	wait_applied(&e);
+	size_t n_user, n_idle;
+	size_t got =
+	    count_samples(e.db, "cpu_user", &n_user) + count_samples(e.db, "cpu_idle", &n_idle);
+	assert_int_equal(got, want);
+	assert_int_equal(n_user, 80); /* 40 hosts with dc, 40 with zone; no ghost */
+	assert_int_equal(n_idle, 40);
 	env_close(&e);
 }
 
@@ -725,6 +792,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_batch_commit_round_trip_small_records),
 	    cmocka_unit_test(test_ingest_batch_commit_one_record_per_partition),
 	    cmocka_unit_test(test_ingest_batch_commit_scraper_style),
+	    cmocka_unit_test(test_ingest_batch_add_reused_batches),
 	    cmocka_unit_test(test_ingest_batch_commit_busy_pending),
 	    cmocka_unit_test(test_ingest_batch_commit_busy_lag),
 	    cmocka_unit_test(test_ingest_batch_commit_enospc),

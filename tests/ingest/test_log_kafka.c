@@ -9,7 +9,9 @@
  * a broker outage makes appends fail with TS_EUNAVAIL after the produce timeout and loses
  * nothing that was acknowledged; record bytes are identical to the embedded log's;
  * concurrent appenders get dense offsets; large records; open-time checks (partition
- * count, properties, unreachable brokers); the `kafka:` config parser and its errors.
+ * count, properties, unreachable brokers); the `kafka:` config parser and its errors;
+ * consumer-group membership (role store): the split of the partitions between members,
+ * checkpoints committed through a member, a leaving member's partitions moving over.
  * Not covered here (the mock cannot do it): retention (TS_ENOTFOUND for deleted offsets)
  * and topic creation through CreateTopics.
  */
@@ -856,6 +858,149 @@ static void test_ingest_kafka_config_parse(void **state)
 }
 
 /* The config feeds open directly. */
+/* ---------------------------------------------------------------- consumer group */
+
+/* What the group callbacks of one member saw. */
+typedef struct member_view {
+	pthread_mutex_t mu;
+	bool owned[8];   /* partitions owned now */
+	int n_revoked;   /* partitions revoked (not lost) */
+	int n_lost;      /* partitions lost */
+	ingest_log *log; /* the member's log: revoked checkpoints ckpt_part at ckpt_off */
+	int ckpt_part;   /* -1: none */
+	uint64_t ckpt_off;
+	int ckpt_rc; /* what that checkpoint returned */
+} member_view;
+
+static void view_assigned(void *ctx, const int *parts, int n)
+{
+	member_view *v = ctx;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < n; i++)
+		v->owned[parts[i]] = true;
+	pthread_mutex_unlock(&v->mu);
+}
+
+static void view_revoked(void *ctx, const int *parts, int n, bool is_lost)
+{
+	member_view *v = ctx;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < n; i++) {
+		v->owned[parts[i]] = false;
+		if (parts[i] == v->ckpt_part && !is_lost) /* as a store's last commit does */
+			v->ckpt_rc = ingest_log_checkpoint(v->log, parts[i], v->ckpt_off, NULL);
+	}
+	*(is_lost ? &v->n_lost : &v->n_revoked) += n;
+	pthread_mutex_unlock(&v->mu);
+}
+
+static int n_owned(member_view *v, int n_parts)
+{
+	int n = 0;
+	pthread_mutex_lock(&v->mu);
+	for (int p = 0; p < n_parts; p++)
+		n += v->owned[p];
+	pthread_mutex_unlock(&v->mu);
+	return n;
+}
+
+static bool is_owned(member_view *v, int p)
+{
+	pthread_mutex_lock(&v->mu);
+	bool b = v->owned[p];
+	pthread_mutex_unlock(&v->mu);
+	return b;
+}
+
+static ingest_log_kafka_group *join(ingest_log *l, member_view *v)
+{
+	ingest_log_kafka_group_options go = {.session_timeout_ms = 3000, /* the mock needs >= 3 s */
+					     .assigned = view_assigned,
+					     .revoked = view_revoked,
+					     .ctx = v};
+	ingest_log_kafka_group *g = NULL;
+	ts_err err = {0};
+	if (ingest_log_kafka_group_join(l, &go, &g, &err))
+		fail_msg("group join: %s", err.msg);
+	return g;
+}
+
+static void test_ingest_log_kafka_group_split_commit_leave(void **state)
+{
+	(void)state;
+	enum { P = 4 };
+	ingest_kafka_mock *m = start_mock(1, "grp", P);
+	ingest_log_kafka_options o = options(m, "grp");
+	o.group_id = "grp-store.a";
+	ingest_log *l1 = open_kafka(&o), *l2 = open_kafka(&o), *l3 = open_kafka(&o);
+	member_view v1 = {.mu = PTHREAD_MUTEX_INITIALIZER, .ckpt_part = -1, .ckpt_rc = 1};
+	member_view v2 = {.mu = PTHREAD_MUTEX_INITIALIZER, .ckpt_part = -1};
+	ingest_log_kafka_group *g1 = join(l1, &v1), *g2 = join(l2, &v2);
+
+	/* bad joins: a second group on one log, bad options */
+	ts_err err = {0};
+	ingest_log_kafka_group *bad = NULL;
+	ingest_log_kafka_group_options go = {.session_timeout_ms = 2000,
+					     .assigned = view_assigned,
+					     .revoked = view_revoked,
+					     .ctx = &v1};
+	assert_int_equal(ingest_log_kafka_group_join(l1, &go, &bad, &err), TS_EINVAL);
+	assert_non_null(strstr(err.msg, "already joined"));
+	go.session_timeout_ms = 10;
+	assert_int_equal(ingest_log_kafka_group_join(l3, &go, &bad, &err), TS_EINVAL);
+	assert_null(bad);
+
+	/* the group splits the partitions: 2 + 2, disjoint */
+	int64_t deadline = now_ms() + 30000;
+	while ((n_owned(&v1, P) != 2 || n_owned(&v2, P) != 2) && now_ms() < deadline)
+		usleep(50000);
+	if (n_owned(&v1, P) != 2 || n_owned(&v2, P) != 2)
+		fail_msg("members own %d and %d partitions, wanted 2 and 2", n_owned(&v1, P),
+			 n_owned(&v2, P));
+	for (int p = 0; p < P; p++)
+		assert_true(is_owned(&v1, p) != is_owned(&v2, p));
+
+	/* a checkpoint by a member commits through it (the group has members: a
+	 * generation-less commit would be refused by Kafka); another log sees it */
+	int p1 = is_owned(&v1, 0) ? 0 : is_owned(&v1, 1) ? 1 : is_owned(&v1, 2) ? 2 : 3;
+	for (int i = 0; i < 3; i++)
+		must_append(l1, p1, 1, i);
+	assert_int_equal(ingest_log_checkpoint(l1, p1, 1, &err), TS_OK);
+	assert_int_equal(stats(l3, p1).checkpoint_next, 2);
+	v1.log = l1; /* when p1 is revoked, l1 checkpoints it at offset 2 */
+	v1.ckpt_off = 2;
+	pthread_mutex_lock(&v1.mu);
+	v1.ckpt_part = p1;
+	pthread_mutex_unlock(&v1.mu);
+
+	/* l1 leaves: its partitions are revoked (not lost) and l2 gets all four */
+	ingest_log_kafka_group_leave(g1);
+	assert_int_equal(v1.n_revoked, 2);
+	assert_int_equal(v1.n_lost, 0);
+	assert_int_equal(n_owned(&v1, P), 0);
+	assert_int_equal(v1.ckpt_rc, TS_OK); /* committed from inside the revocation */
+	ingest_log *l5 = open_kafka(&o);
+	assert_int_equal(stats(l5, p1).checkpoint_next, 3);
+	ingest_log_close(l5);
+	deadline = now_ms() + 30000;
+	while (n_owned(&v2, P) != P && now_ms() < deadline)
+		usleep(50000);
+	assert_int_equal(n_owned(&v2, P), P);
+	/* the new owner's first checkpoint commits its own offset, even below the group's */
+	assert_int_equal(ingest_log_checkpoint(l2, p1, 0, &err), TS_OK);
+	ingest_log *l4 = open_kafka(&o); /* l3 caches the group's offset for 10 s */
+	assert_int_equal(stats(l4, p1).checkpoint_next, 1);
+	ingest_log_close(l4);
+	ingest_log_kafka_group_leave(g2);
+	assert_int_equal(n_owned(&v2, P), 0);
+	ingest_log_kafka_group_leave(NULL);
+
+	ingest_log_close(l1);
+	ingest_log_close(l2);
+	ingest_log_close(l3);
+	ingest_kafka_mock_free(m);
+}
+
 static void test_ingest_kafka_config_open(void **state)
 {
 	(void)state;
@@ -892,6 +1037,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_log_kafka_open_checks),
 	    cmocka_unit_test(test_ingest_kafka_config_parse),
 	    cmocka_unit_test(test_ingest_kafka_config_open),
+	    cmocka_unit_test(test_ingest_log_kafka_group_split_commit_leave),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
 /*
  * test_record.c: tests of the log record codec (ingest/record.c): round trips (both
  * compressions, NaN payloads, extreme timestamps, many series), grouping, limits,
- * label validation, every corruption class, sink errors, allocation failures, and the
- * golden v1 record in tests/data/ingest/ (set STRATA_UPDATE_GOLDEN=1 to rewrite it).
+ * label validation, every corruption class, sink errors, allocation failures, the
+ * golden v1 record in tests/data/ingest/ (set STRATA_UPDATE_GOLDEN=1 to rewrite it), and
+ * the shared symbol table with the id path (_add_ids grouping, decode_series).
  */
 #include "ingest/record.h"
 
@@ -599,6 +600,348 @@ static void test_ingest_record_decode_sink_error(void **state)
 	ts_buf_free(&r);
 }
 
+/* ---------------------------------------------------------------- shared ids */
+
+static void test_ingest_symtab_intern(void **state)
+{
+	(void)state;
+	ingest_symtab *t;
+	assert_int_equal(ingest_symtab_new(0, &t, NULL), TS_OK);
+	char s[32];
+	uint32_t id;
+	for (int i = 0; i < 5000; i++) { /* several rehashes */
+		snprintf(s, sizeof(s), "value-%d", i);
+		assert_int_equal(ingest_symtab_intern(t, s, strlen(s), &id, NULL), TS_OK);
+		assert_int_equal(id, (uint32_t)i);
+	}
+	for (int i = 0; i < 5000; i += 7) {
+		snprintf(s, sizeof(s), "value-%d", i);
+		assert_int_equal(ingest_symtab_intern(t, s, strlen(s), &id, NULL), TS_OK);
+		assert_int_equal(id, (uint32_t)i);
+		size_t len;
+		assert_string_equal(ingest_symtab_str(t, id, &len), s);
+		assert_int_equal(len, strlen(s));
+	}
+	/* a prefix is another string */
+	assert_int_equal(ingest_symtab_intern(t, "value-1", 6, &id, NULL), TS_OK);
+	assert_int_equal(id, 5000);
+	assert_string_equal(ingest_symtab_str(t, id, NULL), "value-");
+	assert_true(ingest_symtab_alloc_bytes(t) > 5000 * 8);
+	ingest_symtab_reset(t);
+	assert_int_equal(ingest_symtab_intern(t, "value-42", 8, &id, NULL), TS_OK);
+	assert_int_equal(id, 0);
+	ingest_symtab_free(t);
+	ingest_symtab_free(NULL);
+
+	/* the byte bound */
+	assert_int_equal(ingest_symtab_new(64, &t, NULL), TS_OK);
+	ts_err err = {0};
+	int rc = TS_OK;
+	for (int i = 0; i < 100 && rc == TS_OK; i++) {
+		snprintf(s, sizeof(s), "string-%d", i);
+		rc = ingest_symtab_intern(t, s, strlen(s), &id, &err);
+	}
+	assert_int_equal(rc, TS_ELIMIT);
+	assert_non_null(strstr(err.msg, "symbol table"));
+	assert_int_equal(ingest_symtab_intern(t, "string-0", 8, &id, NULL), TS_OK); /* known */
+	assert_int_equal(id, 0);
+	ingest_symtab_free(t);
+}
+
+/* A pool of label sets as symbol ids, with one slot word per set (as a batch keeps). */
+typedef struct id_pool {
+	ingest_symtab *t;
+	ts_label l[64][6];
+	size_t n[64];
+	uint32_t ids[64][12];
+	uint64_t slot[64];
+	char key[64][256];
+} id_pool;
+
+static void id_pool_init(id_pool *p, int n_sets)
+{
+	static const char *zones[] = {"a", "b", "c"};
+	static char vals[64][16];
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(ingest_symtab_new(0, &p->t, NULL), TS_OK);
+	for (int i = 0; i < n_sets; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "host-%d", i / 3);
+		size_t n = 0;
+		p->l[i][n++] = (ts_label){"__name__", i % 2 ? "cpu_idle" : "cpu_user"};
+		p->l[i][n++] = (ts_label){"host", vals[i]};
+		if (i % 3)
+			p->l[i][n++] = (ts_label){"zone", zones[i % 3]};
+		p->n[i] = n;
+		for (size_t k = 0; k < n; k++) {
+			assert_int_equal(ingest_symtab_intern(p->t, p->l[i][k].name,
+							      strlen(p->l[i][k].name),
+							      &p->ids[i][2 * k], NULL),
+					 TS_OK);
+			assert_int_equal(ingest_symtab_intern(p->t, p->l[i][k].value,
+							      strlen(p->l[i][k].value),
+							      &p->ids[i][2 * k + 1], NULL),
+					 TS_OK);
+		}
+		flatten(p->l[i], n, p->key[i], sizeof(p->key[i]));
+	}
+}
+
+/* ingest_record_series_fn counting entries into a collector (ctx: entry_counter). */
+typedef struct entry_counter {
+	collector c;
+	size_t n_entries;
+	int fail_at; /* entry index whose call fails with TS_EBUSY (-1: never) */
+} entry_counter;
+
+static int count_entries(void *ctx, const ts_label *labels, size_t n_labels, const int64_t *t,
+			 const double *v, size_t n)
+{
+	entry_counter *ec = ctx;
+	if (ec->fail_at >= 0 && (size_t)ec->fail_at == ec->n_entries)
+		return TS_EBUSY;
+	ec->n_entries++;
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(collect(&ec->c, labels, n_labels, t[i], v[i]), TS_OK);
+	return TS_OK;
+}
+
+/*
+ * Samples of interleaved series come out grouped: one entry per distinct series, each
+ * with its samples in the order they were added; the per-sample decoder sees the same.
+ */
+static void test_ingest_record_builder_add_ids_groups_by_series(void **state)
+{
+	(void)state;
+	enum { SETS = 40, N = 4000 };
+	static id_pool p;
+	id_pool_init(&p, SETS);
+	ingest_record_builder *bld;
+	assert_int_equal(ingest_record_builder_new(INGEST_RECORD_COMPRESS_SNAPPY, 0, &bld, NULL),
+			 TS_OK);
+	static int pick[N];
+	uint64_t x = 99;
+	for (int i = 0; i < N; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		pick[i] = (int)(x % SETS);
+		assert_int_equal(ingest_record_builder_add_ids(
+				     bld, p.t, p.ids[pick[i]], p.n[pick[i]], &p.slot[pick[i]],
+				     (int64_t)(x >> 20) - 5000, (double)i, NULL),
+				 TS_OK);
+	}
+	assert_int_equal(ingest_record_builder_n_samples(bld), N);
+	ts_buf out;
+	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+	assert_int_equal(ingest_record_builder_finish(bld, &out, NULL), TS_OK);
+	assert_int_equal(ingest_record_builder_n_samples(bld), 0);
+
+	ingest_record_decoder *d;
+	assert_int_equal(ingest_record_decoder_new(&d, NULL), TS_OK);
+	entry_counter ec = {.fail_at = -1};
+	collector_init(&ec.c);
+	assert_int_equal(
+	    ingest_record_decode_series(d, out.data, out.len, count_entries, &ec, NULL), TS_OK);
+	assert_int_equal(ec.n_entries, SETS);
+	assert_int_equal(ec.c.n, N);
+	/* per series: the subsequence of values equals the insertion order */
+	size_t at = 0;
+	for (int set = 0; set < SETS; set++) {
+		size_t first = at;
+		for (int i = 0; i < N; i++) {
+			if (strcmp(p.key[pick[i]], ec.c.v[first].key) != 0)
+				continue;
+			assert_string_equal(ec.c.v[at].key, p.key[pick[i]]);
+			assert_true(from_bits(ec.c.v[at].bits) == (double)i);
+			at++;
+		}
+	}
+	assert_int_equal(at, N);
+	/* the per-sample decoder delivers the same samples */
+	collector c2;
+	collector_init(&c2);
+	assert_int_equal(ingest_record_decode(d, out.data, out.len, collect, &c2, NULL), TS_OK);
+	assert_int_equal(c2.n, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_string_equal(c2.v[i].key, ec.c.v[i].key);
+		assert_true(c2.v[i].t == ec.c.v[i].t && c2.v[i].bits == ec.c.v[i].bits);
+	}
+	/* a series sink error stops the decode with its code, before that entry */
+	entry_counter stop = {.fail_at = 3};
+	collector_init(&stop.c);
+	ts_err err = {0};
+	assert_int_equal(
+	    ingest_record_decode_series(d, out.data, out.len, count_entries, &stop, &err),
+	    TS_EBUSY);
+	assert_int_equal(stop.n_entries, 3);
+	assert_non_null(strstr(err.msg, "series sink stopped"));
+	/* a damaged record is found by the series decoder too */
+	out.data[out.len - 3] ^= 0x40;
+	entry_counter bad = {.fail_at = -1};
+	collector_init(&bad.c);
+	assert_int_equal(
+	    ingest_record_decode_series(d, out.data, out.len, count_entries, &bad, NULL),
+	    TS_ECORRUPT);
+	assert_int_equal(bad.n_entries, 0);
+
+	/* next record: the slots of the last one are stale, nothing leaks across */
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[5], p.n[5], &p.slot[5], 7, 7.0, NULL),
+	    TS_OK);
+	ts_buf_reset(&out);
+	assert_int_equal(ingest_record_builder_finish(bld, &out, NULL), TS_OK);
+	collector c3;
+	collector_init(&c3);
+	assert_int_equal(ingest_record_decode(d, out.data, out.len, collect, &c3, NULL), TS_OK);
+	assert_int_equal(c3.n, 1);
+	assert_string_equal(c3.v[0].key, p.key[5]);
+	free(c3.v);
+	free(bad.c.v);
+	free(stop.c.v);
+	free(c2.v);
+	free(ec.c.v);
+	ingest_record_decoder_free(d);
+	ts_buf_free(&out);
+	ingest_record_builder_free(bld);
+	ingest_symtab_free(p.t);
+}
+
+/* _add and _add_ids on one builder: every series keeps its order. */
+static void test_ingest_record_builder_add_ids_mixed_with_add(void **state)
+{
+	(void)state;
+	static id_pool p;
+	id_pool_init(&p, 6);
+	ingest_record_builder *bld;
+	assert_int_equal(ingest_record_builder_new(INGEST_RECORD_COMPRESS_NONE, 0, &bld, NULL),
+			 TS_OK);
+	/* set 0: ids, string, ids; set 1: string then ids */
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[0], p.n[0], &p.slot[0], 1, 1, NULL),
+	    TS_OK);
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[2], p.n[2], &p.slot[2], 1, 10, NULL),
+	    TS_OK);
+	assert_int_equal(ingest_record_builder_add(bld, p.l[0], p.n[0], 2, 2, NULL), TS_OK);
+	assert_int_equal(ingest_record_builder_add(bld, p.l[1], p.n[1], 1, 20, NULL), TS_OK);
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[0], p.n[0], &p.slot[0], 3, 3, NULL),
+	    TS_OK);
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[1], p.n[1], &p.slot[1], 2, 21, NULL),
+	    TS_OK);
+	assert_int_equal(
+	    ingest_record_builder_add_ids(bld, p.t, p.ids[2], p.n[2], &p.slot[2], 2, 11, NULL),
+	    TS_OK);
+	/* a second table: the builder's mapping of the first is dropped */
+	ingest_symtab *t2;
+	assert_int_equal(ingest_symtab_new(0, &t2, NULL), TS_OK);
+	uint32_t ids2[4], junk;
+	assert_int_equal(ingest_symtab_intern(t2, "zzz", 3, &junk, NULL), TS_OK);
+	assert_int_equal(ingest_symtab_intern(t2, "__name__", 8, &ids2[0], NULL), TS_OK);
+	assert_int_equal(ingest_symtab_intern(t2, "other", 5, &ids2[1], NULL), TS_OK);
+	uint64_t slot2 = 0;
+	assert_int_equal(ingest_record_builder_add_ids(bld, t2, ids2, 1, &slot2, 9, 99, NULL),
+			 TS_OK);
+	ts_buf out;
+	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+	assert_int_equal(ingest_record_builder_finish(bld, &out, NULL), TS_OK);
+	collector c;
+	collector_init(&c);
+	assert_int_equal(decode_into(&out, &c, NULL), TS_OK);
+	assert_int_equal(c.n, 8);
+	double want0[] = {1, 2, 3}, want1[] = {20, 21}, want2[] = {10, 11};
+	size_t k0 = 0, k1 = 0, k2 = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		double v = from_bits(c.v[i].bits);
+		if (strcmp(c.v[i].key, p.key[0]) == 0)
+			assert_true(v == want0[k0++]);
+		else if (strcmp(c.v[i].key, p.key[1]) == 0)
+			assert_true(v == want1[k1++]);
+		else if (strcmp(c.v[i].key, p.key[2]) == 0)
+			assert_true(v == want2[k2++]);
+		else
+			assert_string_equal(c.v[i].key, "__name__=other;");
+	}
+	assert_int_equal(k0 + k1 + k2, 7);
+	free(c.v);
+	ts_buf_free(&out);
+	ingest_symtab_free(t2);
+	ingest_record_builder_free(bld);
+	ingest_symtab_free(p.t);
+}
+
+/* Bad ids, the size limit (builder unchanged), and allocation failures. */
+static void test_ingest_record_builder_add_ids_errors(void **state)
+{
+	(void)state;
+	static id_pool p;
+	id_pool_init(&p, 4);
+	ingest_record_builder *bld;
+	assert_int_equal(ingest_record_builder_new(INGEST_RECORD_COMPRESS_NONE, 256, &bld, NULL),
+			 TS_OK);
+	uint32_t bad[2] = {0, 1000};
+	uint64_t slot = 0;
+	ts_err err = {0};
+	assert_int_equal(ingest_record_builder_add_ids(bld, p.t, bad, 1, &slot, 0, 0, &err),
+			 TS_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown symbol 1000"));
+	assert_int_equal(ingest_record_builder_add_ids(bld, p.t, bad, 0, &slot, 0, 0, NULL),
+			 TS_EINVAL);
+	assert_int_equal(ingest_record_builder_n_samples(bld), 0);
+	int rc = TS_OK;
+	size_t added = 0;
+	for (int i = 0; i < 1000 && rc == TS_OK; i++) {
+		rc = ingest_record_builder_add_ids(bld, p.t, p.ids[i % 4], p.n[i % 4],
+						   &p.slot[i % 4], i, i, &err);
+		added += rc == TS_OK;
+	}
+	assert_int_equal(rc, TS_ELIMIT);
+	assert_int_equal(ingest_record_builder_n_samples(bld), added);
+	ts_buf out;
+	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+	assert_int_equal(ingest_record_builder_finish(bld, &out, NULL), TS_OK);
+	assert_true(out.len <= 256);
+	collector c;
+	collector_init(&c);
+	assert_int_equal(decode_into(&out, &c, NULL), TS_OK);
+	assert_int_equal(c.n, added);
+	free(c.v);
+	ts_buf_free(&out);
+	ingest_record_builder_free(bld);
+
+	for (int64_t n = 0;; n++) {
+		ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+		bld = NULL;
+		memset(p.slot, 0, sizeof(p.slot));
+		ts_alloc_fail_after(n);
+		rc = ingest_record_builder_new(INGEST_RECORD_COMPRESS_SNAPPY, 0, &bld, NULL);
+		for (int i = 0; rc == TS_OK && i < 600; i++) {
+			size_t before = ingest_record_builder_n_samples(bld);
+			rc = ingest_record_builder_add_ids(bld, p.t, p.ids[i % 4], p.n[i % 4],
+							   &p.slot[i % 4], i, i, NULL);
+			if (rc != TS_OK)
+				assert_int_equal(ingest_record_builder_n_samples(bld), before);
+		}
+		if (rc == TS_OK)
+			rc = ingest_record_builder_finish(bld, &out, NULL);
+		ts_alloc_fail_after(-1);
+		if (rc == TS_OK) {
+			collector_init(&c);
+			assert_int_equal(decode_into(&out, &c, NULL), TS_OK);
+			assert_int_equal(c.n, 600);
+			free(c.v);
+		} else {
+			assert_int_equal(rc, TS_ENOMEM);
+		}
+		ts_buf_free(&out);
+		ingest_record_builder_free(bld);
+		if (rc == TS_OK)
+			break;
+		assert_true(n < 10000);
+	}
+	ingest_symtab_free(p.t);
+}
+
 /* ---------------------------------------------------------------- allocation failures */
 
 static void test_ingest_record_alloc_failures(void **state)
@@ -739,6 +1082,10 @@ int main(void)
 	    cmocka_unit_test(test_ingest_record_decode_sink_error),
 	    cmocka_unit_test(test_ingest_record_alloc_failures),
 	    cmocka_unit_test(test_ingest_record_decode_golden_v1),
+	    cmocka_unit_test(test_ingest_symtab_intern),
+	    cmocka_unit_test(test_ingest_record_builder_add_ids_groups_by_series),
+	    cmocka_unit_test(test_ingest_record_builder_add_ids_mixed_with_add),
+	    cmocka_unit_test(test_ingest_record_builder_add_ids_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,14 +231,14 @@ check "when the source resolves the target is notified" test "$(hooks ok InhTgt)
 # ------------------------------------------------------------------ kill -9 before delivery
 stop_receiver
 post_alerts '[{"labels":{"alertname":"Crash","group":"c"}}]'
-has_entry() { ls "$DATA"/alerting/outbox/*.ent >/dev/null 2>&1; }
+has_entry() { grep -qs '"alertname":"Crash"' "$DATA"/alerting/outbox/*.seg; }
 check "the notification is in the outbox while the receiver is down" wait_for 10 has_entry
 stop_strata KILL || true
 start_receiver 0
 start_strata --config "$T_DIR/strata.yml" --data-dir "$DATA"
 wait_for 15 ok_at_least Crash 1 || true
 check "after kill -9 and restart the queued notification is delivered" test "$(hooks ok Crash)" = 1
-check "the outbox is empty afterwards" bash -c "! ls '$DATA'/alerting/outbox/*.ent >/dev/null 2>&1"
+check "the replayed notification was pending at the restart" grep -q "replaying 1 pending" "$STRATA_LOG"
 http GET "/api/v2/silence/$SID"
 check "silences survive the restart" test "$HTTP_CODE" = 200
 # Re-posting (as the rule engine does after a restart) the alerts of groups already
@@ -258,4 +258,10 @@ sleep 1
 check "crash notification still delivered once" test "$(hooks ok Crash)" = 1
 
 check "SIGTERM stops cleanly" stop_strata TERM
+# Delivered notifications stay delivered: after another restart the outbox is empty.
+start_strata --config "$T_DIR/strata.yml" --data-dir "$DATA"
+sleep 1
+check "the outbox is empty after a restart" bash -c "! grep -q 'pending notifications' '$STRATA_LOG'"
+check "crash notification not re-sent after the restart" test "$(hooks ok Crash)" = 1
+stop_strata TERM || true
 finish

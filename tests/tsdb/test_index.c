@@ -26,7 +26,8 @@ static void test_tsdb_ixw_check_rejects_bad_series(void **state)
 	assert_int_equal(tsdb_ixw_new(&x, NULL), TS_OK);
 	ts_label a[] = {{"__name__", "a"}}, b[] = {{"__name__", "b"}};
 	ts_label dup[] = {{"x", "1"}, {"x", "2"}};
-	tsdb_block_part p = {0, 0, 1, 5, 5, 0, 9};
+	tsdb_block_part p = {
+	    .tcol = 0, .start = 0, .n = 1, .mint = 5, .maxt = 5, .off = 0, .len = 9};
 	ts_err err = {0};
 	assert_int_equal(tsdb_ixw_check(x, a, 0, &err), TS_EINVAL);
 	assert_int_equal(tsdb_ixw_check(x, dup, 2, &err), TS_EINVAL);

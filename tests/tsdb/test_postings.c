@@ -2,7 +2,8 @@
 /*
  * test_postings.c: tests for tsdb/postings.c: list algebra, matcher selection on the
  * head's inverted index against a brute-force scan (random label sets, every matcher
- * type, absent labels, empty values), and index compaction after series removal.
+ * type, absent labels, empty values), index compaction after series removal, and label
+ * names and values from the index against those of the selected series.
  */
 #include "tsdb/tsdb_int.h"
 
@@ -220,12 +221,126 @@ static void test_tsdb_hindex_compact_renumbers(void **state)
 	tsdb_close(db);
 }
 
+/* ---------------------------------------------------------------- label strings */
+
+typedef struct strs {
+	const char *v[N_SERIES * 4];
+	size_t n;
+} strs;
+
+static int strs_push(void *arg, const char *str)
+{
+	strs *s = arg;
+	if (s->n == sizeof(s->v) / sizeof(s->v[0]))
+		return TS_ELIMIT;
+	s->v[s->n++] = str;
+	return TS_OK;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sort; fail on duplicates (each string must be reported once). */
+static void strs_sort_unique(strs *s)
+{
+	qsort(s->v, s->n, sizeof(s->v[0]), cmp_cstr);
+	for (size_t i = 1; i < s->n; i++)
+		if (strcmp(s->v[i - 1], s->v[i]) == 0)
+			fail_msg("\"%s\" reported twice", s->v[i]);
+}
+
+/* Label values of name (NULL: names) of the head series selected for [mint, maxt]. */
+static void strs_by_select(tsdb_db *db, const char *name, int64_t mint, int64_t maxt, strs *out)
+{
+	tsdb_hseries **v;
+	size_t n;
+	out->n = 0;
+	assert_int_equal(tsdb_head_select(db, NULL, 0, mint, maxt, &v, &n, NULL), TS_OK);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < v[i]->n_labels; k++) {
+			const char *str =
+			    name ? (strcmp(v[i]->labels[k].name, name) == 0 ? v[i]->labels[k].value
+									    : NULL)
+				 : v[i]->labels[k].name;
+			bool have = false;
+			for (size_t j = 0; str && j < out->n && !have; j++)
+				have = strcmp(out->v[j], str) == 0;
+			if (str && !have)
+				strs_push(out, str);
+		}
+		tsdb_hseries_release(db, v[i]);
+	}
+	ts_free(v);
+	qsort(out->v, out->n, sizeof(out->v[0]), cmp_cstr);
+}
+
+static void test_tsdb_head_label_strings_matches_select(void **state)
+{
+	(void)state;
+	tsdb_options o;
+	tsdb_options_init(&o);
+	tsdb_db *db;
+	assert_int_equal(tsdb_open(&o, &db, NULL), TS_OK);
+	set *s = calloc(1, sizeof(*s));
+	make_set(s);
+	/* Series i holds samples in [i*100, i*100 + 50]; every fifth is emptied below but
+	 * stays in the index (as after a cut, until garbage collection removes it). */
+	for (int i = 0; i < N_SERIES; i++)
+		for (int k = 0; k <= 50; k += 10)
+			assert_int_equal(
+			    tsdb_append(db, s->labels[i], s->n[i], i * 100 + k, k, NULL), TS_OK);
+	tsdb_hseries **all;
+	size_t n_all;
+	assert_int_equal(tsdb_head_all_series(db, &all, &n_all, NULL), TS_OK);
+	for (size_t i = 0; i < n_all; i++) {
+		if (i % 5 == 0) {
+			tsdb_hsnap snap;
+			assert_int_equal(
+			    tsdb_head_snap_take(all[i], INT64_MIN, INT64_MAX, &snap, NULL), TS_OK);
+			assert_true(tsdb_head_series_gc(db, all[i], &snap));
+			tsdb_head_snap_release(db, &snap);
+		}
+		tsdb_hseries_release(db, all[i]);
+	}
+	ts_free(all);
+	static const char *names[] = {NULL, "__name__", "env", "job", "zone", "absent"};
+	strs got, want;
+	for (int r = 0; r < 300; r++) {
+		int64_t mint = (int64_t)(rnd() % (N_SERIES * 100 + 200)) - 100;
+		int64_t maxt = mint + (int64_t)(rnd() % 4 == 0 ? rnd() % 60 : rnd() % 5000);
+		if (r == 0)
+			mint = INT64_MIN, maxt = INT64_MAX;
+		const char *name = names[rnd() % 6];
+		got.n = 0;
+		assert_int_equal(
+		    tsdb_head_label_strings(db, name, mint, maxt, strs_push, &got, NULL), TS_OK);
+		strs_sort_unique(&got);
+		strs_by_select(db, name, mint, maxt, &want);
+		if (got.n != want.n)
+			fail_msg("%s in [%lld, %lld]: %zu strings, select gives %zu",
+				 name ? name : "(names)", (long long)mint, (long long)maxt, got.n,
+				 want.n);
+		for (size_t i = 0; i < got.n; i++)
+			assert_string_equal(got.v[i], want.v[i]);
+	}
+	/* The callback's error stops the walk and is returned. */
+	strs small = {.n = sizeof(small.v) / sizeof(small.v[0])};
+	assert_int_equal(
+	    tsdb_head_label_strings(db, "env", INT64_MIN, INT64_MAX, strs_push, &small, NULL),
+	    TS_ELIMIT);
+	free(s);
+	tsdb_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tsdb_plist_algebra),
 	    cmocka_unit_test(test_tsdb_head_select_matches_brute_force),
 	    cmocka_unit_test(test_tsdb_hindex_compact_renumbers),
+	    cmocka_unit_test(test_tsdb_head_label_strings_matches_select),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,6 +171,36 @@ static void test_tsdb_label_names_and_values(void **state)
 	tsdb_querier_close(q);
 }
 
+static void test_tsdb_label_values_time_range(void **state)
+{
+	/* cpu host=c has samples at 0..9000, a at 100000.., b at 200000..; up at 0..9000. */
+	tsdb_querier *q;
+	assert_int_equal(tsdb_querier_open(*state, 150000, 250000, &q, NULL), TS_OK);
+	const char **s;
+	size_t n;
+	assert_int_equal(tsdb_label_values(q, "host", NULL, 0, &s, &n, NULL), TS_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(s[0], "b");
+	ts_free(s);
+	assert_int_equal(tsdb_label_values(q, "job", NULL, 0, &s, &n, NULL), TS_OK);
+	assert_int_equal(n, 0);
+	ts_free(s);
+	assert_int_equal(tsdb_label_names(q, NULL, 0, &s, &n, NULL), TS_OK);
+	assert_int_equal(n, 2); /* job is only on up, which has no samples in range */
+	assert_string_equal(s[0], "__name__");
+	assert_string_equal(s[1], "host");
+	ts_free(s);
+	tsdb_querier_close(q);
+	assert_int_equal(tsdb_querier_open(*state, 5000, 100000, &q, NULL), TS_OK);
+	assert_int_equal(tsdb_label_values(q, "host", NULL, 0, &s, &n, NULL), TS_OK);
+	assert_int_equal(n, 3);
+	ts_free(s);
+	assert_int_equal(tsdb_label_values(q, "nope", NULL, 0, &s, &n, NULL), TS_OK);
+	assert_int_equal(n, 0);
+	ts_free(s);
+	tsdb_querier_close(q);
+}
+
 static void test_tsdb_querier_open_bad_range(void **state)
 {
 	tsdb_querier *q;
@@ -326,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_tsdb_select_limit),
 	    cmocka_unit_test(test_tsdb_iter_open_subrange),
 	    cmocka_unit_test(test_tsdb_label_names_and_values),
+	    cmocka_unit_test(test_tsdb_label_values_time_range),
 	    cmocka_unit_test(test_tsdb_querier_open_bad_range),
 	};
 	const struct CMUnitTest disk_tests[] = {

@@ -2,7 +2,8 @@
 /*
  * test_json.c: tests for web/json.c: string escaping (Go encoding/json rules, invalid
  * UTF-8), the three float styles against a table generated from Python's shortest repr,
- * a randomized round-trip and shortness check, timestamps, and the writer's separators,
+ * a randomized round-trip and shortness check, an exhaustive-search oracle for Go's
+ * shortest-then-closest digits, timestamps, and the writer's separators,
  * depth limit, sticky errors and buffer limits.
  */
 #include "web/json.h"
@@ -526,6 +527,143 @@ static void test_web_json_format_float_random_roundtrip(void **state)
 	}
 }
 
+/*
+ * Go's shortest digits of a > 0 by exhaustive search with printf and strtod: the fewest
+ * significant digits p for which some p-digit decimal round-trips, and of those the
+ * closest to a: the correctly rounded one, or when that fails (asymmetric rounding
+ * interval at a power of two) its neighbour on the other side of a. Returns the digits
+ * without trailing zeros in dig and the decimal exponent of the first one in *exp10.
+ */
+static void oracle_digits(double a, char *dig, int *exp10)
+{
+	char s[64], t[64];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(s, sizeof(s), "%.*e", p - 1, a);
+		double back = strtod(s, NULL);
+		const char *use = NULL;
+		if (back == a) {
+			use = s;
+		} else if (p > 1) {
+			unsigned long long m = 0;
+			for (const char *c = s; *c && *c != 'e'; c++)
+				if (*c >= '0' && *c <= '9')
+					m = m * 10 + (unsigned long long)(*c - '0');
+			int e = (int)strtol(strchr(s, 'e') + 1, NULL, 10) - (p - 1);
+			m = back < a ? m + 1 : m - 1;
+			snprintf(t, sizeof(t), "%llue%d", m, e);
+			if (strtod(t, NULL) == a) {
+				/* Render the neighbour in the same d.ddde form. */
+				int len = snprintf(t, sizeof(t), "%llu", m);
+				if (len != p)
+					continue; /* a carry: a shorter string was tried already */
+				snprintf(s, sizeof(s), "%c.%se%d", t[0], t + 1, e + p - 1);
+				use = s;
+			}
+		}
+		if (!use)
+			continue;
+		int n = 0;
+		for (const char *c = use; *c && *c != 'e'; c++)
+			if (*c >= '0' && *c <= '9')
+				dig[n++] = *c;
+		while (n > 1 && dig[n - 1] == '0')
+			n--;
+		dig[n] = '\0';
+		*exp10 = (int)strtol(strchr(use, 'e') + 1, NULL, 10);
+		return;
+	}
+	fail_msg("%a: no round-tripping string of 17 digits", a);
+}
+
+/* Significant digits (no leading or trailing zeros) and exponent of formatted text. */
+static void text_digits(const char *txt, char *dig, int *exp10)
+{
+	int n = 0, point = -1, first = -1, pos = 0;
+	const char *c = txt;
+	for (; *c && *c != 'e'; c++) {
+		if (*c == '.') {
+			point = pos;
+			continue;
+		}
+		if (*c < '0' || *c > '9')
+			continue;
+		if (first < 0 && *c != '0')
+			first = pos;
+		if (first >= 0)
+			dig[n++] = *c;
+		pos++;
+	}
+	if (point < 0)
+		point = pos;
+	while (n > 1 && dig[n - 1] == '0')
+		n--;
+	dig[n] = '\0';
+	*exp10 = point - first - 1 + (*c == 'e' ? (int)strtol(c + 1, NULL, 10) : 0);
+}
+
+static void check_closest(double v)
+{
+	char out[WEB_JSON_FLOAT_MAX], want[32], got[WEB_JSON_FLOAT_MAX];
+	int we, ge;
+	double a = fabs(v);
+	if (!isfinite(a) || a == 0)
+		return;
+	oracle_digits(a, want, &we);
+	for (int style = 0; style < 3; style++) {
+		web_json_format_float(out, v, (web_json_float_style)style);
+		text_digits(out, got, &ge);
+		if (strcmp(got, want) != 0 || ge != we)
+			fail_msg("style %d, %a: \"%s\" = %se%d, want %se%d", style, v, out, got, ge,
+				 want, we);
+	}
+}
+
+/*
+ * The digits are exactly Go's (shortest, then closest) for random values of every shape
+ * and for the hard cases: both sides of every power of two (asymmetric intervals),
+ * around powers of ten, subnormals, and values whose shortest form sits on an interval
+ * boundary (1e23). Covers the Grisu3 path and its exact fallback.
+ */
+static void test_web_json_format_float_closest_shortest(void **state)
+{
+	(void)state;
+	uint64_t x = 0x243f6a8885a308d3ULL; /* fixed seed (splitmix64) */
+	for (int i = 0; i < 30000; i++) {
+		x += 0x9e3779b97f4a7c15ULL;
+		uint64_t z = x;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		switch (i % 5) {
+		case 0: check_closest(from_bits(z)); break;
+		case 1: check_closest((double)(z >> 11) * 0x1p-53); break; /* quantiles, ratios */
+		case 2: check_closest((double)(z >> 11) * 0x1p-53 * 1e6); break;
+		case 3: check_closest((double)(int64_t)(z % 2000000001) / 1000.0); break;
+		default: check_closest(from_bits(z & 0x000fffffffffffffULL)); break; /* subnormal */
+		}
+	}
+	for (int e = -1074; e <= 1023; e++) {
+		double p2 = ldexp(1.0, e);
+		check_closest(p2);
+		check_closest(nextafter(p2, 0));
+		check_closest(nextafter(p2, INFINITY));
+	}
+	char s[32];
+	for (int e = -323; e <= 308; e++) {
+		snprintf(s, sizeof(s), "1e%d", e);
+		double p10 = strtod(s, NULL);
+		check_closest(p10);
+		check_closest(nextafter(p10, 0));
+		check_closest(nextafter(p10, INFINITY));
+	}
+	check_closest(1e23);
+	check_closest(DBL_MAX);
+	check_closest(DBL_MIN);
+	check_closest(5e-324);
+	check_closest(9007199254740993.0);
+	check_closest(0.1 + 0.2);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Buffer-level appenders                                                                */
 /* ------------------------------------------------------------------------------------ */
@@ -768,6 +906,7 @@ int main(void)
 	    cmocka_unit_test(test_web_json_format_float_table),
 	    cmocka_unit_test(test_web_json_format_float_oracle),
 	    cmocka_unit_test(test_web_json_format_float_random_roundtrip),
+	    cmocka_unit_test(test_web_json_format_float_closest_shortest),
 	    cmocka_unit_test(test_web_json_escape_rules),
 	    cmocka_unit_test(test_web_json_escape_limit),
 	    cmocka_unit_test(test_web_json_timestamp_values),

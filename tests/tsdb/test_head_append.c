@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_head_append.c: tests for tsdb/head_append.c's run append, tsdb_append_series:
+ * the same results as one tsdb_append per sample (differential test over random runs
+ * of in-order, out-of-order, duplicate and conflicting samples, which drives the
+ * open-chunk lookup cursor), rejection counts and messages, allocation failures.
+ * Single-sample appends, the out-of-order buffer and rechunks are tested in test_head.c.
+ */
+#include "tsdb/tsdb_int.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static tsdb_db *open_db(int64_t ooo_ms)
+{
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.out_of_order_window_ms = ooo_ms;
+	tsdb_db *db = NULL;
+	assert_int_equal(tsdb_open(&o, &db, NULL), TS_OK);
+	return db;
+}
+
+static const ts_label cpu_a[] = {{"__name__", "cpu"}, {"host", "a"}};
+
+/* Every sample of cpu_a into t/v; returns the count. */
+static size_t read_all(tsdb_db *db, int64_t *t, double *v, size_t cap)
+{
+	ts_matcher m;
+	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, "host", "a", NULL), TS_OK);
+	tsdb_querier *q;
+	assert_int_equal(tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL), TS_OK);
+	tsdb_series **sel;
+	size_t n_sel, k = 0;
+	assert_int_equal(tsdb_select(q, &m, 1, 0, &sel, &n_sel, NULL), TS_OK);
+	for (size_t i = 0; i < n_sel; i++) {
+		tsdb_iter *it;
+		assert_int_equal(tsdb_iter_open(q, sel[i], INT64_MIN, INT64_MAX, &it, NULL), TS_OK);
+		while (k < cap && tsdb_iter_next(it, &t[k], &v[k]) == 1)
+			k++;
+		tsdb_iter_close(it);
+	}
+	ts_free(sel);
+	tsdb_querier_close(q);
+	ts_matcher_fini(&m);
+	return k;
+}
+
+/*
+ * Runs of 1-12 samples: mostly in order, some older (within and beyond the window),
+ * exact duplicates and conflicting values, often ascending inside a run (the cursor's
+ * case) and sometimes not. Both stores must end with the same samples and counters.
+ */
+static void test_tsdb_append_series_matches_single_appends(void **state)
+{
+	(void)state;
+	enum { N = 6000 };
+	tsdb_db *a = open_db(600000), *b = open_db(600000);
+	static int64_t t[N], got_t[2][N + 1];
+	static double v[N], got_v[2][N + 1];
+	uint64_t x = 4242;
+#define NEXT() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	int64_t newest = 1700000000000;
+	for (size_t i = 0; i < N; i++) {
+		uint64_t r = NEXT() % 10;
+		if (r < 5) {
+			newest += 1000 + (int64_t)(NEXT() % 3);
+			t[i] = newest;
+		} else if (r < 8) {
+			t[i] = newest - (int64_t)(NEXT() % 400) * 1000; /* maybe an existing t */
+		} else if (r < 9) {
+			t[i] = newest - 700000; /* beyond the window */
+		} else {
+			t[i] = i ? t[i - 1] : newest; /* repeat */
+		}
+		/* values from t, so a repeated t is usually an exact duplicate */
+		v[i] = NEXT() % 7 == 0 ? (double)i : (double)(t[i] % 1000003);
+	}
+	size_t rej_a = 0, rej_b = 0;
+	for (size_t i = 0; i < N;) {
+		size_t run = 1 + NEXT() % 12;
+		if (run > N - i)
+			run = N - i;
+		if (NEXT() % 3) { /* ascending inside the run */
+			for (size_t p = 1; p < run; p++)
+				for (size_t q = p; q > 0 && t[i + q - 1] > t[i + q]; q--) {
+					int64_t tt = t[i + q];
+					double vv = v[i + q];
+					t[i + q] = t[i + q - 1];
+					v[i + q] = v[i + q - 1];
+					t[i + q - 1] = tt;
+					v[i + q - 1] = vv;
+				}
+		}
+		size_t done = 99, rejected = 99;
+		assert_int_equal(
+		    tsdb_append_series(a, cpu_a, 2, &t[i], &v[i], run, &done, &rejected, NULL),
+		    TS_OK);
+		assert_int_equal(done, run);
+		rej_a += rejected;
+		for (size_t k = 0; k < run; k++) {
+			int rc = tsdb_append(b, cpu_a, 2, t[i + k], v[i + k], NULL);
+			if (rc == TS_EOUTOFORDER)
+				rej_b++;
+			else
+				assert_int_equal(rc, TS_OK);
+		}
+		i += run;
+	}
+#undef NEXT
+	assert_int_equal(rej_a, rej_b);
+	assert_true(rej_a > 100); /* the mix did exercise rejections */
+	size_t na = read_all(a, got_t[0], got_v[0], N + 1);
+	size_t nb = read_all(b, got_t[1], got_v[1], N + 1);
+	assert_int_equal(na, nb);
+	assert_memory_equal(got_t[0], got_t[1], na * sizeof(int64_t));
+	assert_memory_equal(got_v[0], got_v[1], na * sizeof(double));
+	tsdb_stats sa, sb;
+	tsdb_stats_get(a, &sa);
+	tsdb_stats_get(b, &sb);
+	assert_int_equal(sa.samples_appended, sb.samples_appended);
+	assert_int_equal(sa.duplicates_dropped, sb.duplicates_dropped);
+	assert_int_equal(sa.out_of_order_rejected, sb.out_of_order_rejected);
+	assert_true(sa.duplicates_dropped > 10);
+	tsdb_close(a);
+	tsdb_close(b);
+}
+
+/* Rejections inside a run: counted, the first one's message kept, the rest applied. */
+static void test_tsdb_append_series_rejections(void **state)
+{
+	(void)state;
+	tsdb_db *db = open_db(10000);
+	int64_t t0[] = {1000, 2000, 3000, 40000};
+	double v0[] = {1, 2, 3, 4};
+	size_t done, rejected;
+	assert_int_equal(tsdb_append_series(db, cpu_a, 2, t0, v0, 4, &done, &rejected, NULL),
+			 TS_OK);
+	assert_int_equal(rejected, 0);
+	/* 2000 conflicts, 3000 duplicates, 500 is beyond the window, 35000 is new */
+	int64_t t1[] = {2000, 3000, 500, 35000, 50000};
+	double v1[] = {9, 3, 1, 5, 6};
+	ts_err err = {0};
+	assert_int_equal(tsdb_append_series(db, cpu_a, 2, t1, v1, 5, &done, &rejected, &err),
+			 TS_OK);
+	assert_int_equal(done, 5);
+	assert_int_equal(rejected, 2);
+	assert_non_null(strstr(err.msg, "different value"));
+	int64_t t[16];
+	double v[16];
+	size_t n = read_all(db, t, v, 16);
+	int64_t want_t[] = {1000, 2000, 3000, 35000, 40000, 50000};
+	double want_v[] = {1, 2, 3, 5, 4, 6};
+	assert_int_equal(n, 6);
+	assert_memory_equal(t, want_t, sizeof(want_t));
+	assert_memory_equal(v, want_v, sizeof(want_v));
+	/* an empty run does nothing */
+	assert_int_equal(tsdb_append_series(db, cpu_a, 2, t1, v1, 0, &done, &rejected, NULL),
+			 TS_OK);
+	assert_int_equal(done + rejected, 0);
+	tsdb_close(db);
+}
+
+/* TS_ENOMEM stops the run at *n_done; appending the whole run again completes it. */
+static void test_tsdb_append_series_alloc_failure(void **state)
+{
+	(void)state;
+	enum { N = 400 };
+	static int64_t t[N], got_t[N + 1];
+	static double v[N], got_v[N + 1];
+	for (size_t i = 0; i < N; i++) {
+		t[i] = 1000 * (int64_t)i;
+		v[i] = (double)i * 0.5;
+	}
+	for (int64_t fail = 0;; fail++) {
+		tsdb_db *db = open_db(0);
+		size_t done = 0, rejected = 0;
+		ts_alloc_fail_after(fail);
+		int rc = tsdb_append_series(db, cpu_a, 2, t, v, N, &done, &rejected, NULL);
+		ts_alloc_fail_after(-1);
+		assert_int_equal(rejected, 0);
+		if (rc != TS_OK) {
+			assert_int_equal(rc, TS_ENOMEM);
+			assert_true(done < N);
+			assert_int_equal(
+			    tsdb_append_series(db, cpu_a, 2, t, v, N, &done, &rejected, NULL),
+			    TS_OK);
+			assert_int_equal(rejected, 0);
+		}
+		assert_int_equal(done, N);
+		assert_int_equal(read_all(db, got_t, got_v, N + 1), N);
+		assert_memory_equal(got_t, t, sizeof(t));
+		assert_memory_equal(got_v, v, sizeof(v));
+		tsdb_close(db);
+		if (rc == TS_OK)
+			break;
+		assert_true(fail < 10000);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_tsdb_append_series_matches_single_appends),
+	    cmocka_unit_test(test_tsdb_append_series_rejections),
+	    cmocka_unit_test(test_tsdb_append_series_alloc_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
