@@ -789,12 +789,8 @@ static void round_commit(alert_notifier *n, job *jobs, size_t n_jobs)
 	size_t n_puts = 0;
 	for (size_t k = 0; k < n_jobs; k++)
 		n_puts += jobs[k].n_nputs;
-	if (!n_puts) {
-		alert_outbox_commit(n->ob); /* nothing of this round; keeps held ones moving */
-		return;
-	}
 	ts_err e = {0};
-	if (alert_outbox_sync(n->ob, &e)) {
+	if (alert_outbox_sync(n->ob, &e)) { /* no I/O when nothing was written */
 		size_t dropped = alert_outbox_discard_held(n->ob);
 		ts_log_error("cannot make %zu queued notifications durable, retrying their "
 			     "groups at the next group_interval: %s",
@@ -812,7 +808,7 @@ static void round_commit(alert_notifier *n, job *jobs, size_t n_jobs)
 			}
 		}
 	}
-	if (alert_nlog_persist(n->nlog, &e))
+	if (n_puts && alert_nlog_persist(n->nlog, &e))
 		ts_log_error("cannot persist the notification log: %s", e.msg);
 	alert_outbox_commit(n->ob);
 }

@@ -551,7 +551,7 @@ int alert_silence_from_json(const alert_jnode *o, alert_silence *out, ts_err *er
 	memset(out, 0, sizeof(*out));
 	if (!o || o->type != ALERT_J_OBJ)
 		return ts_err_set(err, TS_EINVAL, "silence must be a JSON object");
-	const char *id = NULL, *cb, *cm, *st, *en;
+	const char *id = NULL, *cb = NULL, *cm = NULL, *st = NULL, *en = NULL;
 	const alert_jnode *idn = alert_json_get(o, "id");
 	if (idn && idn->type == ALERT_J_STR && idn->len)
 		id = idn->str;
@@ -583,7 +583,7 @@ int alert_silence_from_json(const alert_jnode *o, alert_silence *out, ts_err *er
 	}
 	for (size_t i = 0; i < ms->n; i++) {
 		const alert_jnode *m = ms->items[i];
-		const char *name, *value;
+		const char *name = NULL, *value = NULL;
 		if ((rc = req_str(m, "name", &name, err)) ||
 		    (rc = req_str(m, "value", &value, err)))
 			goto fail;

@@ -20,7 +20,8 @@
  * (max_samples_per_send defaults to 500 in 2.42). --batch is ignored then.
  *
  * Output (one line, key=value, for scripts): samples=... seconds=... samples_per_s=...
- * batches=... failed=...
+ * batches=... failed=... prep_seconds=... (reading and preparing the data, before the
+ * clock started)
  */
 #include "ingest/line_protocol.h"
 #include "ingest/remote_write.h"
@@ -293,6 +294,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad --batch or --conns\n");
 		return 2;
 	}
+	double t_prep = now_s();
 	size_t len;
 	char *data = read_all(argv[2], &len);
 	if (!data) {
@@ -334,11 +336,12 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	double secs = now_s() - t0;
 	uint64_t ok = atomic_load(&s.ok_samples);
-	printf("samples=%llu seconds=%.3f samples_per_s=%.0f batches=%llu failed=%llu%s%s\n",
+	printf("samples=%llu seconds=%.3f samples_per_s=%.0f batches=%llu failed=%llu "
+	       "prep_seconds=%.3f%s%s\n",
 	       (unsigned long long)ok, secs, ok / secs,
 	       (unsigned long long)atomic_load(&s.ok_batches),
-	       (unsigned long long)atomic_load(&s.failed), s.first_error[0] ? " first_error=" : "",
-	       s.first_error);
+	       (unsigned long long)atomic_load(&s.failed), t0 - t_prep,
+	       s.first_error[0] ? " first_error=" : "", s.first_error);
 	curl_global_cleanup();
 	free(th);
 	for (size_t i = 0; rw_per_req && i < n; i++)

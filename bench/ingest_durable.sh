@@ -8,10 +8,13 @@
 # FILE (line protocol, ns precision) with bench_ingest over CONNS keep-alive connections
 # in batches of BATCH lines, wait until the consumers applied everything
 # (strata_ingest_log_lag_bytes = 0), and print one line:
-#   label acked/s (bench_ingest) applied/s (until the store has it all)
+#   label acked/s (bench_ingest) applied/s (until the store has it all; bench_ingest's
+#   data preparation before its clock starts is not counted)
 #   cpu_us/sample (the server's user+sys CPU time per stored sample: the figure that
 #   stays stable on a shared machine) appends syncs (log records and fdatasyncs)
 # BENCH_INGEST (default: bench_ingest next to this build's strata) is the load generator.
+# REMOTE_WRITE=N posts FILE as Prometheus remote write requests of N one-sample series to
+# /api/v1/write instead (bench_ingest --remote-write; BATCH is ignored then).
 # Example (docs/formats/log.md "Measurements"):
 #   python3 ../shared/data/scripts/gen_devops.py --hosts 200 --duration 2h --seed 7 \
 #     > /tmp/devops.lp
@@ -43,8 +46,13 @@ run_one() {
   local cpu0 t0 r t1 cpu1
   cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   t0=$(date +%s.%N)
-  r=$("$gen" "http://127.0.0.1:$port/write?precision=ns" "$FILE" --batch "$BATCH" \
-    --conns "$CONNS" --max-seconds 300)
+  if [ -n "${REMOTE_WRITE:-}" ]; then
+    r=$("$gen" "http://127.0.0.1:$port/api/v1/write" "$FILE" --remote-write "$REMOTE_WRITE" \
+      --conns "$CONNS" --max-seconds 300)
+  else
+    r=$("$gen" "http://127.0.0.1:$port/write?precision=ns" "$FILE" --batch "$BATCH" \
+      --conns "$CONNS" --max-seconds 300)
+  fi
   for i in $(seq 1200); do
     curl -s "http://127.0.0.1:$port/metrics" >"$dir/metrics"
     [ "$(awk '/^strata_ingest_log_lag_bytes/ {s += $2} END {print s + 0}' "$dir/metrics")" = 0 ] &&
@@ -69,7 +77,8 @@ for line in open(metrics):
 stored = m.get("strata_tsdb_samples_appended_total", 0.0)
 cpu = (float(c1) - float(c0)) / float(tck)
 print(f"{label:12s} acked/s={float(kv['samples_per_s']):10.0f} "
-      f"applied/s={stored / (float(t1) - float(t0)):10.0f} failed={kv['failed']} "
+      f"applied/s={stored / (float(t1) - float(t0) - float(kv.get('prep_seconds', 0))):10.0f} "
+      f"failed={kv['failed']} "
       f"cpu_us/sample={cpu * 1e6 / max(stored, 1):.2f} "
       f"appends={m.get('strata_ingest_log_appends_total', 0):.0f} "
       f"syncs={m.get('strata_ingest_log_syncs_total', 0):.0f}")

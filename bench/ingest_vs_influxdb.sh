@@ -48,7 +48,9 @@ for i in $(seq 1200); do # until the consumers applied everything (at most 60 s)
   sleep 0.05
 done
 t1=$(date +%s.%N)
-applied=$(awk -v t0="$t0" -v t1="$t1" '/^strata_tsdb_samples_appended_total/ {printf "%.0f", $2 / (t1 - t0)}' "$work/metrics")
+prep=$(sed -n 's/.*prep_seconds=\([0-9.]*\).*/\1/p' <<<"$strata_out")
+applied=$(awk -v t0="$t0" -v t1="$t1" -v prep="${prep:-0}" \
+  '/^strata_tsdb_samples_appended_total/ {printf "%.0f", $2 / (t1 - t0 - prep)}' "$work/metrics")
 echo "strata:   $strata_out applied_per_s=$applied"
 
 # --- InfluxDB 1.6 (WAL fsync on every write, its default: wal-fsync-delay = 0s)

@@ -198,6 +198,74 @@ static void print_banner(const ts_config *c, int port)
 	fflush(stdout);
 }
 
+/*
+ * cluster.role query: no store, no log, no alerting. The engine reads through the
+ * fan-out to cluster.stores (web/fanout.c); range queries are not cached (the cache's
+ * invalidation follows a local store's late writes). Returns the process status.
+ */
+static int serve_query_role(ts_config *cfg, const ingest_cluster_config *cluster,
+			    const sigset_t *sigs)
+{
+	ts_err err = {0};
+	int status = 1;
+	web_fanout *fan = NULL;
+	query_engine *qe = NULL;
+	web_server *web = NULL;
+	const char *stores[INGEST_CLUSTER_MAX_STORES];
+	for (size_t i = 0; i < cluster->n_stores; i++)
+		stores[i] = cluster->stores[i];
+	if (web_fanout_new(stores, cluster->n_stores, cfg->query.timeout_ms, cfg->query.max_samples,
+			   &fan, &err)) {
+		ts_log_error("cannot start the fan-out: %s", err.msg);
+		goto out;
+	}
+	query_options qopt;
+	query_options_init(&qopt);
+	qopt.source = web_fanout_source(fan);
+	qopt.lookback_delta_ms = cfg->query.lookback_delta_ms;
+	qopt.timeout_ms = cfg->query.timeout_ms;
+	qopt.max_samples = cfg->query.max_samples;
+	qopt.max_series = (size_t)cfg->query.max_series;
+	if (query_engine_new(&qopt, &qe, &err)) {
+		ts_log_error("cannot start the query engine: %s", err.msg);
+		goto out;
+	}
+	web_options wopt = {
+	    .listen = cfg->server.listen,
+	    .threads = (int)cfg->server.threads,
+	    .max_body_bytes = cfg->server.max_body_bytes,
+	    .max_connections = (int)cfg->server.max_connections,
+	    .read_timeout_ms = cfg->server.read_timeout_ms,
+	    .max_connections_per_ip = (int)cfg->server.max_connections_per_ip,
+	    .read_header_timeout_ms = cfg->server.read_header_timeout_ms,
+	    .max_header_bytes = cfg->server.max_header_bytes,
+	    .query = qe,
+	    .fanout = fan,
+	    .config = cfg,
+	};
+	if (web_start(&wopt, &web, &err)) {
+		ts_log_error("cannot start the HTTP server: %s", err.msg);
+		goto out;
+	}
+	web_set_ready(web, true);
+	ts_log_info("strata %s ready on %s (role query, node %s, %zu stores)", STRATA_VERSION,
+		    cfg->server.listen, cluster->node_id, cluster->n_stores);
+	print_banner(cfg, web_port(web));
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0 || sig == SIGHUP)
+			continue; /* nothing to reload: the store list is static */
+		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	status = 0;
+out:
+	web_stop(web);
+	query_engine_free(qe);
+	web_fanout_free(fan);
+	return status;
+}
+
 static int serve(int argc, char **argv)
 {
 	serve_flags f;
@@ -229,9 +297,13 @@ static int serve(int argc, char **argv)
 	reloader rl = {
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .flags = &f, .initial = cfg, .current = cfg};
 
-	ingest_cluster_config cluster;
+	ingest_cluster_config cluster = {0};
 	if (ingest_cluster_config_load(cfg, &cluster, &err)) {
 		ts_log_error("config error: %s", err.msg);
+		goto out;
+	}
+	if (cluster.role == INGEST_ROLE_QUERY) {
+		status = serve_query_role(cfg, &cluster, &sigs);
 		goto out;
 	}
 	bool has_store = cluster.role != INGEST_ROLE_INGEST;
@@ -374,6 +446,7 @@ out:
 	query_engine_free(qe);
 	ingest_close(ing);
 	tsdb_close(db);
+	ingest_cluster_config_fini(&cluster);
 	if (status == 0)
 		ts_log_info("stopped cleanly");
 	if (rl.current != cfg)

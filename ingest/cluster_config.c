@@ -3,12 +3,13 @@
  * cluster_config.c: the `cluster:` config section (roles of one binary on Kafka).
  *
  *   cluster:
- *     role: all              # all | ingest | store  (query and alert: later slices)
+ *     role: all              # all | ingest | store | query  (alert: a later slice)
  *     node_id: <host name>   # names this node: client.id "<kafka.client_id>-<node_id>"
  *     replica_group: a       # stores of one replica group share the Kafka consumer group
  *                            # "<kafka.group_id>.<replica_group>"; two replica groups
  *                            # consume the same partitions independently
  *     session_timeout: 10s   # store: silent this long, its partitions go to the others
+ *     stores: [host:port, ...] # query: every store node's HTTP address (static list)
  *
  * Roles: `all` is the single node (log, consumers, store, query, alerting in one process;
  * any log backend). `ingest` is stateless: the write endpoints parse, validate and
@@ -16,8 +17,10 @@
  * group assigns it and serves the query API over what it holds. Both need the Kafka
  * backend (`ingest.backend: kafka`): the embedded log lives in one process's directory.
  * `ingest` also refuses series limits (ingest.max_series*), which count the store's series.
- * Roles `query` and `alert` (fan-out, alert standby) are reserved: naming one is an error
- * that says so, not an unknown value.
+ * `query` keeps no store and no log: it answers the query API by reading every address of
+ * `cluster.stores` (web/fanout.c), which it requires; other roles refuse the key. Role
+ * `alert` (alert standby) is reserved: naming it is an error that says so, not an
+ * unknown value.
  *
  * Every error names file:line:col and the key (ts_yaml_error). Tests:
  * tests/ingest/test_cluster_config.c; the roles end to end:
@@ -34,12 +37,55 @@
 #define SESSION_MIN_MS 3000 /* Kafka's own default minimum is 6 s */
 #define SESSION_MAX_MS (30 * 60 * 1000)
 
-static const char *const role_names[] = {"all", "ingest", "store", NULL};
-static const char *const later_roles[] = {"query", "alert", NULL};
+static const char *const role_names[] = {"all", "ingest", "store", "query", NULL};
+static const char *const later_roles[] = {"alert", NULL};
 
 const char *ingest_role_name(ingest_role r)
 {
-	return r >= INGEST_ROLE_ALL && r <= INGEST_ROLE_STORE ? role_names[r] : "?";
+	return r >= INGEST_ROLE_ALL && r <= INGEST_ROLE_QUERY ? role_names[r] : "?";
+}
+
+void ingest_cluster_config_fini(ingest_cluster_config *c)
+{
+	if (!c)
+		return;
+	ts_free(c->stores);
+	c->stores = NULL;
+	c->n_stores = 0;
+}
+
+/* cluster.stores: a non-empty sequence of "host:port". */
+static int parse_stores(const ts_yaml_doc *d, const ts_yaml_node *v, ingest_cluster_config *c,
+			ts_err *err)
+{
+	if (v->type != TS_YAML_SEQ || v->n == 0)
+		return ts_yaml_error(d, v, err, TS_EINVAL,
+				     "cluster.stores: expected a non-empty list of host:port");
+	if (v->n > INGEST_CLUSTER_MAX_STORES)
+		return ts_yaml_error(d, v, err, TS_EINVAL, "cluster.stores: more than %d entries",
+				     INGEST_CLUSTER_MAX_STORES);
+	ts_free(c->stores);
+	c->n_stores = 0;
+	c->stores = ts_calloc(v->n, sizeof(*c->stores));
+	if (!c->stores)
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading cluster.stores");
+	for (size_t i = 0; i < v->n; i++) {
+		const char *s;
+		int rc = ts_yaml_str(d, v->items[i], "cluster.stores", &s, err);
+		if (rc)
+			return rc;
+		char host[INGEST_CLUSTER_ADDR_MAX + 1];
+		int port = 0;
+		ts_err e = {0};
+		if (strlen(s) > INGEST_CLUSTER_ADDR_MAX ||
+		    ts_config_split_hostport(s, host, sizeof(host), &port, &e) || port <= 0)
+			return ts_yaml_error(d, v->items[i], err, TS_EINVAL,
+					     "cluster.stores: '%s' is not host:port with a port "
+					     "above 0",
+					     s);
+		snprintf(c->stores[c->n_stores++], INGEST_CLUSTER_ADDR_MAX + 1, "%s", s);
+	}
+	return TS_OK;
 }
 
 /* A name usable in Kafka ids and file names: 1..64 of [A-Za-z0-9._-]. */
@@ -79,10 +125,10 @@ static int parse_role(const ts_yaml_doc *d, const ts_yaml_node *v, ingest_role *
 		if (strcmp(s, later_roles[i]) == 0)
 			return ts_yaml_error(d, v, err, TS_EINVAL,
 					     "cluster.role: '%s' is not available yet (roles so "
-					     "far: all, ingest, store)",
+					     "far: all, ingest, store, query)",
 					     s);
 	return ts_yaml_error(d, v, err, TS_EINVAL,
-			     "cluster.role: '%s' is not one of all, ingest, store", s);
+			     "cluster.role: '%s' is not one of all, ingest, store, query", s);
 }
 
 static int parse_name(const ts_yaml_doc *d, const ts_yaml_node *v, const char *what, char *out,
@@ -112,6 +158,8 @@ static int parse_key(const ts_yaml_doc *d, const ts_yaml_node *k, const ts_yaml_
 		return parse_name(d, v, "cluster.node_id", c->node_id, err);
 	if (!strcmp(key, "replica_group"))
 		return parse_name(d, v, "cluster.replica_group", c->replica_group, err);
+	if (!strcmp(key, "stores"))
+		return parse_stores(d, v, c, err);
 	if (!strcmp(key, "session_timeout")) {
 		int64_t ms = 0;
 		int rc = ts_yaml_duration(d, v, "cluster.session_timeout", &ms, err);
@@ -166,15 +214,29 @@ int ingest_cluster_config_load(const ts_config *cfg, ingest_cluster_config *out,
 			return ts_yaml_error(d, sec, err, TS_EINVAL, "cluster: expected a mapping");
 		for (size_t i = 0; i < sec->n; i++) {
 			int rc = parse_key(d, sec->keys[i], sec->items[i], &c, err);
-			if (rc)
+			if (rc) {
+				ingest_cluster_config_fini(&c);
 				return rc;
+			}
 		}
 		role_node = ts_yaml_get(sec, "role");
 	}
-	if (c.role != INGEST_ROLE_ALL) {
-		int rc = check_role(cfg, role_node, &c, err);
-		if (rc)
-			return rc;
+	int rc = TS_OK;
+	if (c.role == INGEST_ROLE_QUERY && c.n_stores == 0)
+		rc = ts_yaml_error(ts_config_doc(cfg), role_node, err, TS_EINVAL,
+				   "cluster.role: 'query' needs cluster.stores (the store nodes' "
+				   "host:port list)");
+	else if (c.role != INGEST_ROLE_QUERY && c.n_stores)
+		rc =
+		    ts_yaml_error(ts_config_doc(cfg), ts_yaml_get(sec, "stores"), err, TS_EINVAL,
+				  "cluster.stores: only role query reads the stores (this node has "
+				  "role %s)",
+				  ingest_role_name(c.role));
+	else if (c.role != INGEST_ROLE_ALL && c.role != INGEST_ROLE_QUERY)
+		rc = check_role(cfg, role_node, &c, err);
+	if (rc) {
+		ingest_cluster_config_fini(&c);
+		return rc;
 	}
 	*out = c;
 	return TS_OK;

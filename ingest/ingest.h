@@ -291,11 +291,14 @@ typedef enum ingest_role {
 	INGEST_ROLE_ALL = 0,    /* everything in one process (the default, single node) */
 	INGEST_ROLE_INGEST = 1, /* stateless: parse, validate, produce to Kafka; no store */
 	INGEST_ROLE_STORE = 2,  /* consume the assigned partitions into the store, serve queries */
+	INGEST_ROLE_QUERY = 3,  /* no store, no log: answer queries by reading cluster.stores */
 } ingest_role;
 
 #define INGEST_CLUSTER_NAME_MAX           64    /* node_id and replica_group, bytes */
 #define INGEST_CLUSTER_REPLICA_GROUP      "a"   /* default replica group */
 #define INGEST_CLUSTER_SESSION_TIMEOUT_MS 10000 /* default cluster.session_timeout */
+#define INGEST_CLUSTER_MAX_STORES         256   /* cluster.stores entries */
+#define INGEST_CLUSTER_ADDR_MAX           128   /* bytes of one "host:port" */
 
 /* The parsed `cluster:` section. */
 typedef struct ingest_cluster_config {
@@ -307,9 +310,16 @@ typedef struct ingest_cluster_config {
 							    <kafka.group_id>.<replica_group> */
 	int64_t session_timeout_ms; /* cluster.session_timeout: a store silent this long loses its
 				       partitions to the other members of its group */
+	char (*stores)[INGEST_CLUSTER_ADDR_MAX + 1]; /* cluster.stores (role query): "host:port"
+							of every store node; owned, free with
+							ingest_cluster_config_fini */
+	size_t n_stores;
 } ingest_cluster_config;
 
-/* The name of a role ("all", "ingest", "store"). Thread-safe. */
+/* Free what ingest_cluster_config_load allocated (the stores list). NULL allowed. */
+void ingest_cluster_config_fini(ingest_cluster_config *c);
+
+/* The name of a role ("all", "ingest", "store", "query"). Thread-safe. */
 const char *ingest_role_name(ingest_role r);
 
 /*

@@ -16,10 +16,23 @@
  * (TS_ELIMIT, TS_ENOMEM) leaves the builder as it was. Timestamp deltas use wrapping uint64
  * arithmetic, so any int64 sequence round-trips.
  *
+ * Shared ids (_add_ids, the write path): a batch interns label strings once in an
+ * ingest_symtab and hands the builder ids. The builder maps them to record symbols
+ * through an array indexed by id (gmap, entries stamped with a per-record generation so
+ * a reset costs nothing), and groups samples by series: each distinct series gets a
+ * gseries with its ids, found again through a slot word the caller keeps per series
+ * (no hashing), and samples go into three flat arrays (series, t, v). When the record is
+ * written (finish, or an _add that must come after them), a counting sort by series
+ * emits one entry per series with its samples in the order added. The worst-case size
+ * of those entries (g_bound) is counted in size_bytes and reserved in body at every add,
+ * so writing them out cannot fail.
+ *
  * Decoder: header, CRC32C, optional snappy decompression into the decoder's scratch,
  * then a bounds-checked walk of the payload; symbol strings are copied NUL-terminated
  * into scratch so the sink gets C strings. Counts are checked against the bytes left
  * before anything is sized from them, so a hostile count cannot cause a huge allocation.
+ * _decode_series hands a whole series entry to the sink (timestamps and values decoded
+ * into scratch arrays), so a consumer looks each series up once per entry.
  *
  * Not done here: validating label name charsets or UTF-8 (parsers do that before a sample
  * reaches a builder), deduplication, and any I/O.

@@ -18,7 +18,9 @@
  * evaluated independently of the others (selector windows, subquery grids aligned to
  * absolute multiples of their step, step-invariant nodes), except for @ start()/end()
  * and fixed @ times, and negative offsets that read data newer than the step: those
- * expressions bypass the cache. time() and timestamp() are per-step and fine.
+ * expressions bypass the cache. time() and timestamp() are per-step and fine. Each
+ * extent keeps the tiers (query_stats.tiers_read) of the evaluations it holds, and an
+ * answer reports the union over its pieces: a cached answer names what produced it.
  *
  * Freshness: only steps <= now - freshness are stored; the rest of a request is
  * evaluated every time. Newly evaluated cacheable runs are inserted as extents; once an
@@ -39,7 +41,9 @@
  * Memory: extents are reference counted. A request takes references to the extents it
  * reads and builds views (pointers into their immutable point arrays) under the lock,
  * and merges after releasing it. Trimming only shortens counts; points are never
- * rewritten. Bytes are counted per entry (key, names, extent arrays, points and labels);
+ * rewritten, so a result series that comes from one extent borrows its labels and
+ * points (the result holds a reference until query_result_free: a full hit copies no
+ * points). Bytes are counted per entry (key, names, extent arrays, points and labels);
  * the least recently used entries are evicted while the total exceeds max_bytes.
  *
  * Not done: invalidation after retention or deletes (retention removes data older than
@@ -66,7 +70,8 @@ typedef struct cext {
 	int64_t end_ms;        /* last step; shrinks on trim (cache lock) */
 	query_series *series;  /* sorted by labels; .n shrinks on trim (cache lock) */
 	size_t n_series;
-	size_t bytes; /* memory held */
+	size_t bytes;        /* memory held */
+	unsigned tiers_read; /* query_stats.tiers_read of the evaluations it holds */
 } cext;
 
 typedef struct centry centry;
@@ -106,6 +111,7 @@ typedef struct piece {
 	query_series *views; /* cached: series restricted to [a, b] (malloc'd array) */
 	size_t n_views;
 	query_result *r; /* evaluated */
+	bool is_lent;    /* cached: the result holds a reference on ext */
 } piece;
 
 /* ---------------------------------------------------------------- extents */
@@ -118,6 +124,11 @@ static void ext_release(cext *x)
 		ts_free(x->series[i].labels);
 	ts_free(x->series);
 	ts_free(x);
+}
+
+static void ext_release_cb(void *x)
+{
+	ext_release(x);
 }
 
 /* One allocation per cached series: label array, then t, v, then the label strings. */
@@ -481,7 +492,13 @@ static void pieces_free(piece *p, size_t n)
 	ts_free(p);
 }
 
-/* Build the caller's result from the pieces (time order). */
+/* Tiers that produced a piece: recorded with a cached extent, or its evaluation's. */
+static unsigned piece_tiers(const piece *p)
+{
+	return p->is_cached ? p->ext->tiers_read : p->r->stats.tiers_read;
+}
+
+/* Build the caller's result from the pieces (time order); its tier is their union. */
 static int build_result(piece *p, size_t np, query_result **out, ts_err *err)
 {
 	const query_series **lists = ts_malloc((np ? np : 1) * sizeof(*lists));
@@ -493,6 +510,7 @@ static int build_result(piece *p, size_t np, query_result **out, ts_err *err)
 		goto nomem;
 	query_stats st = {.tier = "raw"};
 	for (size_t i = 0; i < np; i++) {
+		st.tiers_read |= piece_tiers(&p[i]);
 		if (p[i].is_cached) {
 			lists[i] = p[i].views;
 			ns[i] = p[i].n_views;
@@ -503,10 +521,9 @@ static int build_result(piece *p, size_t np, query_result **out, ts_err *err)
 			st.samples_loaded += p[i].r->stats.samples_loaded;
 			st.series_loaded += p[i].r->stats.series_loaded;
 			st.exec_ns += p[i].r->stats.exec_ns;
-			if (p[i].r->stats.tier)
-				st.tier = p[i].r->stats.tier;
 		}
 	}
+	st.tier = qe_tiers_name(st.tiers_read);
 	if (merge_refs(lists, ns, np, &r, &nr))
 		goto nomem;
 	if (!(arena = query_arena_new(0)))
@@ -524,6 +541,22 @@ static int build_result(piece *p, size_t np, query_result **out, ts_err *err)
 		for (size_t k = i; k < j; k++)
 			npt += r[k].s->n;
 		query_series *o = &res->series[res->n_series++];
+		piece *pc = &p[r[i].piece];
+		if (j == i + 1 && pc->is_cached) {
+			/* From one extent: lend its labels and points (never rewritten) instead
+			 * of copying; the result keeps a reference until query_result_free. */
+			if (!pc->is_lent) {
+				atomic_fetch_add(&pc->ext->refs, 1);
+				if (query_arena_defer(arena, ext_release_cb, pc->ext) != TS_OK) {
+					ext_release(pc->ext);
+					goto nomem;
+				}
+				pc->is_lent = true;
+			}
+			*o = *r[i].s;
+			i = j;
+			continue;
+		}
 		o->n_labels = r[i].s->n_labels;
 		o->labels =
 		    query_arena_alloc(arena, (o->n_labels ? o->n_labels : 1) * sizeof(*o->labels));
@@ -638,6 +671,8 @@ static void coalesce(query_cache *c, centry *e)
 		cext *m = NULL;
 		if (ext_build(lists, ns, j - i, e->ext[i]->start_ms, e->ext[j - 1]->end_ms, &m))
 			break; /* out of memory: keep them apart */
+		for (size_t k = i; k < j; k++)
+			m->tiers_read |= e->ext[k]->tiers_read;
 		for (size_t k = j; k-- > i + 1;)
 			ext_remove_at(c, e, k);
 		e->bytes -= e->ext[i]->bytes;
@@ -733,7 +768,7 @@ static void insert_new(query_cache *c, const char *key, size_t len, uint64_t h, 
 		const query_series *lists[1] = {p[i].r->series};
 		size_t ns[1] = {p[i].r->n_series};
 		if (ext_build(lists, ns, 1, p[i].a, b, &nx[n_nx]) == TS_OK)
-			n_nx++;
+			nx[n_nx++]->tiers_read = p[i].r->stats.tiers_read;
 	}
 	if (!n_nx) {
 		ts_free(nx);
@@ -779,9 +814,18 @@ int query_range_cached(query_engine *e, query_cache *c, const char *expr, size_t
 		       int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t now_ms,
 		       query_result **out, ts_err *err)
 {
+	return query_range_cached_until(e, c, expr, len, start_ms, end_ms, step_ms, now_ms, 0, out,
+					err);
+}
+
+int query_range_cached_until(query_engine *e, query_cache *c, const char *expr, size_t len,
+			     int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t now_ms,
+			     int64_t deadline_ns, query_result **out, ts_err *err)
+{
 	if (!c || c->opt.max_bytes == 0 || end_ms < start_ms || step_ms <= 0 ||
 	    (end_ms - start_ms) / step_ms > QUERY_MAX_STEPS || TS_NEVER(c->eng != e))
-		return query_range(e, expr, len, start_ms, end_ms, step_ms, out, err);
+		return query_range_until(e, expr, len, start_ms, end_ms, step_ms, deadline_ns, out,
+					 err);
 	int64_t t0 = ts_mono_ns();
 	/* Parse and print: the key. Anything unusual takes the uncached path, which also
 	 * produces the errors. */
@@ -802,7 +846,8 @@ int query_range_cached(query_engine *e, query_cache *c, const char *expr, size_t
 	    query_expr_format(root, &key) != TS_OK) {
 		query_arena_free(arena);
 		ts_buf_free(&key);
-		return query_range(e, expr, len, start_ms, end_ms, step_ms, out, err);
+		return query_range_until(e, expr, len, start_ms, end_ms, step_ms, deadline_ns, out,
+					 err);
 	}
 	query_arena_free(arena);
 	uint64_t h = key_hash((const char *)key.data, key.len);
@@ -844,7 +889,8 @@ int query_range_cached(query_engine *e, query_cache *c, const char *expr, size_t
 	for (size_t i = 0; i < np; i++) {
 		if (p[i].is_cached)
 			continue;
-		rc = query_range(e, expr, len, p[i].a, p[i].b, step_ms, &p[i].r, err);
+		rc = query_range_until(e, expr, len, p[i].a, p[i].b, step_ms, deadline_ns, &p[i].r,
+				       err);
 		if (rc)
 			goto out;
 	}

@@ -25,8 +25,8 @@ void query_options_init(query_options *o)
 
 int query_engine_new(const query_options *o, query_engine **out, ts_err *err)
 {
-	if (!o->db)
-		return ts_err_set(err, TS_EINVAL, "query engine needs a store");
+	if (!o->db && !(o->source && o->source->select))
+		return ts_err_set(err, TS_EINVAL, "query engine needs a store or a series source");
 	if (o->lookback_delta_ms <= 0 || o->timeout_ms <= 0 || o->max_samples <= 0)
 		return ts_err_set(err, TS_EINVAL,
 				  "lookback delta, timeout and max samples must be positive");
@@ -34,6 +34,10 @@ int query_engine_new(const query_options *o, query_engine **out, ts_err *err)
 	if (!e)
 		return ts_err_set(err, TS_ENOMEM, "out of memory creating the query engine");
 	e->opt = *o;
+	if (o->source) { /* rollup tiers and late-write marks live in a local store only */
+		e->opt.db = NULL;
+		e->opt.is_raw_only = true;
+	}
 	*out = e;
 	return TS_OK;
 }
@@ -238,9 +242,11 @@ static int to_result(qe_ctx *c, const qe_value *v, bool is_instant, query_result
 /* ---------------------------------------------------------------- evaluation */
 
 static int run(query_engine *e, const char *expr, size_t len, int64_t start_ms, int64_t end_ms,
-	       int64_t step_ms, bool is_instant, query_result **out, ts_err *err)
+	       int64_t step_ms, bool is_instant, int64_t deadline_ns, query_result **out,
+	       ts_err *err)
 {
 	int64_t t0 = ts_mono_ns();
+	int64_t own_ns = t0 + e->opt.timeout_ms * 1000000; /* query.timeout */
 	query_arena *arena = query_arena_new(0);
 	if (!arena)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
@@ -275,17 +281,17 @@ static int run(query_engine *e, const char *expr, size_t len, int64_t start_ms, 
 	    .query_end_ms = end_ms,
 	    .lookback_ms = e->opt.lookback_delta_ms,
 	    .clip_ms = INT64_MAX,
-	    .deadline_ns = t0 + e->opt.timeout_ms * 1000000,
+	    .deadline_ns = deadline_ns > 0 && deadline_ns < own_ns ? deadline_ns : own_ns,
 	    .samples = &samples,
 	    .stats = &r->stats,
+	    .warning = r->warning,
 	    .err = err,
 	};
 	range_plan plan = {.c = &c, .mint = INT64_MAX, .maxt = INT64_MIN};
 	query_expr_walk(root, plan_walk, &plan);
 	if (plan.mint > plan.maxt)
 		plan.mint = plan.maxt = start_ms; /* no selectors */
-	rc = tsdb_querier_open(e->opt.db, plan.mint, plan.maxt, &c.q, err);
-	if (rc)
+	if (!e->opt.source && (rc = tsdb_querier_open(e->opt.db, plan.mint, plan.maxt, &c.q, err)))
 		goto fail;
 	qe_value v;
 	rc = qe_eval(&c, root, &v);
@@ -306,7 +312,13 @@ fail:
 int query_instant(query_engine *e, const char *expr, size_t len, int64_t t_ms, query_result **out,
 		  ts_err *err)
 {
-	return run(e, expr, len, t_ms, t_ms, 1, true, out, err);
+	return run(e, expr, len, t_ms, t_ms, 1, true, 0, out, err);
+}
+
+int query_instant_until(query_engine *e, const char *expr, size_t len, int64_t t_ms,
+			int64_t deadline_ns, query_result **out, ts_err *err)
+{
+	return run(e, expr, len, t_ms, t_ms, 1, true, deadline_ns, out, err);
 }
 
 /* Prometheus refuses ranges with more than this many points per series. */
@@ -314,6 +326,13 @@ int query_instant(query_engine *e, const char *expr, size_t len, int64_t t_ms, q
 
 int query_range(query_engine *e, const char *expr, size_t len, int64_t start_ms, int64_t end_ms,
 		int64_t step_ms, query_result **out, ts_err *err)
+{
+	return query_range_until(e, expr, len, start_ms, end_ms, step_ms, 0, out, err);
+}
+
+int query_range_until(query_engine *e, const char *expr, size_t len, int64_t start_ms,
+		      int64_t end_ms, int64_t step_ms, int64_t deadline_ns, query_result **out,
+		      ts_err *err)
 {
 	if (end_ms < start_ms)
 		return ts_err_set(err, TS_EINVAL, "end timestamp must not be before start time");
@@ -325,7 +344,7 @@ int query_range(query_engine *e, const char *expr, size_t len, int64_t start_ms,
 		return ts_err_set(err, TS_EINVAL,
 				  "exceeded maximum resolution of 11,000 points per timeseries. "
 				  "Try decreasing the query resolution (?step=XX)");
-	return run(e, expr, len, start_ms, end_ms, step_ms, false, out, err);
+	return run(e, expr, len, start_ms, end_ms, step_ms, false, deadline_ns, out, err);
 }
 
 /* ---------------------------------------------------------------- selectors */

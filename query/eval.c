@@ -205,17 +205,13 @@ size_t qe_lower_bound(const qe_rseries *r, int64_t lo)
 
 /* ---------------------------------------------------------------- loading samples */
 
-/* Receives the samples of one selected series (in a scratch buffer valid for the call). */
-typedef int (*series_fn)(qe_ctx *c, void *arg, const ts_label *labels, size_t n_labels,
-			 const int64_t *t, const double *v, size_t n);
-
 /*
  * Select the series of a selector and pass each one's samples in [mint, maxt] (stale
  * markers dropped if asked) to fn. Samples are read into one reusable ts_malloc scratch
  * buffer, so only what fn keeps takes arena memory.
  */
 static int load_series(qe_ctx *c, const query_expr *vs, int64_t mint, int64_t maxt, bool drop_stale,
-		       series_fn fn, void *arg)
+		       qe_series_fn fn, void *arg)
 {
 	if (c->clip_ms != INT64_MAX && vs->vs.mods.at == QUERY_AT_NONE &&
 	    c->clip_ms - vs->vs.mods.offset_ms < maxt)
@@ -223,6 +219,8 @@ static int load_series(qe_ctx *c, const query_expr *vs, int64_t mint, int64_t ma
 	tsdb_series **sel = NULL;
 	size_t n_sel = 0;
 	c->stats->tiers_read |= 1u << TSDB_TIER_RAW;
+	if (c->eng->opt.source) /* cluster role query: source.c */
+		return qe_load_remote(c, vs, mint, maxt, drop_stale, fn, arg);
 	int rc = tsdb_select(c->q, vs->vs.matchers, vs->vs.n_matchers, c->eng->opt.max_series, &sel,
 			     &n_sel, c->err);
 	if (rc)

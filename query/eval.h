@@ -31,7 +31,8 @@
  * (aggregations), functions.c (call dispatch, math, date, label and misc functions),
  * functions_range.c (functions of range vectors), tiers.c (range functions answered from
  * rollup tiers), functions_hist.c (histogram_quantile and quantile helpers), regex.c
- * (pcre2 with capture groups for label_replace).
+ * (pcre2 with capture groups for label_replace), source.c (selectors read through a
+ * query_source instead of the store).
  */
 #ifndef QUERY_EVAL_H
 #define QUERY_EVAL_H
@@ -54,7 +55,8 @@ struct query_engine {
 /* Evaluation context of one query (or of one subquery level). */
 typedef struct qe_ctx {
 	query_engine *eng;
-	tsdb_querier *q;        /* read view covering every selector's window */
+	tsdb_querier *q;        /* read view covering every selector's window; NULL with a
+				   query_source (query_options.source) */
 	query_arena *arena;     /* all temporaries and the result */
 	int64_t start_ms;       /* first step */
 	int64_t end_ms;         /* last step is the largest start + k*step <= end */
@@ -69,6 +71,7 @@ typedef struct qe_ctx {
 				(INT64_MAX: no limit); see eval.c */
 	uint64_t *samples;   /* samples currently held by the query (shared by levels) */
 	query_stats *stats;  /* shared by levels */
+	char *warning;       /* query_result.warning (256 bytes), shared by levels */
 	ts_err *err;
 } qe_ctx;
 
@@ -136,6 +139,15 @@ void qe_sub_samples(qe_ctx *c, uint64_t n);
 /* Points held by a value: present steps of a vector, samples of a matrix, one per step
  * of a scalar. */
 uint64_t qe_value_points(const qe_ctx *c, const qe_value *v);
+
+/* Receives the samples of one selected series (in a scratch buffer valid for the call;
+ * labels valid for the whole query). */
+typedef int (*qe_series_fn)(qe_ctx *c, void *arg, const ts_label *labels, size_t n_labels,
+			    const int64_t *t, const double *v, size_t n);
+/* The selector vs through the engine's query_source (source.c): every matching series'
+ * samples in [mint, maxt] (staleness markers dropped if asked) to fn. */
+int qe_load_remote(qe_ctx *c, const query_expr *vs, int64_t mint, int64_t maxt, bool drop_stale,
+		   qe_series_fn fn, void *arg);
 
 /* True if Prometheus 2.42 treats e as step invariant (PreprocessExpr's rules). */
 bool qe_is_step_invariant(const query_expr *e);

@@ -20,13 +20,45 @@
 
 typedef struct query_engine query_engine;
 
+/* ---------------------------------------------------------------- series sources */
+
+/*
+ * Receives one selected series: labels sorted by name, samples ascending by time with
+ * no duplicate timestamps (stale markers included). Everything is borrowed for the call.
+ * Returns TS_OK to go on or an error code that the source returns unchanged.
+ */
+typedef int (*query_series_fn)(void *arg, const ts_label *labels, size_t n_labels, const int64_t *t,
+			       const double *v, size_t n);
+
+/*
+ * Where an engine reads series from when it has no store of its own (cluster role query:
+ * web/fanout.c reads the store nodes). The engine calls select once per selector
+ * evaluation, from the query's thread; it may be called from many threads at once.
+ *
+ * select: call fn for every series matching all n_m matchers m that has samples in
+ * [mint_ms, maxt_ms]; at most max_series series (0: no bound) else TS_ELIMIT. When part
+ * of the data is unavailable the source still answers from the rest and writes a
+ * warning (NUL-terminated, at most warning_cap bytes; e.g. "store X unavailable:
+ * partial result") into warning; the engine reports it in query_result.warning.
+ * Errors: TS_EUNAVAIL (no data source answered), TS_ELIMIT, TS_ETIMEOUT, TS_ENOMEM,
+ * TS_EIO, or fn's error.
+ */
+typedef struct query_source {
+	int (*select)(void *ctx, const ts_matcher *m, size_t n_m, int64_t mint_ms, int64_t maxt_ms,
+		      size_t max_series, query_series_fn fn, void *arg, char *warning,
+		      size_t warning_cap, ts_err *err);
+	void *ctx; /* passed to select */
+} query_source;
+
 typedef struct query_options {
-	tsdb_db *db;               /* borrowed */
-	int64_t lookback_delta_ms; /* instant-vector lookback (default 5m) */
-	int64_t timeout_ms;        /* per query */
-	int64_t max_samples;       /* samples a query may hold in memory at once */
-	size_t max_series;         /* series a selector may select */
-	bool is_raw_only;          /* never read the rollup tiers (benchmarks, debugging) */
+	tsdb_db *db;                /* borrowed; NULL when source is set */
+	const query_source *source; /* borrowed; NULL: read db. Set: selectors read through
+				       it, rollup tiers are not used and db is ignored */
+	int64_t lookback_delta_ms;  /* instant-vector lookback (default 5m) */
+	int64_t timeout_ms;         /* per query */
+	int64_t max_samples;        /* samples a query may hold in memory at once */
+	size_t max_series;          /* series a selector may select */
+	bool is_raw_only;           /* never read the rollup tiers (benchmarks, debugging) */
 } query_options;
 
 void query_options_init(query_options *o);
@@ -67,7 +99,8 @@ typedef struct query_result {
 	int64_t t_ms;  /* SCALAR and STRING: evaluation time */
 	char *string;  /* STRING */
 	query_stats stats;
-	void *priv; /* memory owned by the result */
+	char warning[256]; /* non-empty: the answer is partial (query_source warning) */
+	void *priv;        /* memory owned by the result */
 } query_result;
 
 /*
@@ -81,6 +114,16 @@ int query_instant(query_engine *e, const char *expr, size_t len, int64_t t_ms, q
 		  ts_err *err);
 int query_range(query_engine *e, const char *expr, size_t len, int64_t start_ms, int64_t end_ms,
 		int64_t step_ms, query_result **out, ts_err *err);
+/*
+ * The same with a per-request deadline (the HTTP timeout parameter): deadline_ns is a
+ * ts_mono_ns() time; the query stops with TS_ETIMEOUT at the earlier of it and the
+ * engine's timeout_ms from the start. deadline_ns <= 0: the engine's timeout only.
+ */
+int query_instant_until(query_engine *e, const char *expr, size_t len, int64_t t_ms,
+			int64_t deadline_ns, query_result **out, ts_err *err);
+int query_range_until(query_engine *e, const char *expr, size_t len, int64_t start_ms,
+		      int64_t end_ms, int64_t step_ms, int64_t deadline_ns, query_result **out,
+		      ts_err *err);
 void query_result_free(query_result *r);
 
 /*
@@ -166,6 +209,10 @@ void query_cache_free(query_cache *c); /* NULL allowed */
 int query_range_cached(query_engine *e, query_cache *c, const char *expr, size_t len,
 		       int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t now_ms,
 		       query_result **out, ts_err *err);
+/* The same with a deadline (query_range_until) bounding every evaluated piece. */
+int query_range_cached_until(query_engine *e, query_cache *c, const char *expr, size_t len,
+			     int64_t start_ms, int64_t end_ms, int64_t step_ms, int64_t now_ms,
+			     int64_t deadline_ns, query_result **out, ts_err *err);
 
 /* Snapshot of the counters. Thread-safe. */
 void query_cache_stats_get(query_cache *c, query_cache_stats *out);

@@ -46,7 +46,9 @@
 #define TSDB_BLOCK_MAGIC_INDEX  0x49425453u /* "STBI" */
 #define TSDB_BLOCK_MAGIC_CHUNKS 0x43425453u /* "STBC" */
 
-enum { TSDB_SEC_META = 1, TSDB_SEC_SOURCES = 2 }; /* sections of the meta file */
+/* Sections of the meta file: META; SOURCES (compaction, rebuilt tier units); BUILT (1m/1h
+ * blocks: what the rows were built from, downsample.c). */
+enum { TSDB_SEC_META = 1, TSDB_SEC_SOURCES = 2, TSDB_SEC_BUILT = 3 };
 enum {
 	TSDB_SEC_SYMBOLS = 1,
 	TSDB_SEC_TCOLS = 2,
@@ -93,6 +95,13 @@ typedef struct tsdb_block_meta {
 	uint64_t *offsets;      /* owned; per partition: one past the last covered offset */
 	uint32_t n_sources;     /* blocks this one replaces (compaction), <= TSDB_MAX_SOURCES */
 	uint8_t (*sources)[16]; /* owned: their ULIDs (meta section SOURCES), or NULL */
+	/* 1m/1h blocks (meta section BUILT, downsample.c): the source samples the rows
+	 * summarize (sum of the count column) and the source-tier blocks overlapping the
+	 * range when it was built. has_built false: no BUILT section (older blocks). */
+	bool has_built;
+	uint64_t n_built_samples;
+	uint32_t n_built;
+	uint8_t (*built)[16]; /* owned ULIDs, or NULL */
 } tsdb_block_meta;
 
 typedef struct tsdb_block_tcol {
@@ -145,6 +154,10 @@ struct tsdb_block {
 	size_t data_len;
 	_Atomic bool is_bad; /* a read found corruption: quarantine when released */
 	bool is_removed;     /* db.c: drop the directory when the last reference goes */
+	/* 1m/1h blocks (downsample.c): signature of a source block set that was verified
+	 * to hold no samples the rows miss (0: none verified); a cache, not persisted. */
+	_Atomic uint64_t fresh_sig;
+	_Atomic uint64_t stale_sig; /* the same for a set found to hold late samples */
 };
 
 /* An immutable set of blocks, sorted by range then ULID (db.c). */
@@ -153,6 +166,25 @@ struct tsdb_blockset {
 	size_t n;
 	tsdb_block *b[];
 };
+
+/* ------------------------------------------------------------- tier freshness */
+
+/*
+ * Whether the 1m/1h block b's rows still summarize all source data in its range
+ * (downsample.c): true for raw blocks and blocks without a BUILT section; else every
+ * source-tier block of bs (borrowed) overlapping its range is one it was built from, or
+ * this source set was verified (by a downsampling pass, or carried across a compaction)
+ * to add no samples; for 1h, the same holds for the 1m blocks below it. False means
+ * late samples may be missing (a rebuild is pending): read the tier below instead.
+ * Thread-safe (reads immutable sets and an atomic cache).
+ */
+bool tsdb_tier_block_fresh(const tsdb_blockset *bs, const tsdb_block *b);
+/*
+ * Compaction (compact.c): cur replaced some blocks of old by their merge, which holds the
+ * same samples: every tier block kept from old that was fresh there is fresh in cur, and
+ * so is a merged tier block whose sources all were.
+ */
+void tsdb_tier_carry_fresh(const tsdb_blockset *old, const tsdb_blockset *cur);
 
 /* ------------------------------------------------------------------- writer */
 
@@ -183,6 +215,13 @@ int tsdb_bw_add_rollup(tsdb_bw *w, const ts_label *labels, size_t n_labels, cons
 		       const double *const cols[TSDB_COL_N], size_t n, ts_err *err);
 /* Series added so far. */
 uint64_t tsdb_bw_n_series(const tsdb_bw *w);
+/*
+ * 1m/1h blocks (downsample.c, compact.c): write a BUILT meta section recording that the
+ * rows summarize n_samples source samples read from the blocks ulids[0..n) (copied).
+ * TS_OK, TS_EINVAL (more than TSDB_MAX_SOURCES), TS_ENOMEM.
+ */
+int tsdb_bw_set_built(tsdb_bw *w, uint64_t n_samples, const uint8_t (*ulids)[16], size_t n,
+		      ts_err *err);
 /*
  * Compaction (compact.c): write meta with this tier and resolution instead of raw, and
  * a SOURCES section listing the ULIDs (copied) of the blocks the new one replaces.
@@ -233,6 +272,14 @@ int tsdb_block_select(tsdb_block *b, const ts_matcher *ms, size_t n_ms, tsdb_pli
  */
 int tsdb_block_labels_each(tsdb_block *b, const char *name, int (*fn)(void *arg, const char *s),
 			   void *arg);
+/*
+ * As tsdb_block_labels_each, for a block only partly inside [mint, maxt]: only names or
+ * values of series with a part overlapping the range, found through the postings lists
+ * (one series in range per value suffices; parts are decoded, labels are not). TS_OK,
+ * TS_ECORRUPT, TS_ENOMEM or fn's first non-zero return.
+ */
+int tsdb_block_labels_in_range(tsdb_block *b, const char *name, int64_t mint, int64_t maxt,
+			       int (*fn)(void *arg, const char *s), void *arg, ts_err *err);
 /* Exact lookup by label set: TS_OK with *id, TS_ENOTFOUND, TS_ECORRUPT. */
 int tsdb_block_lookup(tsdb_block *b, const ts_label *labels, size_t n, uint32_t *id, ts_err *err);
 /*

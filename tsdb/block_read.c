@@ -98,6 +98,28 @@ void tsdb_block_meta_free(tsdb_block_meta *m)
 	ts_free(m->sources);
 	m->sources = NULL;
 	m->n_sources = 0;
+	ts_free(m->built);
+	m->built = NULL;
+	m->n_built = 0;
+	m->has_built = false;
+}
+
+/* The optional BUILT section of a 1m/1h meta file: u64 samples, u32 n, n 16-byte ULIDs. */
+static int built_parse(const uint8_t *p, size_t len, tsdb_block_meta *m, ts_err *err)
+{
+	uint32_t n = len >= 12 ? ts_get_u32le(p + 8) : 0;
+	if (len < 12 || n > TSDB_MAX_SOURCES || len != 12 + (size_t)n * 16 || m->tier == 0)
+		return CORRUPT(err, "meta: %zu bytes of built-from blocks (tier %u)", len, m->tier);
+	if (n) {
+		m->built = ts_malloc((size_t)n * sizeof(*m->built));
+		if (!m->built)
+			return ts_err_set(err, TS_ENOMEM, "out of memory reading meta");
+		memcpy(m->built, p + 12, (size_t)n * 16);
+	}
+	m->n_built = n;
+	m->n_built_samples = ts_get_u64le(p);
+	m->has_built = true;
+	return TS_OK;
 }
 
 /* The optional SOURCES section of the meta file: u32 n, then n 16-byte ULIDs. */
@@ -140,8 +162,10 @@ static int parse_all(tsdb_block *b, const tsdb_sfile *fm, ts_err *err)
 	if (!m || !da)
 		return CORRUPT(err, "a required section is missing");
 	const tsdb_sfile_sec *src = tsdb_sfile_get(fm, TSDB_SEC_SOURCES);
+	const tsdb_sfile_sec *bu = tsdb_sfile_get(fm, TSDB_SEC_BUILT);
 	int rc = tsdb_block_meta_parse(m->data, m->len, &b->meta, err);
-	if (rc || (src && (rc = sources_parse(src->data, src->len, &b->meta, err))))
+	if (rc || (src && (rc = sources_parse(src->data, src->len, &b->meta, err))) ||
+	    (bu && (rc = built_parse(bu->data, bu->len, &b->meta, err))))
 		return rc;
 	b->data = da->data;
 	b->data_len = da->len;
@@ -155,6 +179,8 @@ int tsdb_block_open(const char *path, tsdb_block **out, ts_err *err)
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening a block");
 	atomic_init(&b->refs, 1);
 	atomic_init(&b->is_bad, false);
+	atomic_init(&b->fresh_sig, 0);
+	atomic_init(&b->stale_sig, 0);
 	tsdb_sfile fm;
 	memset(&fm, 0, sizeof(fm));
 	size_t n = strlen(path) + 16;
@@ -198,6 +224,8 @@ int tsdb_block_open_mem(const uint8_t *meta, size_t meta_len, const uint8_t *ind
 		return ts_err_set(err, TS_ENOMEM, "out of memory opening a block");
 	atomic_init(&b->refs, 1);
 	atomic_init(&b->is_bad, false);
+	atomic_init(&b->fresh_sig, 0);
+	atomic_init(&b->stale_sig, 0);
 	tsdb_sfile fm;
 	int rc;
 	memset(&fm, 0, sizeof(fm));

@@ -107,6 +107,10 @@ struct tsdb_bw {
 	uint64_t resolution_ms;
 	uint8_t (*sources)[16]; /* owned */
 	size_t n_sources;
+	bool has_built;           /* tsdb_bw_set_built */
+	uint64_t n_built_samples; /* source samples the rows summarize */
+	uint8_t (*built)[16];     /* owned: source blocks */
+	size_t n_built;
 	/* scratch */
 	uint8_t *enc;
 	size_t enc_cap;
@@ -211,6 +215,7 @@ void tsdb_bw_free(tsdb_bw *w)
 	ts_free(w->enc);
 	ts_free(w->scratch);
 	ts_free(w->sources);
+	ts_free(w->built);
 	ts_free(w->blocks_dir);
 	ts_free(w->tmp_dir);
 	ts_free(w);
@@ -239,6 +244,28 @@ int tsdb_bw_set_origin(tsdb_bw *w, uint8_t tier, uint64_t resolution_ms,
 	w->n_sources = n_sources;
 	w->tier = tier;
 	w->resolution_ms = resolution_ms;
+	return TS_OK;
+}
+
+int tsdb_bw_set_built(tsdb_bw *w, uint64_t n_samples, const uint8_t (*ulids)[16], size_t n,
+		      ts_err *err)
+{
+	if (n > TSDB_MAX_SOURCES)
+		return ts_err_set(err, TS_EINVAL, "block built from %zu blocks (at most %d)", n,
+				  TSDB_MAX_SOURCES);
+	uint8_t(*copy)[16] = NULL;
+	if (n) {
+		copy = ts_malloc(n * sizeof(*copy));
+		if (!copy)
+			return ts_err_set(err, TS_ENOMEM,
+					  "out of memory listing built-from blocks");
+		memcpy(copy, ulids, n * sizeof(*copy));
+	}
+	ts_free(w->built);
+	w->built = copy;
+	w->n_built = n;
+	w->n_built_samples = n_samples;
+	w->has_built = true;
 	return TS_OK;
 }
 
@@ -570,6 +597,22 @@ int tsdb_bw_finish(tsdb_bw *w, const uint64_t *offsets, uint32_t n_offsets, char
 		memcpy(src + 4, w->sources, w->n_sources * 16);
 		rc = tsdb_sfile_section(&f, TSDB_SEC_SOURCES, src, slen, false, err);
 		ts_free(src);
+		if (rc)
+			goto out;
+	}
+	if (w->has_built) { /* BUILT: u64 samples, u32 count, then 16-byte ULIDs (tiers) */
+		size_t blen = 12 + w->n_built * 16;
+		uint8_t *b = ts_malloc(blen);
+		if (!b) {
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory writing block meta");
+			goto out;
+		}
+		ts_put_u64le(b, w->n_built_samples);
+		ts_put_u32le(b + 8, (uint32_t)w->n_built);
+		if (w->n_built)
+			memcpy(b + 12, w->built, w->n_built * 16);
+		rc = tsdb_sfile_section(&f, TSDB_SEC_BUILT, b, blen, false, err);
+		ts_free(b);
 		if (rc)
 			goto out;
 	}

@@ -46,7 +46,15 @@
  * Tiers: raw blocks carry one value column per part, 1m/1h blocks every rollup column
  * kind (downsample.c); a merge reads each source series' rows with all the columns of
  * its tier and writes them back unchanged (tsdb_bw_add / tsdb_bw_add_rollup), so a
- * duplicate bucket keeps the whole row of the first source.
+ * duplicate bucket keeps the whole row of the first source. A 1m/1h merge gets the union
+ * of the sources' BUILT sections (merge_built); after any swap, tier blocks that were
+ * fresh stay fresh (tsdb_tier_carry_fresh: the merge holds the same samples), so
+ * compaction never makes a tier stop covering (downsample.c, late source data).
+ *
+ * Deletions: a merge drops what the tombstones current at its start delete (raw
+ * samples in a deleted interval, rollup rows whose bucket meets one); the tombstones
+ * themselves stay until tsdb_clean_tombstones (tombstones.c), which rewrites single
+ * blocks through tsdb_compact_blocks.
  *
  * Not done here: downsampling (downsample.c makes the 1m/1h tiers), retention and
  * cold moves (retention.c).
@@ -361,7 +369,7 @@ static int rows_merge(const rows *a, const rows *b, rows *out, bool is_rollup, t
  * The next series in label order: its labels (borrowed, valid until the next call) and
  * merged rows (borrowed). Returns 1, 0 at the end, or a negative code.
  */
-static int merger_next(merger *m, const ts_label **labels, size_t *n_labels, const rows **out,
+static int merger_next(merger *m, const ts_label **labels, size_t *n_labels, rows **out,
 		       ts_err *err)
 {
 	int rc;
@@ -438,21 +446,54 @@ static int collect_sources(tsdb_block **src, size_t n, uint8_t (**out)[16], size
 	return TS_OK;
 }
 
-/* One pass of the merge: scan (pass 1) or add (pass 2) every merged series. */
-static int merge_pass(tsdb_bw *w, tsdb_block **src, size_t n, bool is_rollup, bool is_add,
-		      ts_err *err)
+/*
+ * Drop the rows of r that tombstones delete (tombstones.c): raw samples inside a
+ * deleted interval; rollup rows whose bucket (t - res, t] lies inside one, or with
+ * is_partial also those whose bucket only meets one (their other samples are lost:
+ * tsdb_clean_tombstones asks for it only where no source tier remains to rebuild from).
+ */
+static void drop_deleted(const tsdb_tombset *ts, const ts_label *labels, size_t n_labels,
+			 bool is_rollup, bool is_partial, int64_t res, rows *r)
 {
+	size_t first, nt = tsdb_tombs_find(ts, ts_series_hash(labels, n_labels), &first);
+	if (nt == 0)
+		return;
+	size_t w = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		int64_t lo = is_rollup ? r->t[i] - res + 1 : r->t[i];
+		if (is_rollup && !is_partial ? tsdb_tombs_within(ts, first, nt, lo, r->t[i])
+					     : tsdb_tombs_hit(ts, first, nt, lo, r->t[i]))
+			continue;
+		r->t[w] = r->t[i];
+		for (int k = 0; k < TSDB_COL_N; k++)
+			if (kind_used(is_rollup, k))
+				r->c[k][w] = r->c[k][i];
+		w++;
+	}
+	r->n = w;
+}
+
+/*
+ * One pass of the merge: scan (pass 1) or add (pass 2) every merged series, without
+ * what the tombstones ts (NULL allowed; the same set for both passes) delete.
+ */
+static int merge_pass(tsdb_bw *w, tsdb_block **src, size_t n, bool is_rollup, bool is_add,
+		      const tsdb_tombset *ts, bool is_partial, ts_err *err)
+{
+	int64_t res = tsdb_tier_resolution_ms(src[0]->meta.tier);
 	merger m;
 	int rc = merger_init(&m, src, n, is_rollup, err);
 	while (rc == TS_OK) {
 		const ts_label *labels = NULL;
 		size_t n_labels = 0;
-		const rows *r = NULL;
+		rows *r = NULL;
 		int more = merger_next(&m, &labels, &n_labels, &r, err);
 		if (more <= 0) {
 			rc = more;
 			break;
 		}
+		if (ts)
+			drop_deleted(ts, labels, n_labels, is_rollup, is_partial, res, r);
 		if (!r->n)
 			continue;
 		if (!is_add)
@@ -478,10 +519,44 @@ static int blocks_dir(const tsdb_db *db, char **out, ts_err *err)
 }
 
 /*
+ * 1m/1h merges: the merged block's BUILT section is the union of the sources' (their
+ * sample counts add up, their source blocks are listed once; past TSDB_MAX_SOURCES the
+ * list stays empty, which only makes the freshness check count). A source without one
+ * (an older block) leaves the merge without one too.
+ */
+static int merge_built(tsdb_bw *w, tsdb_block **src, size_t n, ts_err *err)
+{
+	size_t total = 0;
+	uint64_t n_samples = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!src[i]->meta.has_built)
+			return TS_OK;
+		total += src[i]->meta.n_built;
+		n_samples += src[i]->meta.n_built_samples;
+	}
+	uint8_t(*v)[16] = total ? ts_malloc(total * sizeof(*v)) : NULL;
+	if (total && !v)
+		return ts_err_set(err, TS_ENOMEM, "out of memory listing built-from blocks");
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < src[i]->meta.n_built; j++) {
+			bool is_dup = false;
+			for (size_t q = 0; q < k && !is_dup; q++)
+				is_dup = memcmp(v[q], src[i]->meta.built[j], 16) == 0;
+			if (!is_dup)
+				memcpy(v[k++], src[i]->meta.built[j], 16);
+		}
+	int rc = tsdb_bw_set_built(w, n_samples, (const uint8_t(*)[16])v,
+				   k <= TSDB_MAX_SOURCES ? k : 0, err);
+	ts_free(v);
+	return rc;
+}
+
+/*
  * Merge src[0..n) (the caller holds a reference on each and no block set) into one
  * block, swap it in, wait for older queriers, delete the sources' directories.
  */
-static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
+static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, bool is_partial, ts_err *err)
 {
 	if (n == 0 || !db->dir)
 		return ts_err_set(err, TS_EINVAL, "nothing to compact");
@@ -507,6 +582,7 @@ static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 	char *bdir = NULL, *path = NULL;
 	tsdb_bw *w = NULL;
 	tsdb_block *nb = NULL;
+	tsdb_tombset *ts = tsdb_tombs_acquire(db); /* deleted samples are not copied */
 	int rc;
 	if (!off) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory starting a compaction");
@@ -519,8 +595,9 @@ static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 	if ((rc = collect_sources(src, n, &ulids, &n_ulids, err)) ||
 	    (rc = blocks_dir(db, &bdir, err)) || (rc = tsdb_bw_new(bdir, lo, hi, &w, err)) ||
 	    (rc = tsdb_bw_set_origin(w, tier, res, (const uint8_t(*)[16])ulids, n_ulids, err)) ||
-	    (rc = merge_pass(w, src, n, is_rollup, false, err)) ||
-	    (rc = merge_pass(w, src, n, is_rollup, true, err)))
+	    (is_rollup && (rc = merge_built(w, src, n, err))) ||
+	    (rc = merge_pass(w, src, n, is_rollup, false, ts, is_partial, err)) ||
+	    (rc = merge_pass(w, src, n, is_rollup, true, ts, is_partial, err)))
 		goto fail;
 	if (tsdb_bw_n_series(w) && ((rc = tsdb_bw_finish(w, off, n_off, &path, err)) ||
 				    (rc = tsdb_block_open(path, &nb, err))))
@@ -529,8 +606,12 @@ static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 	pthread_mutex_lock(&db->cut_lock);
 	tsdb_blockset *old = NULL;
 	rc = tsdb_blocks_replace(db, src, n, nb ? &nb : NULL, nb ? 1 : 0, &old, err);
-	if (rc == TS_OK)
+	if (rc == TS_OK) {
+		tsdb_blockset *cur = tsdb_blocks_acquire(db); /* same samples: tiers stay fresh */
+		tsdb_tier_carry_fresh(old, cur);
+		tsdb_blockset_release(cur);
 		tsdb_blockset_wait_release(old); /* no querier reads the sources any more */
+	}
 	pthread_mutex_unlock(&db->cut_lock);
 	if (rc)
 		goto fail;
@@ -545,6 +626,7 @@ static int merge_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 		     nb ? nb->meta.name : "nothing", (long long)lo, (long long)hi);
 	tsdb_block_release(nb);
 	tsdb_bw_free(w);
+	tsdb_tombset_release(ts);
 	ts_free(off);
 	ts_free(ulids);
 	ts_free(bdir);
@@ -561,6 +643,7 @@ fail:
 			ts_log_warn("tsdb: %s", e.msg);
 	}
 	tsdb_bw_free(w);
+	tsdb_tombset_release(ts);
 	ts_free(off);
 	ts_free(ulids);
 	ts_free(bdir);
@@ -570,6 +653,11 @@ fail:
 
 int tsdb_compact_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 {
+	return tsdb_compact_blocks_ex(db, src, n, false, err);
+}
+
+int tsdb_compact_blocks_ex(tsdb_db *db, tsdb_block **src, size_t n, bool is_partial, ts_err *err)
+{
 	tsdb_block **v = ts_malloc((n ? n : 1) * sizeof(*v));
 	if (!v)
 		return ts_err_set(err, TS_ENOMEM, "out of memory starting a compaction");
@@ -577,7 +665,7 @@ int tsdb_compact_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err)
 		v[i] = src[i];
 		tsdb_block_acquire(v[i]);
 	}
-	int rc = merge_blocks(db, v, n, err);
+	int rc = merge_blocks(db, v, n, is_partial, err);
 	atomic_fetch_add_explicit(rc ? &db->compaction_errors : &db->compactions, 1,
 				  memory_order_relaxed);
 	for (size_t i = 0; i < n; i++)
@@ -725,7 +813,7 @@ int tsdb_compact_run(tsdb_db *db, int max_merges, int *n_done, ts_err *err)
 		size_t n = 0;
 		if ((rc = plan(db, &g, &n, err)) || n == 0)
 			break;
-		rc = merge_blocks(db, g, n, err);
+		rc = merge_blocks(db, g, n, false, err);
 		atomic_fetch_add_explicit(rc ? &db->compaction_errors : &db->compactions, 1,
 					  memory_order_relaxed);
 		for (size_t i = 0; i < n; i++)

@@ -307,6 +307,9 @@ static void db_free(tsdb_db *db)
 	ts_free(db->parts);
 	ts_intern_free(db->intern);
 	tsdb_late_free(db->late);
+	tsdb_tombs_free(db);
+	pthread_mutex_destroy(&db->tomb_lock);
+	pthread_mutex_destroy(&db->tomb_write_lock);
 	ts_free(db->cold_dir);
 	pthread_mutex_destroy(&db->blocks_lock);
 	pthread_mutex_destroy(&db->cut_lock);
@@ -347,6 +350,8 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 	pthread_mutex_init(&db->cut_lock, NULL);
 	pthread_mutex_init(&db->bg_lock, NULL);
 	pthread_cond_init(&db->bg_cond, NULL);
+	pthread_mutex_init(&db->tomb_lock, NULL);
+	pthread_mutex_init(&db->tomb_write_lock, NULL);
 	atomic_store(&db->min_t, INT64_MAX);
 	atomic_store(&db->max_t, INT64_MIN);
 	tsdb_head_init(db, NULL);
@@ -386,7 +391,7 @@ int tsdb_open(const tsdb_options *o, tsdb_db **out, ts_err *err)
 		}
 		db->opt.cold_dir = db->cold_dir;
 		if ((rc = make_dir(db->dir, err)) || (rc = make_dir(bdir, err)) ||
-		    (rc = tsdb_offsets_load(db, err)) ||
+		    (rc = tsdb_offsets_load(db, err)) || (rc = tsdb_tombs_load(db, err)) ||
 		    (rc = load_blocks(db, bdir, cold_bdir, err)))
 			goto fail;
 	}

@@ -20,6 +20,12 @@
  * decoded, merged with it and encoded again (rechunk): O(window) work every 32
  * out-of-order samples, and readers keep merging at most 32 loose samples.
  *
+ * tsdb_append_series appends a run of samples of one series with one lookup and one
+ * lock. Out-of-order samples of a run that fall into the open chunk share one decode:
+ * an open_cursor keeps the chunk iterator where the previous lookup stopped, valid
+ * until the chunk changes (in-order append or rechunk), so a run of k ascending
+ * out-of-order samples decodes the chunk once instead of k times.
+ *
  * Every change to what readers may see happens under series->lock, with the open
  * chunk's publication word release-stored after each append (tsdb_int.h). Every
  * failure (TS_ENOMEM) leaves the series as it was.

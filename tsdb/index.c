@@ -19,7 +19,9 @@
  * n_series); a failure marks the block bad.
  *
  * Querying: label-pair postings and Prometheus' matcher algorithm (postings.c) over
- * the label index; series decode; exact lookup by label set.
+ * the label index; series decode; exact lookup by label set; label names and values of
+ * the series with parts in a time range (tsdb_block_labels_in_range: postings lists,
+ * parts decoded, labels not).
  */
 #include "tsdb/index.h"
 
@@ -817,6 +819,69 @@ int tsdb_block_labels_each(tsdb_block *b, const char *name, int (*fn)(void *arg,
 			return rc;
 	}
 	return TS_OK;
+}
+
+/* 1 if series id has a part overlapping [mint, maxt], 0 if not, or an error (< 0). */
+static int series_in_range(tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt, ts_err *err)
+{
+	tsdb_block_part *parts;
+	size_t np;
+	int rc = tsdb_block_series(b, id, NULL, NULL, &parts, &np, err);
+	if (rc)
+		return rc;
+	bool in = false;
+	for (size_t i = 0; i < np && !in; i++)
+		in = parts[i].mint <= maxt && parts[i].maxt >= mint;
+	ts_free(parts);
+	return in;
+}
+
+int tsdb_block_labels_in_range(tsdb_block *b, const char *name, int64_t mint, int64_t maxt,
+			       int (*fn)(void *arg, const char *s), void *arg, ts_err *err)
+{
+	const tsdb_block_lname *one = name ? find_name(b, name) : NULL;
+	uint32_t n_names = name ? (one ? 1 : 0) : b->n_names;
+	tsdb_plist ids = {0};
+	uint8_t *seen = NULL; /* names: per series 0 unknown, 1 in range, 2 not */
+	int rc = TS_OK;
+	if (!name && b->n_series && !(seen = ts_calloc(b->n_series, 1)))
+		return ts_err_set(err, TS_ENOMEM, "out of memory listing label names");
+	for (uint32_t k = 0; k < n_names && rc == TS_OK; k++) {
+		const tsdb_block_lname *nm = name ? one : &b->names[k];
+		bool is_name_in = false;
+		for (uint32_t v = 0; v < nm->n_vals && rc == TS_OK && !is_name_in; v++) {
+			ids.n = 0;
+			if ((rc = post_read(b, &nm->vals[v], &ids, err)))
+				break;
+			bool in = false;
+			for (size_t i = 0; i < ids.n && !in; i++) {
+				uint32_t id = ids.ids[i];
+				if (seen && seen[id]) {
+					in = seen[id] == 1;
+					continue;
+				}
+				int r = series_in_range(b, id, mint, maxt, err);
+				if (r < 0) {
+					rc = r;
+					break;
+				}
+				in = r == 1;
+				if (seen)
+					seen[id] = in ? 1 : 2;
+			}
+			if (rc || !in)
+				continue;
+			if (name)
+				rc = fn(arg, b->syms[nm->vals[v].value_sym]);
+			else
+				is_name_in = true;
+		}
+		if (rc == TS_OK && is_name_in)
+			rc = fn(arg, b->syms[nm->name_sym]);
+	}
+	tsdb_plist_free(&ids);
+	ts_free(seen);
+	return rc;
 }
 
 static int b_eq(void *ctx, const char *name, const char *value, tsdb_plist *out, ts_err *err)

@@ -152,6 +152,29 @@ void tsdb_late_note(tsdb_db *db, const tsdb_hseries *s, int64_t t_ms)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void tsdb_late_note_name(tsdb_db *db, uint64_t h, int64_t t_ms)
+{
+	tsdb_late *l = db->late;
+	pthread_mutex_lock(&l->lock);
+	if (h == TSDB_LATE_ALL) {
+		if (!l->is_all) {
+			l->is_all = true;
+			l->all_min_t = t_ms;
+			for (size_t k = 0; k < LATE_SLOTS; k++)
+				if (l->hash[k] && l->min_t[k] < l->all_min_t)
+					l->all_min_t = l->min_t[k];
+			memset(l->hash, 0, sizeof(l->hash));
+			l->n_names = 0;
+		} else if (t_ms < l->all_min_t) {
+			l->all_min_t = t_ms;
+		}
+	} else {
+		record(l, h, t_ms);
+	}
+	atomic_store_explicit(&l->has_marks, true, memory_order_release);
+	pthread_mutex_unlock(&l->lock);
+}
+
 size_t tsdb_late_drain(tsdb_db *db, tsdb_late_mark out[TSDB_LATE_MAX_NAMES])
 {
 	tsdb_late *l = db->late;

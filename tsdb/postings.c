@@ -17,7 +17,8 @@
  * and assigned in indexing order, so appending an id keeps every list sorted. After a
  * cut's GC, tsdb_hindex_compact() removes the gone series, drops empty lists and
  * renumbers the survivors 0..n-1 (a monotone map, so lists stay sorted), which keeps
- * by_id dense under series churn.
+ * by_id dense under series churn. Label names and values for a time range come straight
+ * from the name -> pairs table (tsdb_head_label_strings), checking one series per value.
  */
 #include "tsdb/tsdb_int.h"
 

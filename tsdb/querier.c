@@ -21,7 +21,13 @@
  * Tiers: a querier reads one tier (tsdb_querier_open_tier). A raw querier ignores
  * rollup blocks; a 1m/1h querier selects from that tier's blocks only, never the head,
  * and reads rollup rows (tsdb_rollup_iter_*) decoding every rollup column of the parts
- * that overlap. tsdb_querier_covers answers from the block ranges of the querier's set.
+ * that overlap. tsdb_querier_covers answers from the block ranges of the querier's set
+ * and their freshness (tsdb_tier_block_fresh: no late source samples missing).
+ *
+ * Deletions: a querier also holds the tombstone set current when it opened
+ * (tombstones.c). Iterators drop deleted samples, rollup iterators drop rows whose
+ * bucket meets a deleted interval, select drops series with nothing left in range, and
+ * covers reports no tier coverage where a tombstone lies (so the planner reads raw).
  */
 #include "tsdb/block.h"
 
@@ -53,7 +59,8 @@ struct tsdb_querier {
 	tsdb_series **table; /* chains by label hash */
 	size_t n_buckets, n;
 	uint64_t gen;
-	int64_t ***tcache; /* [block][tcol] decoded timestamp columns, lazily */
+	int64_t ***tcache;   /* [block][tcol] decoded timestamp columns, lazily */
+	tsdb_tombset *tombs; /* acquired tombstones, or NULL */
 };
 
 struct tsdb_iter {
@@ -93,16 +100,17 @@ bool tsdb_querier_covers(tsdb_querier *q, int tier, int64_t mint_ms, int64_t max
 	if (tier == TSDB_TIER_RAW)
 		return true;
 	/* The set is sorted by range start: sweep the tier's blocks extending the covered
-	 * prefix [mint_ms, reach]. */
+	 * prefix [mint_ms, reach]. A block missing late source samples (a rebuild pending,
+	 * downsample.c) does not cover. */
 	int64_t need = mint_ms;
 	for (size_t i = 0; i < q->bs->n; i++) {
 		const tsdb_block_meta *m = &q->bs->b[i]->meta;
 		if (m->tier != tier || m->range_maxt < need)
 			continue;
-		if (m->range_mint > need)
+		if (m->range_mint > need || !tsdb_tier_block_fresh(q->bs, q->bs->b[i]))
 			return false;
 		if (m->range_maxt >= maxt_ms)
-			return true;
+			return !tsdb_tombs_any_in(q->tombs, mint_ms, maxt_ms);
 		need = m->range_maxt + 1;
 	}
 	return mint_ms > maxt_ms;
@@ -124,6 +132,7 @@ int tsdb_querier_open_tier(tsdb_db *db, int tier, int64_t mint_ms, int64_t maxt_
 	q->mint = mint_ms;
 	q->maxt = maxt_ms;
 	q->bs = tsdb_blocks_acquire(db);
+	q->tombs = tsdb_tombs_acquire(db);
 	*out = q;
 	return TS_OK;
 }
@@ -159,6 +168,7 @@ void tsdb_querier_close(tsdb_querier *q)
 		ts_free(q->tcache);
 	}
 	tsdb_blockset_release(q->bs);
+	tsdb_tombset_release(q->tombs);
 	ts_free(q);
 }
 
@@ -353,6 +363,49 @@ static int collect(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, svec *out
 	return rc;
 }
 
+/* Does s keep a sample (raw) or row (tier) in the querier range despite tombstones? */
+static int has_data(tsdb_querier *q, tsdb_series *s, bool *out, ts_err *err)
+{
+	int rc;
+	if (q->tier == TSDB_TIER_RAW) {
+		tsdb_iter *it = NULL;
+		if ((rc = tsdb_iter_open(q, s, q->mint, q->maxt, &it, err)))
+			return rc;
+		*out = it->s.n > 0;
+		tsdb_iter_close(it);
+		return TS_OK;
+	}
+	tsdb_rollup_iter *it = NULL;
+	if ((rc = tsdb_rollup_iter_open(q, s, q->mint, q->maxt, &it, err)))
+		return rc;
+	*out = it->n > 0;
+	tsdb_rollup_iter_close(it);
+	return TS_OK;
+}
+
+/* Remove from sv the series whose every sample in range is deleted. */
+static int drop_deleted(tsdb_querier *q, svec *sv, ts_err *err)
+{
+	size_t w = 0;
+	int64_t res = tsdb_tier_resolution_ms(q->tier);
+	/* rows ending in range start up to res - 1 ms earlier (saturating) */
+	int64_t lo = res && q->mint < INT64_MIN + res ? INT64_MIN : q->mint - (res ? res - 1 : 0);
+	for (size_t i = 0; i < sv->n; i++) {
+		tsdb_series *s = sv->v[i];
+		size_t first, nt = tsdb_tombs_find(q->tombs, s->hash, &first);
+		bool keep = true;
+		if (nt && tsdb_tombs_hit(q->tombs, first, nt, lo, q->maxt)) {
+			int rc = has_data(q, s, &keep, err);
+			if (rc)
+				return rc;
+		}
+		if (keep)
+			sv->v[w++] = s;
+	}
+	sv->n = w;
+	return TS_OK;
+}
+
 static int cmp_series(const void *a, const void *b)
 {
 	const tsdb_series *x = *(tsdb_series *const *)a, *y = *(tsdb_series *const *)b;
@@ -370,6 +423,10 @@ int tsdb_select(tsdb_querier *q, const ts_matcher *ms, size_t n_ms, size_t max_s
 		rc = ts_err_set(err, TS_ELIMIT, "query selects more than the limit of %zu series",
 				max_series);
 	if (rc) {
+		ts_free(sv.v);
+		return rc;
+	}
+	if (q->tombs && (rc = drop_deleted(q, &sv, err))) {
 		ts_free(sv.v);
 		return rc;
 	}
@@ -477,6 +534,7 @@ int tsdb_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int64_t max
 		ts_free(it);
 		return rc;
 	}
+	acc.n = tsdb_tombs_filter(q->tombs, s->hash, acc.t, acc.v, acc.n);
 	it->s = acc;
 	*out = it;
 	return TS_OK;
@@ -610,6 +668,16 @@ int tsdb_rollup_iter_open(tsdb_querier *q, tsdb_series *s, int64_t mint_ms, int6
 				rv.v[w++] = rv.v[i];
 		rv.n = w;
 	}
+	size_t first, nt = tsdb_tombs_find(q->tombs, s->hash, &first);
+	if (nt) { /* a row goes when its bucket (t - R, t] meets a deleted interval */
+		int64_t res = tsdb_tier_resolution_ms(q->tier);
+		size_t w = 0;
+		for (size_t i = 0; i < rv.n; i++)
+			if (!tsdb_tombs_hit(q->tombs, first, nt, rv.v[i].t_ms - res + 1,
+					    rv.v[i].t_ms))
+				rv.v[w++] = rv.v[i];
+		rv.n = w;
+	}
 	it->rows = rv.v;
 	it->n = rv.n;
 	*out = it;
@@ -666,8 +734,10 @@ static int strv_push(void *arg, const char *str)
  * Gather strings (names, or values of `name`) from matching series, sort, dedupe.
  * Without matchers, a block whose whole time range lies inside the querier's answers
  * from its label index instead of decoding every series (every block series has
- * samples inside the block's data range), and the head from its inverted index
- * (tsdb_head_label_strings), so no series is selected at all.
+ * samples inside the block's data range), a block partly inside from its postings
+ * lists (tsdb_block_labels_in_range: one series in range per value, parts decoded,
+ * labels not), and the head from its inverted index (tsdb_head_label_strings), so no
+ * series is selected at all.
  */
 static int gather(tsdb_querier *q, const char *name, const ts_matcher *ms, size_t n_ms,
 		  const char ***out, size_t *n_out, ts_err *err)
@@ -685,8 +755,9 @@ static int gather(tsdb_querier *q, const char *name, const ts_matcher *ms, size_
 				continue;
 			if (b->meta.data_mint >= q->mint && b->meta.data_maxt <= q->maxt)
 				rc = tsdb_block_labels_each(b, name, strv_push, &str);
-			else
-				rc = collect_block(q, bi, NULL, 0, &sv, err);
+			else if (b->meta.data_maxt >= q->mint && b->meta.data_mint <= q->maxt)
+				rc = tsdb_block_labels_in_range(b, name, q->mint, q->maxt,
+								strv_push, &str, err);
 		}
 		/* The head answers from its inverted index: per value, one series with samples
 		 * in range suffices (the index may list empty or out-of-range series). */

@@ -226,7 +226,7 @@ static int write_head(head_ctx *c, const uint64_t *offsets, ts_err *err)
 				size_t b = a + 1;
 				while (b < c->buf.n && tsdb_floor_div(c->buf.t[b], c->d) == k)
 					b++;
-				tsdb_bw *w;
+				tsdb_bw *w = NULL;
 				if ((rc = range_of(c, k, &w, err)))
 					break;
 				rc = pass == 0
@@ -262,8 +262,11 @@ static void make_name(char *name, size_t cap)
 	uint64_t rnd = 0;
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-	snprintf(name, cap, "%04d%02d%02dT%02d%02d%02dZ-%016" PRIx64, tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd);
+	/* The moduli only bound each field's width for the compiler; the values fit. */
+	snprintf(name, cap, "%04u%02u%02uT%02u%02u%02uZ-%016" PRIx64,
+		 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+		 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, rnd);
 }
 
 int tsdb_snapshot(tsdb_db *db, bool skip_head, char *name, size_t name_cap,
@@ -321,6 +324,9 @@ int tsdb_snapshot(tsdb_db *db, bool skip_head, char *name, size_t name_cap,
 			if (b->meta.offsets[p] > resume[p])
 				resume[p] = b->meta.offsets[p];
 	}
+	/* Deleted samples stay deleted in the snapshot: its blocks may still hold them. */
+	if (rc == TS_OK)
+		rc = tsdb_tombs_save_copy(db, tmp, err);
 	if (rc == TS_OK && !skip_head) {
 		hc.blocks_dir = blocks;
 		rc = write_head(&hc, off, err);

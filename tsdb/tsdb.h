@@ -371,6 +371,36 @@ int tsdb_cardinality_get(tsdb_db *db, size_t limit, tsdb_cardinality **out, ts_e
 int tsdb_snapshot(tsdb_db *db, bool skip_head, char *name, size_t name_cap,
 		  uint64_t *resume_offsets, char **path, ts_err *err);
 
+/* ---------------------------------------------------------------- deletion (tombstones.c) */
+
+/*
+ * Delete the samples in [mint_ms, maxt_ms] of every series matching ms (borrowed; at
+ * least one) in the head, raw blocks and the 1m/1h tiers, as Prometheus' delete_series:
+ * the range's end is clamped to the newest sample held, so later samples stay visible.
+ * Queriers opened after the call no longer see them (a tier hides each rollup row whose
+ * bucket meets a deleted range); they are removed from disk by compaction and
+ * tsdb_clean_tombstones. Tombstones are persisted in <dir>/tombstones before the call
+ * returns (docs/formats/tombstones.md) and invalidate the late-write tracker's readers
+ * (tsdb_late_drain returns a mark per deleted metric name). *n_series (NULL allowed)
+ * receives the number of series affected. TS_OK, TS_EINVAL, TS_EIO, TS_ENOSPC,
+ * TS_ENOMEM, TS_ELIMIT (too many tombstones). Thread-safe; the calling thread must not
+ * hold an open querier.
+ */
+int tsdb_delete_series(tsdb_db *db, const ts_matcher *ms, size_t n_ms, int64_t mint_ms,
+		       int64_t maxt_ms, size_t *n_series, ts_err *err);
+
+/*
+ * Remove deleted samples physically: flush the head to blocks, rewrite every block a
+ * tombstone meets, then drop the tombstones (except those meeting samples appended to
+ * the head meanwhile). *n_rewritten (NULL allowed) receives the blocks rewritten.
+ * Without a data directory tombstones stay (they are the only filter). TS_OK, TS_EIO,
+ * TS_ENOSPC, TS_ENOMEM, TS_EBUSY. Thread-safe; the calling thread must not hold a querier.
+ */
+int tsdb_clean_tombstones(tsdb_db *db, size_t *n_rewritten, ts_err *err);
+
+/* Tombstone intervals currently held. Thread-safe. */
+size_t tsdb_tombstones_count(tsdb_db *db);
+
 /* ---------------------------------------------------------------- series limits */
 
 /*

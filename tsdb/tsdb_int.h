@@ -205,6 +205,7 @@ typedef struct tsdb_part {
 typedef struct tsdb_block tsdb_block;
 typedef struct tsdb_blockset tsdb_blockset;
 typedef struct tsdb_late tsdb_late;
+typedef struct tsdb_tombset tsdb_tombset;
 
 struct tsdb_db {
 	tsdb_options opt; /* copy; opt.dir points to dir */
@@ -242,6 +243,10 @@ struct tsdb_db {
 	_Atomic uint64_t compactions, compaction_errors, retention_deleted, moved_cold;
 	int64_t compact_pause_until_ms; /* after a failure the worker waits (bg thread only) */
 	tsdb_late *late;                /* late-write tracking (late.c); set at open, immutable */
+	/* Tombstones (tombstones.c): */
+	pthread_mutex_t tomb_lock;       /* guards the tombs pointer swap (leaf) */
+	tsdb_tombset *tombs;             /* current set, or NULL when none */
+	pthread_mutex_t tomb_write_lock; /* one deletion or clean at a time (held over I/O) */
 };
 
 /* ------------------------------------------------------------------- head.c */
@@ -305,6 +310,47 @@ void tsdb_late_free(tsdb_late *l); /* NULL allowed */
 /* Record an accepted append of s at t_ms if t_ms <= the watermark. Called with s->lock
  * held (the ordering argument in tsdb.h relies on it). */
 void tsdb_late_note(tsdb_db *db, const tsdb_hseries *s, int64_t t_ms);
+
+/* Record a late mark for metric name hash h (or TSDB_LATE_ALL) at t_ms whatever the
+ * watermark: deletions (tombstones.c) invalidate cached results this way. */
+void tsdb_late_note_name(tsdb_db *db, uint64_t h, int64_t t_ms);
+
+/* ------------------------------------------------------------------- tombstones.c */
+
+/* Samples of series `hash` (ts_series_hash) in [mint, maxt] are deleted. */
+typedef struct tsdb_tomb {
+	uint64_t hash;
+	int64_t mint, maxt; /* inclusive, ms */
+} tsdb_tomb;
+
+/* An immutable set, sorted by (hash, mint); one series' intervals disjoint. */
+struct tsdb_tombset {
+	_Atomic uint32_t refs;
+	size_t n;
+	tsdb_tomb v[];
+};
+
+/* Load <dir>/tombstones if present (open). TS_OK, TS_EIO, TS_ECORRUPT, TS_ENOMEM. */
+int tsdb_tombs_load(tsdb_db *db, ts_err *err);
+/* Drop the current set (db_free). */
+void tsdb_tombs_free(tsdb_db *db);
+/* Write the current tombstones (if any) to <dir>/tombstones, atomically (snapshots). */
+int tsdb_tombs_save_copy(tsdb_db *db, const char *dir, ts_err *err);
+/* The current set with a reference (NULL when there are no tombstones). Thread-safe. */
+tsdb_tombset *tsdb_tombs_acquire(tsdb_db *db);
+void tsdb_tombset_release(tsdb_tombset *ts); /* NULL allowed */
+/* Number of intervals of series `hash` in ts (NULL allowed); *first = index of the first. */
+size_t tsdb_tombs_find(const tsdb_tombset *ts, uint64_t hash, size_t *first);
+/* Does [lo, hi] meet one of the intervals ts->v[first .. first + n)? */
+bool tsdb_tombs_hit(const tsdb_tombset *ts, size_t first, size_t n, int64_t lo, int64_t hi);
+/* Does one of the intervals ts->v[first .. first + n) contain all of [lo, hi]? */
+bool tsdb_tombs_within(const tsdb_tombset *ts, size_t first, size_t n, int64_t lo, int64_t hi);
+/* Does [lo, hi] meet any interval of any series (ts NULL allowed)? */
+bool tsdb_tombs_any_in(const tsdb_tombset *ts, int64_t lo, int64_t hi);
+/* Remove from sorted samples t/v[0..n) those series `hash` has deleted; new n. */
+size_t tsdb_tombs_filter(const tsdb_tombset *ts, uint64_t hash, int64_t *t, double *v, size_t n);
+/* Decode the tombstone section (the fuzzable part of load). *out returned owned. */
+int tsdb_tombs_decode(const uint8_t *p, size_t len, tsdb_tombset **out, ts_err *err);
 
 /* ------------------------------------------------------------------- head_read.c */
 
@@ -463,6 +509,9 @@ int tsdb_compact_run(tsdb_db *db, int max_merges, int *n_done, ts_err *err);
  * source left the set meanwhile.
  */
 int tsdb_compact_blocks(tsdb_db *db, tsdb_block **src, size_t n, ts_err *err);
+/* The same; is_partial also drops rollup rows that a tombstone only partly deletes
+ * (tombstones.c uses it for rollup blocks with no source tier left to rebuild from). */
+int tsdb_compact_blocks_ex(tsdb_db *db, tsdb_block **src, size_t n, bool is_partial, ts_err *err);
 /* Largest block span compaction builds for a tier: min(max_block_duration, 10% of the
  * tier's retention); at least block_duration_ms. */
 int64_t tsdb_compact_max_ms(const tsdb_db *db, int tier);

@@ -16,6 +16,18 @@
  *
  * Tested by tests/integration/test_snapshot.sh (snapshot under load, restore into a new
  * server); the store side by tests/tsdb/test_snapshot.c.
+ *
+ *   POST /api/v1/admin/tsdb/delete_series   (also PUT) match[]=<selector> (1..64),
+ *        start, end (Unix seconds or RFC 3339; default: all time)           204
+ *   POST /api/v1/admin/tsdb/clean_tombstones (also PUT)                      204
+ *
+ * Deletion (tsdb_delete_series, tsdb/tombstones.c) hides the samples from every query
+ * at once and invalidates the range-read cache through the store's late-write marks;
+ * clean_tombstones removes them from disk. Like snapshot, delete first waits for the
+ * consumers to apply what the log held when the request arrived, so samples written
+ * before the request are deleted too. Errors as Prometheus: 400 bad_data for missing
+ * or bad parameters, 500 internal (503 unavailable when retrying can help). Tested by
+ * tests/integration/test_delete_series.sh; the store side by tests/tsdb/test_tombstones.c.
  */
 #include "web/web_int.h"
 
@@ -56,7 +68,7 @@ static int wait_applied(ingest_pipeline *ip, int np, ts_err *err)
 		if (ts_mono_ns() > deadline) {
 			rc =
 			    ts_err_set(err, TS_EBUSY,
-				       "snapshot: partition %d's consumer is %llu records behind "
+				       "partition %d's consumer is %llu records behind "
 				       "after %d s",
 				       p, (unsigned long long)(target[p] - st.consumer_next_offset),
 				       CATCH_UP_MS / 1000);
@@ -128,9 +140,117 @@ static int h_snapshot(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	return web_resp_content_type(resp, "application/json");
 }
 
+/* ---------------------------------------------------------------- series deletion */
+
+#define DEL_MIN_TIME_MS (INT64_MIN / 4) /* Prometheus' MinTime, as in api_query.c */
+#define DEL_MAX_TIME_MS (INT64_MAX / 4)
+#define DEL_MAX_MATCH   64
+
+/* Optional time parameter; false after filling resp with a 400. */
+static bool del_time(web_req *req, web_resp *resp, const char *name, int64_t dflt, int64_t *out)
+{
+	const char *v = web_req_param(req, name);
+	if (!v || !*v) {
+		*out = dflt;
+		return true;
+	}
+	ts_err e = {0};
+	if (ts_parse_time_ms(v, strlen(v), out, &e) == TS_OK)
+		return true;
+	web_resp_error(resp, 400, "bad_data",
+		       "invalid parameter \"%s\": Invalid time value for '%s': %s", name, name,
+		       e.msg);
+	return false;
+}
+
+static int store_error(web_resp *resp, int rc, const char *what, const ts_err *e)
+{
+	int status = rc == TS_ENOSPC || rc == TS_EBUSY || rc == TS_ENOMEM ? 503 : 500;
+	ts_log_error("%s failed: %s", what, e->msg);
+	return web_resp_error(resp, status, status == 503 ? "unavailable" : "internal", "%s: %s",
+			      what, e->msg);
+}
+
+static int h_delete_series(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	(void)err;
+	web_server *s = ctx;
+	const char *const *vals;
+	size_t n_vals;
+	web_req_params(req, "match[]", &vals, &n_vals);
+	if (n_vals == 0)
+		return web_resp_error(resp, 400, "bad_data", "no match[] parameter provided");
+	if (n_vals > DEL_MAX_MATCH)
+		return web_resp_error(resp, 400, "bad_data", "too many match[] parameters (max %d)",
+				      DEL_MAX_MATCH);
+	int64_t start, end;
+	if (!del_time(req, resp, "start", DEL_MIN_TIME_MS, &start) ||
+	    !del_time(req, resp, "end", DEL_MAX_TIME_MS, &end))
+		return TS_OK;
+	if (end < start)
+		return web_resp_error(resp, 400, "bad_data",
+				      "invalid parameter \"end\": end timestamp must not be "
+				      "before start time");
+	ts_matcher *m[DEL_MAX_MATCH] = {0};
+	size_t nm[DEL_MAX_MATCH] = {0};
+	size_t n_parsed = 0;
+	ts_err e = {0};
+	int rc = TS_OK;
+	for (; n_parsed < n_vals; n_parsed++) {
+		if (query_parse_selector(vals[n_parsed], strlen(vals[n_parsed]), &m[n_parsed],
+					 &nm[n_parsed], &e)) {
+			web_resp_error(resp, 400, "bad_data", "invalid parameter \"match[]\": %s",
+				       e.msg);
+			goto done;
+		}
+	}
+	int np = ingest_n_partitions(s->opt.ingest);
+	if (np > 0 && (rc = wait_applied(s->opt.ingest, np, &e))) {
+		store_error(resp, rc, "delete series", &e);
+		goto done;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < n_parsed; i++) {
+		size_t n_series = 0;
+		if ((rc = tsdb_delete_series(s->opt.db, m[i], nm[i], start, end, &n_series, &e))) {
+			store_error(resp, rc, "delete series", &e);
+			goto done;
+		}
+		total += n_series;
+	}
+	ts_log_info("delete_series: %zu series affected by %zu match[]", total, n_parsed);
+	web_resp_status(resp, 204);
+done:
+	for (size_t i = 0; i < n_parsed; i++)
+		query_matchers_free(m[i], nm[i]);
+	return TS_OK;
+}
+
+static int h_clean_tombstones(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	(void)req;
+	(void)err;
+	web_server *s = ctx;
+	ts_err e = {0};
+	size_t n = 0;
+	int rc = tsdb_clean_tombstones(s->opt.db, &n, &e);
+	if (rc)
+		return store_error(resp, rc, "clean tombstones", &e);
+	ts_log_info("clean_tombstones: %zu blocks rewritten", n);
+	web_resp_status(resp, 204);
+	return TS_OK;
+}
+
 int web_api_admin_routes(web_server *s, ts_err *err)
 {
 	int rc;
+	static const char *const methods[] = {"POST", "PUT"};
+	for (size_t i = 0; i < 2; i++)
+		if ((rc = web_http_route(s->http, methods[i], "/api/v1/admin/tsdb/delete_series",
+					 h_delete_series, s, err)) ||
+		    (rc = web_http_route(s->http, methods[i], "/api/v1/admin/tsdb/clean_tombstones",
+					 h_clean_tombstones, s, err)))
+			return rc;
 	if ((rc = web_http_route(s->http, "POST", "/api/v1/admin/tsdb/snapshot", h_snapshot, s,
 				 err)) ||
 	    (rc =

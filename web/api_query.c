@@ -149,6 +149,12 @@ static int send_result(web_req *req, web_resp *resp, const query_result *r)
 	if (want_stats && *want_stats)
 		write_stats(&w, r);
 	web_json_object_end(&w);
+	if (r->warning[0]) { /* partial answer of a query node (web/fanout.c) */
+		web_json_key(&w, "warnings");
+		web_json_array_begin(&w);
+		web_json_string(&w, r->warning);
+		web_json_array_end(&w);
+	}
 	int rc = web_api_end(&w);
 	if (rc)
 		return web_api_error(resp, rc, "response too large");
@@ -186,17 +192,23 @@ static int query_error(web_resp *resp, int rc, const ts_err *e, bool is_range, c
 	}
 }
 
-/* Validate the optional timeout parameter (a duration or seconds); false if bad. The
- * engine's query.timeout bounds every query; a shorter per-request one is not applied. */
-static bool timeout_ok(web_req *req, web_resp *resp)
+/* Validate the optional timeout parameter (a duration or seconds); false if bad. Else
+ * *deadline_ns is when it ends (ts_mono_ns; 0 without one): the engine stops the query
+ * at the earlier of it and query.timeout. */
+static bool timeout_ok(web_req *req, web_resp *resp, int64_t *deadline_ns)
 {
 	const char *to = web_req_param(req, "timeout");
 	int64_t ms;
 	ts_err e = {0};
+	*deadline_ns = 0;
 	if (!to || !*to)
 		return true;
-	if (ts_parse_duration_or_seconds_ms(to, strlen(to), &ms, &e) == TS_OK)
+	if (ts_parse_duration_or_seconds_ms(to, strlen(to), &ms, &e) == TS_OK) {
+		int64_t now = ts_mono_ns();
+		ms = ms < 0 ? 0 : ms;
+		*deadline_ns = ms > (INT64_MAX - now) / 1000000 ? INT64_MAX : now + ms * 1000000;
 		return true;
+	}
 	bad_param(resp, "timeout", e.msg);
 	return false;
 }
@@ -211,11 +223,12 @@ static int h_query(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	int64_t t;
 	bool bad;
 	time_param(req, resp, "time", ts_now_ms(), &t, &bad);
-	if (bad || !timeout_ok(req, resp))
+	int64_t deadline_ns;
+	if (bad || !timeout_ok(req, resp, &deadline_ns))
 		return TS_OK;
 	query_result *r = NULL;
 	ts_err e = {0};
-	int rc = query_instant(s->opt.query, q, strlen(q), t, &r, &e);
+	int rc = query_instant_until(s->opt.query, q, strlen(q), t, deadline_ns, &r, &e);
 	if (rc)
 		return query_error(resp, rc, &e, false, q);
 	rc = send_result(req, resp, r);
@@ -256,14 +269,15 @@ static int h_query_range(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 		    resp, 400, "bad_data",
 		    "exceeded maximum resolution of 11,000 points per timeseries. "
 		    "Try decreasing the query resolution (?step=XX)");
-	if (!timeout_ok(req, resp))
+	int64_t deadline_ns;
+	if (!timeout_ok(req, resp, &deadline_ns))
 		return TS_OK;
 	if (!q || !*q)
 		return bad_param(resp, "query",
 				 "unknown position: parse error: no expression found in input");
 	query_result *r = NULL;
-	int rc = query_range_cached(s->opt.query, s->opt.query_cache, q, strlen(q), start, end,
-				    step, ts_now_ms(), &r, &e);
+	int rc = query_range_cached_until(s->opt.query, s->opt.query_cache, q, strlen(q), start,
+					  end, step, ts_now_ms(), deadline_ns, &r, &e);
 	if (rc)
 		return query_error(resp, rc, &e, true, q);
 	rc = send_result(req, resp, r);
@@ -482,6 +496,8 @@ int web_api_query_routes(web_server *s, ts_err *err)
 	    {"/api/v1/label/*", h_label_values, false},
 	};
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!s->opt.db && i >= 2) /* role query: fanout.c serves series and labels */
+			continue;
 		int rc = web_http_route(s->http, "GET", routes[i].path, routes[i].h, s, err);
 		if (rc == TS_OK && routes[i].post)
 			rc = web_http_route(s->http, "POST", routes[i].path, routes[i].h, s, err);

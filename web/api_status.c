@@ -195,7 +195,9 @@ static int h_metrics(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	metric(b, "strata_query_cache_invalidations_total", "counter",
 	       "Cached extents trimmed or dropped because of late writes.",
 	       (double)qc.invalidations);
-	int rc = web_http_write_metrics(s->http, b);
+	int rc = s->opt.notify ? alert_notifier_write_metrics(s->opt.notify, b) : TS_OK;
+	if (rc == TS_OK)
+		rc = web_http_write_metrics(s->http, b);
 	if (rc)
 		return ts_err_set(err, rc, "cannot render metrics");
 	web_resp_content_type(resp, "text/plain; version=0.0.4; charset=utf-8");

@@ -20,6 +20,28 @@
 
 typedef struct web_server web_server;
 
+/* ---------------------------------------------------------------- query fan-out */
+
+/*
+ * The series source of a node with cluster.role query (web/fanout.c): reads the stores'
+ * internal read API (docs/formats/internal_read.md) in parallel with libcurl and merges
+ * their answers; a store that does not answer makes the result partial with a warning.
+ */
+typedef struct web_fanout web_fanout;
+
+/*
+ * stores: n "host:port" addresses (borrowed, copied), the static cluster.stores list.
+ * timeout_ms bounds each fan-out round; max_samples bounds each store's answer (a store
+ * over it refuses, and the query fails with TS_ELIMIT), so a round holds at most
+ * n x max_samples samples. *out returned owned. TS_EINVAL (no stores, a bound <= 0),
+ * TS_ENOMEM, TS_EIO (libcurl init). Thread-safe once created (immutable).
+ */
+int web_fanout_new(const char *const *stores, size_t n, int64_t timeout_ms, int64_t max_samples,
+		   web_fanout **out, ts_err *err);
+void web_fanout_free(web_fanout *f); /* NULL allowed */
+/* The query_source reading through f (valid while f lives; for query_options.source). */
+const query_source *web_fanout_source(web_fanout *f);
+
 typedef struct web_options {
 	const char *listen;      /* "host:port"; port 0 picks a free port (borrowed) */
 	int threads;             /* HTTP worker threads */
@@ -34,6 +56,7 @@ typedef struct web_options {
 	ingest_pipeline *ingest;        /* borrowed */
 	query_engine *query;            /* borrowed */
 	query_cache *query_cache;       /* borrowed; NULL = range queries are not cached */
+	web_fanout *fanout;             /* borrowed; set on cluster.role query (no db, no ingest) */
 	const ts_config *config;        /* borrowed; shown on /api/v1/status/config */
 	alert_notifier *notify;         /* borrowed; NULL: /api/v2 alerts, silences answer 503 */
 	alert_manager *alerts; /* borrowed; NULL: /api/v1/rules and /api/v1/alerts are empty */

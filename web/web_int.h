@@ -54,6 +54,46 @@ int web_api_admin_routes(web_server *s, ts_err *err);
 /* /api/v1/metadata, query_exemplars, status/tsdb, format_query (api_meta.c). */
 int web_api_meta_routes(web_server *s, ts_err *err);
 
+/* Internal read API of store nodes (api_internal.c; docs/formats/internal_read.md). */
+int web_api_internal_routes(web_server *s, ts_err *err);
+/* Routes of a node with cluster.role query (fanout.c): query API over the stores. */
+int web_api_fanout_routes(web_server *s, ts_err *err);
+
+#define WEB_INTERNAL_VERSION       1u
+#define WEB_INTERNAL_SERIES_MAGIC  "STSR" /* select answer */
+#define WEB_INTERNAL_STRINGS_MAGIC "STSL" /* label names / values answer */
+#define WEB_INTERNAL_END_MAGIC     "STSE" /* last 4 bytes of every answer */
+#define WEB_INTERNAL_SERIES_TYPE   "application/x-strata-series"
+#define WEB_INTERNAL_STRINGS_TYPE  "application/x-strata-strings"
+
+/* One decoded series of a select answer (fanout.c): a single ts_malloc block. */
+typedef struct web_rseries {
+	ts_label *labels; /* sorted; strings inside the block */
+	size_t n_labels;
+	int64_t *t; /* ascending */
+	double *v;
+	size_t n;
+	int store; /* index of the store that sent it */
+} web_rseries;
+
+/*
+ * Decode a select answer (p, n bytes) from store `store` and append its series to
+ * *v (grown with ts_realloc; *n_v updated; every element owned, free with
+ * web_rseries_free_all). TS_ECORRUPT naming the byte offset when the answer is
+ * truncated or malformed, TS_ENOMEM.
+ */
+int web_rseries_decode(const char *p, size_t n, int store, web_rseries ***v, size_t *n_v,
+		       ts_err *err);
+void web_rseries_free_all(web_rseries **v, size_t n);
+/*
+ * Merge series with equal label sets (sorts v by labels; samples merged by time,
+ * identical timestamps kept once, the first store's value) and call fn for each merged
+ * series. TS_ELIMIT when more than max_series (0 = no bound) distinct series, TS_ENOMEM,
+ * or fn's error.
+ */
+int web_rseries_merge(web_rseries **v, size_t n, size_t max_series, query_series_fn fn, void *arg,
+		      ts_err *err);
+
 /* Start a Prometheus success envelope {"status":"success","data": ... in w. */
 void web_api_begin(web_json *w, ts_buf *out);
 /* Close the envelope (optionally with warnings) and finish; returns w's status. */

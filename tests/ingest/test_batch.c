@@ -392,8 +392,10 @@ static void test_ingest_batch_add_reused_batches(void **state)
 			ts_label z[] = {{"__name__", "cpu_user"}, {"host", host}, {"zone", "z1"}};
 			assert_int_equal(
 			    ingest_batch_add(b, u, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
+			/* the next field of the same point (the line-protocol parser's path) */
 			assert_int_equal(
-			    ingest_batch_add(b, d, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
+			    ingest_batch_add_renamed(b, d, 3, 0, (T0_S + t_s) * 1000, (double)t_s),
+			    TS_OK);
 			assert_int_equal(
 			    ingest_batch_add(b, z, 3, (T0_S + t_s) * 1000, (double)t_s), TS_OK);
 		}
@@ -409,6 +411,16 @@ static void test_ingest_batch_add_reused_batches(void **state)
 		assert_int_equal(ingest_batch_add(b, empty, 2, T0_S * 1000, 0), TS_EINVAL);
 		assert_int_equal(ingest_batch_add(b, emptyname, 2, T0_S * 1000, 0), TS_EINVAL);
 		assert_int_equal(ingest_batch_add(b, NULL, 0, T0_S * 1000, 0), TS_EINVAL);
+		/* renamed after a refused set falls back to the full check */
+		assert_int_equal(ingest_batch_add_renamed(b, noname, 2, 0, T0_S * 1000, 0),
+				 TS_EINVAL);
+		ts_label noval[] = {{"__name__", ""}, {"dc", "eu"}, {"host", "h0"}};
+		ts_label ok[] = {{"__name__", "cpu_user"}, {"dc", "eu"}, {"host", "h0"}};
+		int64_t t_ok = round * 10 + 5;
+		assert_int_equal(ingest_batch_add(b, ok, 3, (T0_S + t_ok) * 1000, (double)t_ok),
+				 TS_OK);
+		assert_int_equal(ingest_batch_add_renamed(b, noval, 3, 0, T0_S * 1000, 0),
+				 TS_EINVAL);
 		if (round % 2) { /* dropped: nothing of it may appear later */
 			ts_label ghost[] = {{"__name__", "cpu_user"}, {"host", "ghost"}};
 			assert_int_equal(ingest_batch_add(b, ghost, 2, T0_S * 1000, 0), TS_OK);
@@ -417,8 +429,8 @@ static void test_ingest_batch_add_reused_batches(void **state)
 		}
 		ingest_write_result res = {0};
 		assert_int_equal(ingest_batch_commit(b, &res, NULL), TS_OK);
-		assert_int_equal(res.n_samples, 120);
-		want += 120;
+		assert_int_equal(res.n_samples, 121);
+		want += 121;
 		ingest_batch_free(b);
 	}
 	wait_applied(&e);

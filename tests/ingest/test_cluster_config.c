@@ -104,6 +104,17 @@ static void test_ingest_cluster_config_load_roles(void **state)
 	assert_int_equal(cc.session_timeout_ms, 3000);
 	assert_int_equal(parse("cluster:\n  role: ingest\n" KAFKA_SECTION, &cc, &err), TS_OK);
 	assert_int_equal(cc.role, INGEST_ROLE_INGEST);
+	/* role query: no Kafka needed, the static store list */
+	assert_int_equal(
+	    parse("cluster:\n  role: query\n  stores: [127.0.0.1:9091, \"s2:80\"]\n", &cc, &err),
+	    TS_OK);
+	assert_int_equal(cc.role, INGEST_ROLE_QUERY);
+	assert_int_equal(cc.n_stores, 2);
+	assert_string_equal(cc.stores[0], "127.0.0.1:9091");
+	assert_string_equal(cc.stores[1], "s2:80");
+	assert_string_equal(ingest_role_name(cc.role), "query");
+	ingest_cluster_config_fini(&cc);
+	ingest_cluster_config_fini(NULL);
 	/* the longest names */
 	char yaml[512];
 	snprintf(yaml, sizeof(yaml), "cluster:\n  node_id: %064d\n  replica_group: %064d\n", 7, 8);
@@ -123,7 +134,16 @@ static void test_ingest_cluster_config_load_errors(void **state)
 	expect_error("cluster:\n  role: stor\n", TS_EINVAL,
 		     "cluster.yml:2:9: cluster.role: 'stor' is not one of all, ingest, store");
 	expect_error("cluster:\n  role: query\n", TS_EINVAL,
-		     "cluster.yml:2:9: cluster.role: 'query' is not available yet");
+		     "cluster.yml:2:9: cluster.role: 'query' needs cluster.stores");
+	expect_error("cluster:\n  role: query\n  stores: []\n", TS_EINVAL,
+		     "cluster.yml:3:11: cluster.stores: expected a non-empty list");
+	expect_error("cluster:\n  role: query\n  stores: [a:1, nohost]\n", TS_EINVAL,
+		     "cluster.yml:3:17: cluster.stores: 'nohost' is not host:port");
+	expect_error("cluster:\n  role: query\n  stores: [a:0]\n", TS_EINVAL,
+		     "cluster.stores: 'a:0' is not host:port");
+	expect_error("cluster:\n  role: store\n  stores: [a:1]\n" KAFKA_SECTION, TS_EINVAL,
+		     "cluster.yml:3:11: cluster.stores: only role query reads the stores (this "
+		     "node has role store)");
 	expect_error("cluster:\n  role: alert\n", TS_EINVAL, "'alert' is not available yet");
 	expect_error("cluster:\n  role: [store]\n", TS_EINVAL, "cluster.yml:2:9: cluster.role");
 	expect_error("cluster:\n  rol: store\n", TS_EINVAL,

@@ -798,7 +798,8 @@ static void test_ingest_scraper_auth_headers(void **state)
 static void write_file(const char *path, const char *text)
 {
 	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_true(n > 0 && (size_t)n < sizeof(tmp));
 	FILE *f = fopen(tmp, "w");
 	assert_non_null(f);
 	fputs(text, f);

@@ -84,5 +84,9 @@ for i in $(seq 1 30); do
   sleep 1
 done
 check "the resolved notification follows" test "$resolved" = 1
+http GET /metrics
+check "/metrics counts the delivered notifications" \
+  grep -Eq '^strata_alertmanager_notifications_total\{receiver="[^"]+",integration="webhook"\} [1-9]' <<<"$BODY"
+check "/metrics shows an empty outbox" grep -q '^strata_alertmanager_outbox_depth 0$' <<<"$BODY"
 check "SIGTERM exits 0" stop_strata TERM
 finish

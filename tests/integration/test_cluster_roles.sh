@@ -181,7 +181,8 @@ cluster:
   role: query
 YML
 out=$("$STRATA_BIN" serve --config "$T_DIR/query-role.yml" --data-dir "$T_DIR/x" 2>&1 || true)
-check "role query is named as not available yet" grep -q "query-role.yml:2:9: .*not available yet" <<<"$out"
+check "role query without cluster.stores is refused" \
+  grep -q "query-role.yml:2:9: cluster.role: 'query' needs cluster.stores" <<<"$out"
 
 # --- two stores of replica group a, then two ingest nodes
 start_node s1 store

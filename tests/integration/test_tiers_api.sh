@@ -7,7 +7,7 @@
 # (The values against raw are checked in tests/query/test_tiers.c.)
 source "$(dirname "$0")/lib.sh"
 
-# Without the range cache: a cached answer names only the tiers of what it evaluated.
+# Without the range cache (tiers of cached answers: tests/query/test_cache.c).
 cat >"$T_DIR/strata.yml" <<'YML'
 query:
   cache_max_bytes: 0

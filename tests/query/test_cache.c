@@ -6,9 +6,13 @@
  * invalidation per metric name, bypassed expressions, errors, allocation failures, and a
  * seeded property test: random ranges (aligned and not) over a fixed dataset, interleaved
  * with overlapping requests and late writes, always equal to the uncached query_range
- * bit for bit (NaN payloads, staleness, series present in only some extents).
+ * bit for bit (NaN payloads, staleness, series present in only some extents), and the
+ * tier reported for cached answers (the tiers that produced each extent), per-request
+ * deadlines (query_*_until), and results that borrow cached points staying valid after
+ * their extents are trimmed, merged or freed.
  */
 #include "query/query.h"
+#include "tsdb/tsdb_int.h" /* tsdb_downsample_run, to build tiers */
 
 #include <math.h>
 #include <setjmp.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -368,6 +373,44 @@ static void test_query_range_cached_invalidation(void **state)
 	assert_int_equal(stats(f->cache).invalidations, inv);
 }
 
+/*
+ * A full hit lends the cached extents' points to the result instead of copying them:
+ * the result stays intact after the extents are trimmed, dropped, coalesced or the cache
+ * is freed (ASan would see a use after free), and compares equal to the uncached answer
+ * of the data as it was.
+ */
+static void test_query_range_cached_result_outlives_extents(void **state)
+{
+	fixture *f = *state;
+	query_cache *c = new_cache(f->eng, 64 << 20, 5 * MIN_MS);
+	const char *q = "rate(m[5m])";
+	query_result *want = uncached(f, q, 0, 2 * HOUR_MS, MIN_MS);
+	query_result *want_sub = uncached(f, q, 10 * MIN_MS, 50 * MIN_MS, MIN_MS);
+	query_result_free(cached(f, c, q, 0, HOUR_MS, MIN_MS, LATER));
+	query_result_free(cached(f, c, q, HOUR_MS + MIN_MS, 2 * HOUR_MS, MIN_MS, LATER));
+	query_result *hit = cached(f, c, q, 0, 2 * HOUR_MS, MIN_MS, LATER); /* two extents */
+	query_result *sub = cached(f, c, q, 10 * MIN_MS, 50 * MIN_MS, MIN_MS, LATER);
+	assert_int_equal(hit->stats.cache, 1);
+	assert_int_equal(hit->stats.samples_loaded, 0);
+	assert_int_equal(sub->stats.samples_loaded, 0);
+	assert_same(hit, want, "full hit over two extents");
+	assert_same(sub, want_sub, "full hit inside one extent");
+	/* A late write trims both extents from 5m on; the requests below re-evaluate and
+	 * insert more than COALESCE_AT adjacent extents, which are merged into new ones. */
+	append(f->db, "m", "i", "03", 5 * MIN_MS + 5000, 1000.0);
+	for (int64_t k = 0; k < 12; k++)
+		query_result_free(
+		    cached(f, c, q, k * 10 * MIN_MS, k * 10 * MIN_MS + 9 * MIN_MS, MIN_MS, LATER));
+	assert_true(stats(c).invalidations > 0);
+	query_cache_free(c);
+	assert_same(hit, want, "full hit after its extents were trimmed, merged and freed");
+	assert_same(sub, want_sub, "sub-range hit after its extent was freed");
+	query_result_free(sub);
+	query_result_free(hit);
+	query_result_free(want_sub);
+	query_result_free(want);
+}
+
 /* ================================================================ bypass and errors */
 
 static void test_query_range_cached_bypass(void **state)
@@ -539,6 +582,129 @@ static void test_query_range_cached_property(void **state)
 	query_cache_free(c);
 }
 
+/* ================================================================ deadlines */
+
+/*
+ * A per-request deadline (query_*_until) stops the evaluation with TS_ETIMEOUT, also for
+ * the pieces the cache evaluates (nothing is cached then); a later one, or none, changes
+ * nothing.
+ */
+static void test_query_range_cached_deadline(void **state)
+{
+	fixture *f = *state;
+	const char *q = "max_over_time(rate(ctr[5m])[1h:1s])";
+	query_result *r = NULL;
+	ts_err err = {0};
+	int64_t past = ts_mono_ns() - 1;
+	assert_int_equal(query_range_cached_until(f->eng, f->cache, q, strlen(q), 0, HOUR_MS,
+						  MIN_MS, LATER, past, &r, &err),
+			 TS_ETIMEOUT);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "timed out"));
+	assert_int_equal(stats(f->cache).entries, 0);
+	assert_int_equal(
+	    query_range_until(f->eng, q, strlen(q), 0, HOUR_MS, MIN_MS, past, &r, NULL),
+	    TS_ETIMEOUT);
+	assert_int_equal(query_instant_until(f->eng, q, strlen(q), HOUR_MS, past, &r, NULL),
+			 TS_ETIMEOUT);
+	/* Uncacheable (@) requests take the plain path under the same deadline. */
+	const char *qa = "max_over_time(rate(ctr[5m] @ 3600)[1h:1s])";
+	assert_int_equal(query_range_cached_until(f->eng, f->cache, qa, strlen(qa), 0, HOUR_MS,
+						  MIN_MS, LATER, past, &r, NULL),
+			 TS_ETIMEOUT);
+	/* A deadline in an hour, or none (0): the same answers as without. */
+	int64_t later = ts_mono_ns() + 3600LL * 1000000000;
+	assert_int_equal(query_range_cached_until(f->eng, f->cache, q, strlen(q), 0, HOUR_MS,
+						  MIN_MS, LATER, later, &r, &err),
+			 TS_OK);
+	query_result *b = uncached(f, q, 0, HOUR_MS, MIN_MS);
+	assert_same(r, b, "deadline in an hour");
+	query_result_free(r);
+	assert_int_equal(query_instant_until(f->eng, q, strlen(q), HOUR_MS, 0, &r, NULL), TS_OK);
+	query_result_free(r);
+	query_result_free(b);
+	/* The engine's own timeout still bounds a later deadline. */
+	query_options qo;
+	query_options_init(&qo);
+	qo.db = f->db;
+	qo.timeout_ms = 1;
+	query_engine *e1;
+	assert_int_equal(query_engine_new(&qo, &e1, NULL), TS_OK);
+	const char *slow = "max_over_time(rate(m[5m])[2h:100ms])";
+	assert_int_equal(query_instant_until(e1, slow, strlen(slow), 2 * HOUR_MS, later, &r, NULL),
+			 TS_ETIMEOUT);
+	query_engine_free(e1);
+}
+
+/* ================================================================ tiers */
+
+/*
+ * Answers from cache report the tiers that produced them: each extent keeps its
+ * evaluation's tiers, and a request reports the union over its pieces.
+ */
+static void test_query_range_cached_reports_tiers(void **state)
+{
+	(void)state;
+	char dir[512], cmd[600];
+	snprintf(dir, sizeof(dir), "%s/cache_tiers", STRATA_TEST_TMP);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	mkdir(STRATA_TEST_TMP, 0755);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.dir = dir;
+	o.block_duration_ms = 2 * HOUR_MS;
+	o.out_of_order_window_ms = 0;
+	o.cut_check_interval_ms = 0;
+	o.retention_raw_ms = o.retention_1m_ms = o.retention_1h_ms = 1000LL * 24 * HOUR_MS;
+	fixture f = {0};
+	assert_int_equal(tsdb_open(&o, &f.db, NULL), TS_OK);
+	int64_t t0 = 1700000000000LL - 1700000000000LL % (24 * HOUR_MS);
+	for (int64_t i = 0; i < 28 * 60; i++)
+		append(f.db, "a", "k", "x", t0 + i * MIN_MS, (double)(i % 13));
+	ts_err err = {0};
+	assert_int_equal(tsdb_flush(f.db, NULL), TS_OK);
+	if (tsdb_downsample_run(f.db, &err) != TS_OK)
+		fail_msg("downsample: %s", err.msg);
+	query_options qo;
+	query_options_init(&qo);
+	qo.db = f.db;
+	assert_int_equal(query_engine_new(&qo, &f.eng, NULL), TS_OK);
+	query_cache *c = new_cache(f.eng, 64 << 20, 5 * MIN_MS);
+	const char *q = "max_over_time(a[1h])";
+	int64_t s = t0 + 2 * HOUR_MS, e = t0 + 22 * HOUR_MS, now = t0 + 100 * HOUR_MS;
+	query_stats s1 = check(&f, c, q, s, e, HOUR_MS, now);
+	assert_int_equal(s1.cache, 0);
+	assert_string_equal(s1.tier, "1h");
+	query_stats s2 = check(&f, c, q, s, e, HOUR_MS, now);
+	assert_int_equal(s2.cache, 1);
+	assert_int_equal(s2.samples_loaded, 0);
+	assert_string_equal(s2.tier, "1h");
+	/* Partly cached (1h), partly evaluated past the tiers' coverage (raw). */
+	query_stats s3 = check(&f, c, q, s, t0 + 28 * HOUR_MS, HOUR_MS, now);
+	assert_int_equal(s3.cache, 1);
+	assert_non_null(strstr(s3.tier, "1h"));
+	assert_non_null(strstr(s3.tier, "raw"));
+	/* Now all cached, across both extents (coalesced or not). */
+	query_stats s4 = check(&f, c, q, s, t0 + 28 * HOUR_MS, HOUR_MS, now);
+	assert_int_equal(s4.samples_loaded, 0);
+	assert_string_equal(s4.tier, s3.tier);
+	query_result *u = uncached(&f, q, s, t0 + 28 * HOUR_MS, HOUR_MS);
+	assert_string_equal(s4.tier, u->stats.tier);
+	query_result_free(u);
+	/* A raw-only range stays "raw" when served from cache. */
+	query_stats s5 = check(&f, c, "a", s, e, HOUR_MS, now);
+	query_stats s6 = check(&f, c, "a", s, e, HOUR_MS, now);
+	assert_int_equal(s6.cache, 1);
+	assert_string_equal(s5.tier, "raw");
+	assert_string_equal(s6.tier, "raw");
+	query_cache_free(c);
+	query_engine_free(f.eng);
+	tsdb_close(f.db);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,11 +716,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_freshness, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_lru_eviction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_invalidation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_range_cached_result_outlives_extents, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_bypass, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_alloc_failures, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_query_range_cached_property, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_range_cached_deadline, setup, teardown),
+	    cmocka_unit_test(test_query_range_cached_reports_tiers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

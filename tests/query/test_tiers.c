@@ -5,8 +5,9 @@
  * that every routed answer equals the raw answer (an engine with is_raw_only) within
  * 1e-9 relative: random data (gauges with NaN and staleness markers, counters with
  * resets, gaps, grid-aligned samples on bucket edges), the node_exporter capture
- * (real counters, 1m tier) and 30 days of NAB (1h tier, where a 30-day range at a 1h
- * step decodes no raw chunk).
+ * (real counters, 1m tier), 30 days of NAB (1h tier, where a 30-day range at a 1h
+ * step decodes no raw chunk), and late samples cut after the tiers were built (raw until
+ * the rebuild, then the rebuilt tiers).
  */
 #include "query/eval.h"
 #include "tsdb/tsdb_int.h"
@@ -574,12 +575,69 @@ static void test_query_tiers_node_exporter_counters(void **state)
 	rm_rf(dir);
 }
 
+/*
+ * A late sample (in order for its series, which had stopped) cut into a raw block after
+ * the tiers covering it were built: the planner reads raw there until a downsampling pass
+ * rebuilds the units, and the tier answer then equals the raw answer including it.
+ */
+static void test_query_tiers_late_sample_after_build(void **state)
+{
+	(void)state;
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", data_dir("tiers_late"));
+	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
+	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
+	ts_label la[1] = {{"__name__", "a"}}, lb[1] = {{"__name__", "b"}};
+	for (int64_t i = 0; i < 28 * 60; i++)
+		assert_int_equal(tsdb_append(db, la, 1, t0 + i * MIN_MS, (double)(i % 13), NULL),
+				 TS_OK);
+	for (int64_t i = 0; i < 60; i++)
+		assert_int_equal(tsdb_append(db, lb, 1, t0 + i * MIN_MS, (double)i, NULL), TS_OK);
+	build_tiers(db);
+	query_engine *e = engine(db, false), *raw = engine(db, true);
+	const char *qs[] = {"max_over_time(b[1h])",
+			    "count_over_time(b[1h]) + count_over_time(a[1h])", "increase(b[2h])",
+			    "sum_over_time(b[1m])"};
+	int64_t s = t0 + 2 * HOUR_MS, end = t0 + 22 * HOUR_MS;
+	assert_string_equal(tier_of(e, qs[0], s, end, HOUR_MS), "1h");
+	/* Late: b goes on at 1h30 with a new maximum; cut into a block of its own. */
+	for (int64_t i = 0; i < 10; i++)
+		assert_int_equal(
+		    tsdb_append(db, lb, 1, t0 + 90 * MIN_MS + i * MIN_MS, 1000.0 + (double)i, NULL),
+		    TS_OK);
+	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
+	for (size_t i = 0; i < 4; i++) {
+		int64_t step = i == 3 ? MIN_MS : HOUR_MS;
+		int64_t lo = i == 3 ? t0 + HOUR_MS : s, hi = i == 3 ? t0 + 3 * HOUR_MS : end;
+		/* steps reading the late unit: raw (others may use the intact 1m units) */
+		assert_non_null(strstr(tier_of(e, qs[i], lo, hi, step), "raw"));
+		compare(e, raw, qs[i], lo, hi, step);
+	}
+	build_tiers(db);
+	for (size_t i = 0; i < 4; i++) {
+		int64_t step = i == 3 ? MIN_MS : HOUR_MS;
+		int64_t lo = i == 3 ? t0 + HOUR_MS : s, hi = i == 3 ? t0 + 3 * HOUR_MS : end;
+		assert_null(strstr(tier_of(e, qs[i], lo, hi, step), "raw"));
+		compare(e, raw, qs[i], lo, hi, step);
+	}
+	query_result *r = range(e, qs[0], s, s, HOUR_MS);
+	assert_string_equal(r->stats.tier, "1h");
+	assert_int_equal(r->n_series, 1);
+	assert_true(r->series[0].n == 1 && r->series[0].v[0] == 1009.0);
+	query_result_free(r);
+	query_engine_free(e);
+	query_engine_free(raw);
+	tsdb_close(db);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query_tiers_plan),
 	    cmocka_unit_test(test_query_tiers_random_equals_raw),
 	    cmocka_unit_test(test_query_tiers_inexact_steps_read_raw),
+	    cmocka_unit_test(test_query_tiers_late_sample_after_build),
 	    cmocka_unit_test(test_query_tiers_nab_30_days),
 	    cmocka_unit_test(test_query_tiers_node_exporter_counters),
 	};

@@ -153,7 +153,7 @@ static void test_tsdb_cardinality_get_many_pairs(void **state)
 	char v[16];
 	for (int i = 0; i < 200; i++) {
 		snprintf(v, sizeof(v), "v%03d", i);
-		/* value v<i> gets (i % 7) + 1 series */
+		/* value v<i> has (i % 7) + 1 series */
 		for (int k = 0; k <= i % 7; k++) {
 			char kk[8];
 			snprintf(kk, sizeof(kk), "%d", k);

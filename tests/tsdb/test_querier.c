@@ -347,6 +347,97 @@ static void test_tsdb_iter_open_conflict_prefers_block(void **state)
 	tsdb_close(db);
 }
 
+/* Sorted label values of name (NULL: names), without matchers or with one matching all. */
+static size_t label_strs(tsdb_db *db, int64_t mint, int64_t maxt, const char *name,
+			 bool is_match_all, const char ***out)
+{
+	tsdb_querier *q;
+	assert_int_equal(tsdb_querier_open(db, mint, maxt, &q, NULL), TS_OK);
+	ts_matcher m;
+	assert_int_equal(ts_matcher_init(&m, TS_MATCH_RE, "__name__", ".+", NULL), TS_OK);
+	const char **s;
+	size_t n;
+	size_t nm = is_match_all ? 1 : 0;
+	if (name)
+		assert_int_equal(tsdb_label_values(q, name, nm ? &m : NULL, nm, &s, &n, NULL),
+				 TS_OK);
+	else
+		assert_int_equal(tsdb_label_names(q, nm ? &m : NULL, nm, &s, &n, NULL), TS_OK);
+	/* Copy out: the strings live as long as the querier. */
+	const char **c = calloc(n + 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++)
+		c[i] = strdup(s[i]);
+	ts_free(s);
+	ts_matcher_fini(&m);
+	tsdb_querier_close(q);
+	*out = c;
+	return n;
+}
+
+static void strs_free(const char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((void *)v[i]);
+	free(v);
+}
+
+/*
+ * Label names and values without matchers (answered from block label indexes, block
+ * postings for blocks partly in range, and the head index) equal those of the series a
+ * match-all selector finds, for random ranges over blocks and head.
+ */
+static void test_tsdb_label_values_match_selected_series(void **state)
+{
+	(void)state;
+	tsdb_db *db = open_disk("querier_label_ranges");
+	uint64_t r = 7;
+	char names[40][3][16];
+	ts_label labels[40][3];
+	int64_t lo[40], hi[40];
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i][0], 16, "m%d", i % 3);
+		snprintf(names[i][1], 16, "h%d", i);
+		snprintf(names[i][2], 16, "z%d", i % 4);
+		labels[i][0] = (ts_label){"__name__", names[i][0]};
+		labels[i][1] = (ts_label){"host", names[i][1]};
+		labels[i][2] = (ts_label){"zone", names[i][2]};
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		lo[i] = (int64_t)(r >> 33) % 60000;
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		hi[i] = lo[i] + (int64_t)(r >> 33) % 15000;
+	}
+	/* Samples before 40 s go to blocks (10 s each), the rest stay in the head. */
+	for (int phase = 0; phase < 2; phase++) {
+		for (int i = 0; i < 40; i++)
+			for (int64_t t = lo[i] - lo[i] % 500; t <= hi[i]; t += 500)
+				if ((t < 40000) == (phase == 0))
+					assert_int_equal(
+					    tsdb_append(db, labels[i], i % 5 ? 3 : 2, t, 1, NULL),
+					    TS_OK);
+		if (phase == 0)
+			assert_int_equal(tsdb_flush(db, NULL), TS_OK);
+	}
+	static const char *lnames[] = {NULL, "__name__", "host", "zone", "absent"};
+	for (int k = 0; k < 300; k++) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		int64_t mint = (int64_t)(r >> 33) % 80000 - 5000;
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		int64_t maxt = mint + (int64_t)(r >> 33) % (k % 3 ? 3000 : 30000);
+		const char *name = lnames[k % 5];
+		const char **got, **want;
+		size_t ng = label_strs(db, mint, maxt, name, false, &got);
+		size_t nw = label_strs(db, mint, maxt, name, true, &want);
+		if (ng != nw)
+			fail_msg("%s in [%lld, %lld]: %zu strings, selected series give %zu",
+				 name ? name : "(names)", (long long)mint, (long long)maxt, ng, nw);
+		for (size_t i = 0; i < ng; i++)
+			assert_string_equal(got[i], want[i]);
+		strs_free(got, ng);
+		strs_free(want, nw);
+	}
+	tsdb_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +453,7 @@ int main(void)
 	const struct CMUnitTest disk_tests[] = {
 	    cmocka_unit_test(test_tsdb_select_merges_blocks_and_head),
 	    cmocka_unit_test(test_tsdb_iter_open_conflict_prefers_block),
+	    cmocka_unit_test(test_tsdb_label_values_match_selected_series),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
 	return rc + cmocka_run_group_tests(disk_tests, NULL, NULL);

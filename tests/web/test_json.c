@@ -628,7 +628,7 @@ static void test_web_json_format_float_closest_shortest(void **state)
 {
 	(void)state;
 	uint64_t x = 0x243f6a8885a308d3ULL; /* fixed seed (splitmix64) */
-	for (int i = 0; i < 30000; i++) {
+	for (int i = 0; i < 12000; i++) {
 		x += 0x9e3779b97f4a7c15ULL;
 		uint64_t z = x;
 		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
