@@ -297,10 +297,15 @@ int tsdb_tombs_decode(const uint8_t *p, size_t len, tsdb_tombset **out, ts_err *
 		t->hash = get64(e);
 		t->mint = (int64_t)get64(e + 8);
 		t->maxt = (int64_t)get64(e + 16);
-		if (t->mint > t->maxt || (i > 0 && cmp_tomb(&ts->v[i - 1], t) >= 0)) {
+		const tsdb_tomb *prev = i > 0 ? &ts->v[i - 1] : NULL;
+		/* prev->mint < t->mint when the hashes are equal, so t->mint - 1 is defined */
+		if (t->mint > t->maxt || (prev && cmp_tomb(prev, t) >= 0) ||
+		    (prev && prev->hash == t->hash && prev->maxt >= t->mint - 1)) {
 			tsdb_tombset_release(ts);
 			return ts_err_set(err, TS_ECORRUPT,
-					  "tombstones: entry %zu out of order or inverted", i);
+					  "tombstones: entry %zu out of order, inverted or "
+					  "overlapping the previous interval of its series",
+					  i);
 		}
 	}
 	*out = ts;

@@ -265,6 +265,24 @@ static void test_tombs_decode_corrupt(void **state)
 	buf[8 + 8] = 9; /* entry 0: mint 9 > maxt 0 */
 	assert_int_equal(tsdb_tombs_decode(buf, sizeof(buf), &ts, &e), TS_ECORRUPT);
 	buf[8 + 8] = 0;
+	/* One series, [0, 10] then [10, 20] (overlap) or [11, 20] (adjacent): refused. */
+	buf[8 + 24] = 5;
+	buf[8 + 16] = 10;
+	buf[8 + 24 + 8] = 10;
+	buf[8 + 24 + 16] = 20;
+	assert_int_equal(tsdb_tombs_decode(buf, sizeof(buf), &ts, &e), TS_ECORRUPT);
+	assert_non_null(strstr(e.msg, "overlapping"));
+	buf[8 + 24 + 8] = 11;
+	assert_int_equal(tsdb_tombs_decode(buf, sizeof(buf), &ts, &e), TS_ECORRUPT);
+	buf[8 + 24 + 8] = 12; /* [0, 10] and [12, 20]: fine */
+	assert_int_equal(tsdb_tombs_decode(buf, sizeof(buf), &ts, &e), TS_OK);
+	size_t at = 9;
+	assert_int_equal(tsdb_tombs_find(ts, 5, &at), 2);
+	assert_int_equal(at, 0);
+	tsdb_tombset_release(ts);
+	memset(buf + 8, 0, sizeof(buf) - 8);
+	buf[8] = 5;
+	buf[8 + 24] = 6;
 	assert_int_equal(tsdb_tombs_decode(buf, sizeof(buf), &ts, &e), TS_OK);
 	assert_int_equal(ts->n, 2);
 	size_t first;
