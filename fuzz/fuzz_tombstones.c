@@ -48,7 +48,9 @@ static void check_series(const tsdb_tombset *ts, size_t at)
 	CHECK(first + n == ts->n || ts->v[first + n].hash != h);
 	/* Probe points around the entry's edges. */
 	const tsdb_tomb *e = &ts->v[at];
-	int64_t probes[6] = {e->mint, e->maxt, e->mint + (e->maxt - e->mint) / 2, 0, 0, 0};
+	/* midpoint without overflow: maxt - mint may exceed INT64_MAX */
+	int64_t mid = (int64_t)((uint64_t)e->mint + ((uint64_t)e->maxt - (uint64_t)e->mint) / 2);
+	int64_t probes[6] = {e->mint, e->maxt, mid, 0, 0, 0};
 	int np = 3;
 	if (e->mint > INT64_MIN)
 		probes[np++] = e->mint - 1;
