@@ -8,91 +8,11 @@
 #    "store <addr> unavailable: partial result"; both stores down: 503.
 # Every wait is bounded; the whole script takes about 15-25 s.
 source "$(dirname "$0")/lib.sh"
-
-: "${STRATA_BUILD_DIR:?STRATA_BUILD_DIR must point at the build directory}"
-MOCK_BIN="$STRATA_BUILD_DIR/tests/kafka_mock"
-[ -x "$MOCK_BIN" ] || { echo "missing $MOCK_BIN (build the kafka_mock target)"; exit 1; }
+source "$(dirname "$0")/cluster_lib.sh"
 T_START=$(date +%s)
 
-declare -A NODE_PID NODE_URL
-MOCK_PID=""
-stop_all() {
-  local n
-  for n in "${!NODE_PID[@]}"; do kill -9 "${NODE_PID[$n]}" 2>/dev/null || true; done
-  exec 7>&- 2>/dev/null || true # end of input: the mock exits
-  if [ -n "$MOCK_PID" ]; then
-    for _ in $(seq 1 50); do kill -0 "$MOCK_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$MOCK_PID" 2>/dev/null || true
-  fi
-}
-trap 'stop_all; cleanup' EXIT
-
-mkfifo "$T_DIR/mock.in"
-"$MOCK_BIN" --brokers 1 --topic strata-query --partitions 4 <"$T_DIR/mock.in" \
-  >"$T_DIR/mock.out" 2>"$T_DIR/mock.err" &
-MOCK_PID=$!
-exec 7>"$T_DIR/mock.in"
-for _ in $(seq 1 100); do [ -s "$T_DIR/mock.out" ] && break; sleep 0.1; done
-BROKERS=$(head -n1 "$T_DIR/mock.out")
+start_mock strata-query
 check "mock cluster prints its bootstrap servers" grep -q '^127\.0\.0\.1:[0-9]*$' <<<"$BROKERS"
-
-node_config() {
-  cat >"$T_DIR/$2.yml" <<YML
-cluster:
-  role: $1
-  node_id: $2
-  replica_group: a
-  session_timeout: 3s
-ingest:
-  backend: kafka
-  partitions: 4
-kafka:
-  brokers: $BROKERS
-  topic: strata-query
-  group_id: strata-itq
-  produce_timeout: 5s
-  request_timeout: 5s
-YML
-}
-
-start_node() {
-  start_strata --config "$T_DIR/$1.yml" --data-dir "$T_DIR/$1" ||
-    { echo "node $1 did not start"; exit 1; }
-  NODE_PID[$1]=$STRATA_PID
-  NODE_URL[$1]=$STRATA_URL
-  STRATA_PID=""
-}
-
-at() { STRATA_URL=${NODE_URL[$1]}; }
-
-wait_ready() {
-  at "$1"
-  for _ in $(seq 1 200); do
-    http GET /-/ready
-    [ "$HTTP_CODE" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "  $1 not ready: $HTTP_CODE"
-  return 1
-}
-
-owned() {
-  at "$1"
-  http GET /metrics
-  awk '/^strata_ingest_partition_owned\{/ { n += $2 } END { print n + 0 }' <<<"$BODY"
-}
-
-wait_owned() {
-  local a b
-  for _ in $(seq 1 300); do
-    a=$(owned "$1")
-    b=$(owned "$3")
-    [ "$a" = "$2" ] && [ "$b" = "$4" ] && return 0
-    sleep 0.1
-  done
-  echo "  $1 owns $a partitions (wanted $2), $3 owns $b (wanted $4)"
-  return 1
-}
 
 # scalar NAME EXPR: the single value of an instant query on node NAME ("" if none)
 scalar() {
@@ -116,8 +36,8 @@ strings() {
 }
 
 # --- nodes: two stores, two ingest nodes, then the query node reading the stores
-for n in s1 s2; do node_config store $n; start_node $n; done
-for n in i1 i2; do node_config ingest $n; start_node $n; done
+for n in s1 s2; do node_config store $n strata-itq; start_node $n; done
+for n in i1 i2; do node_config ingest $n strata-itq; start_node $n; done
 check "store s1 is ready" wait_ready s1
 check "store s2 is ready" wait_ready s2
 check "the consumer group splits the 4 partitions 2 + 2" wait_owned s1 2 s2 2

@@ -11,102 +11,22 @@
 #    missing from the union of the stores.
 # Every wait is bounded; the whole script takes about 30-40 s.
 source "$(dirname "$0")/lib.sh"
-
-: "${STRATA_BUILD_DIR:?STRATA_BUILD_DIR must point at the build directory}"
-MOCK_BIN="$STRATA_BUILD_DIR/tests/kafka_mock"
-[ -x "$MOCK_BIN" ] || { echo "missing $MOCK_BIN (build the kafka_mock target)"; exit 1; }
+source "$(dirname "$0")/cluster_lib.sh"
 T_START=$(date +%s)
 
-declare -A NODE_PID NODE_URL
-MOCK_PID=""
-stop_all() {
-  local n
-  for n in "${!NODE_PID[@]}"; do kill -9 "${NODE_PID[$n]}" 2>/dev/null || true; done
-  exec 7>&- 2>/dev/null || true # end of input: the mock exits
-  if [ -n "$MOCK_PID" ]; then
-    for _ in $(seq 1 50); do kill -0 "$MOCK_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$MOCK_PID" 2>/dev/null || true
-  fi
-}
-trap 'stop_all; cleanup' EXIT
-
 # --- the mock cluster: one broker, topic strata-roles with 4 partitions
-mkfifo "$T_DIR/mock.in"
-"$MOCK_BIN" --brokers 1 --topic strata-roles --partitions 4 <"$T_DIR/mock.in" \
-  >"$T_DIR/mock.out" 2>"$T_DIR/mock.err" &
-MOCK_PID=$!
-exec 7>"$T_DIR/mock.in"
-for _ in $(seq 1 100); do [ -s "$T_DIR/mock.out" ] && break; sleep 0.1; done
-BROKERS=$(head -n1 "$T_DIR/mock.out")
+start_mock strata-roles
 check "mock cluster prints its bootstrap servers" grep -q '^127\.0\.0\.1:[0-9]*$' <<<"$BROKERS"
 
-# node_config ROLE NODE_ID: a config file for one node
-node_config() {
-  cat >"$T_DIR/$2.yml" <<YML
-cluster:
-  role: $1
-  node_id: $2
-  replica_group: a
-  session_timeout: 3s
-ingest:
-  backend: kafka
-  partitions: 4
-kafka:
-  brokers: $BROKERS
-  topic: strata-roles
-  group_id: strata-it
-  produce_timeout: 5s
-  request_timeout: 5s
-YML
-}
-
-# start_node NAME ROLE: start a node (data in $T_DIR/NAME); NODE_PID/NODE_URL[NAME]
-start_node() {
-  node_config "$2" "$1"
-  start_strata --config "$T_DIR/$1.yml" --data-dir "$T_DIR/$1" ||
-    { echo "node $1 did not start"; exit 1; }
-  NODE_PID[$1]=$STRATA_PID
-  NODE_URL[$1]=$STRATA_URL
-  STRATA_PID="" # the nodes are stopped by this script, not by lib.sh's cleanup
+# start_node_as NAME ROLE: write the node's config and start it
+start_node_as() {
+  node_config "$2" "$1" strata-it
+  start_node "$1"
 }
 
 # since T_NS: seconds (one decimal) elapsed since the date +%s%N value T_NS
 since() { echo "$((($(date +%s%N) - $1) / 100000000))" | sed 's/.$/.&/'; }
 
-# at NAME: direct http() to node NAME
-at() { STRATA_URL=${NODE_URL[$1]}; }
-
-# wait_ready NAME: /-/ready answers 200 within 20 s
-wait_ready() {
-  at "$1"
-  for _ in $(seq 1 200); do
-    http GET /-/ready
-    [ "$HTTP_CODE" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "  $1 not ready: $HTTP_CODE"
-  return 1
-}
-
-# owned NAME: partitions node NAME consumes (strata_ingest_partition_owned)
-owned() {
-  at "$1"
-  http GET /metrics
-  awk '/^strata_ingest_partition_owned\{/ { n += $2 } END { print n + 0 }' <<<"$BODY"
-}
-
-# wait_owned A NA B NB: node A owns NA partitions and B owns NB, within 30 s
-wait_owned() {
-  local a b
-  for _ in $(seq 1 300); do
-    a=$(owned "$1")
-    b=$(owned "$3")
-    [ "$a" = "$2" ] && [ "$b" = "$4" ] && return 0
-    sleep 0.1
-  done
-  echo "  $1 owns $a partitions (wanted $2), $3 owns $b (wanted $4)"
-  return 1
-}
 
 # series NAME: the rt_v series node NAME answers for, one "host/batch" per line, sorted
 series() {
@@ -185,10 +105,10 @@ check "role query without cluster.stores is refused" \
   grep -q "query-role.yml:2:9: cluster.role: 'query' needs cluster.stores" <<<"$out"
 
 # --- two stores of replica group a, then two ingest nodes
-start_node s1 store
-start_node s2 store
-start_node i1 ingest
-start_node i2 ingest
+start_node_as s1 store
+start_node_as s2 store
+start_node_as i1 ingest
+start_node_as i2 ingest
 check "store s1 is ready" wait_ready s1
 check "store s2 is ready" wait_ready s2
 check "ingest i1 is ready" wait_ready i1
@@ -226,7 +146,7 @@ echo "# s2 answered for all $(wc -l <"$ACKED") series $(since "$t_kill") s after
 
 # --- restart s1 on its data directory: rebalanced, nothing missing
 t_restart=$(date +%s%N)
-start_node s1 store
+start_node_as s1 store
 check "s1 is ready again" wait_ready s1
 check "the partitions are rebalanced 2 + 2" wait_owned s1 2 s2 2
 echo "# rebalanced 2 + 2 $(since "$t_restart") s after the restart"
