@@ -31,6 +31,7 @@
 
 static int to_float(alert_tpl_exec *x, const alert_tpl_value *v, double *out)
 {
+	*out = 0;
 	switch (v->kind) {
 	case ALERT_TPL_FLOAT: *out = v->f; return TS_OK;
 	case ALERT_TPL_INT: *out = (double)v->i; return TS_OK;
@@ -73,7 +74,7 @@ static int ret_buf(alert_tpl_exec *x, ts_buf *b, int rc, alert_tpl_value *out)
 
 static int f_humanize(alert_tpl_exec *x, const alert_tpl_value *a, size_t n, alert_tpl_value *out)
 {
-	double v;
+	double v = 0;
 	if (to_float(x, &a[0], &v))
 		return TS_EINVAL;
 	ts_buf b;
@@ -105,7 +106,7 @@ static int f_humanize(alert_tpl_exec *x, const alert_tpl_value *a, size_t n, ale
 static int f_humanize1024(alert_tpl_exec *x, const alert_tpl_value *a, size_t n,
 			  alert_tpl_value *out)
 {
-	double v;
+	double v = 0;
 	if (to_float(x, &a[0], &v))
 		return TS_EINVAL;
 	ts_buf b;
@@ -127,7 +128,7 @@ static int f_humanize1024(alert_tpl_exec *x, const alert_tpl_value *a, size_t n,
 static int f_humanize_duration(alert_tpl_exec *x, const alert_tpl_value *a, size_t n,
 			       alert_tpl_value *out)
 {
-	double v;
+	double v = 0;
 	if (to_float(x, &a[0], &v))
 		return TS_EINVAL;
 	ts_buf b;
@@ -177,7 +178,7 @@ static int f_humanize_duration(alert_tpl_exec *x, const alert_tpl_value *a, size
 static int f_humanize_percentage(alert_tpl_exec *x, const alert_tpl_value *a, size_t n,
 				 alert_tpl_value *out)
 {
-	double v;
+	double v = 0;
 	if (to_float(x, &a[0], &v))
 		return TS_EINVAL;
 	ts_buf b;
@@ -672,7 +673,7 @@ static int f_eq(alert_tpl_exec *x, const alert_tpl_value *a, size_t n, alert_tpl
 
 static int f_ne(alert_tpl_exec *x, const alert_tpl_value *a, size_t n, alert_tpl_value *out)
 {
-	bool r;
+	bool r = false;
 	if (eq_one(x, &a[0], &a[1], &r))
 		return TS_EINVAL;
 	*out = (alert_tpl_value){.kind = ALERT_TPL_BOOL, .b = !r};
@@ -698,7 +699,7 @@ static int lt_one(alert_tpl_exec *x, const alert_tpl_value *a, const alert_tpl_v
 
 static int compare(alert_tpl_exec *x, const alert_tpl_value *a, alert_tpl_value *out, int op)
 {
-	bool lt, eq = false;
+	bool lt = false, eq = false;
 	if (lt_one(x, &a[0], &a[1], &lt))
 		return TS_EINVAL;
 	if ((op == 1 || op == 2) && !lt && eq_one(x, &a[0], &a[1], &eq))

@@ -395,7 +395,7 @@ static int parse_principal(web_auth *a, const ts_yaml_doc *d, const ts_yaml_node
 				     "%s for '%s': not a supported crypt(3) hash "
 				     "(bcrypt $2b$ from `strata hash-password`)",
 				     what, nm);
-	unsigned sc;
+	unsigned sc = 0;
 	snprintf(what, sizeof(what), "auth.%s.scopes", list);
 	if (!scopes)
 		return ts_yaml_error(d, e, err, TS_EINVAL, "%s is missing for '%s'", what, nm);

@@ -59,7 +59,7 @@ static int parse_fixture(const char *name, alert_rule_file **out, alert_rule_err
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", DATA_DIR, name);
-	size_t len;
+	size_t len = 0;
 	char *text = read_all(path, &len);
 	assert_non_null(text);
 	int rc = alert_rule_file_parse(name, text, len, out, errs, err);
@@ -106,7 +106,7 @@ static void check_fixture(const char *name, int *bad)
 		free(expected);
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", DATA_DIR, name);
-		size_t len;
+		size_t len = 0;
 		char *text = read_all(path, &len);
 		const char *e = strstr(text, "# expect: ");
 		size_t want = e ? strtoul(e + 10, NULL, 10) : 0;
@@ -268,7 +268,7 @@ static void test_alert_rule_file_alloc_failures(void **state)
 	for (size_t k = 0; k < 3; k++) {
 		char path[512];
 		snprintf(path, sizeof(path), "%s/%s", DATA_DIR, names[k]);
-		size_t len;
+		size_t len = 0;
 		char *text = read_all(path, &len);
 		int want = -1;
 		bool done = false;

@@ -556,7 +556,8 @@ static void oracle_digits(double a, char *dig, int *exp10)
 				int len = snprintf(t, sizeof(t), "%llu", m);
 				if (len != p)
 					continue; /* a carry: a shorter string was tried already */
-				snprintf(s, sizeof(s), "%c.%se%d", t[0], t + 1, e + p - 1);
+				int w = snprintf(s, sizeof(s), "%c.%se%d", t[0], t + 1, e + p - 1);
+				assert_true(w > 0 && (size_t)w < sizeof(s));
 				use = s;
 			}
 		}
@@ -604,7 +605,7 @@ static void text_digits(const char *txt, char *dig, int *exp10)
 static void check_closest(double v)
 {
 	char out[WEB_JSON_FLOAT_MAX], want[32], got[WEB_JSON_FLOAT_MAX];
-	int we, ge;
+	int we = 0, ge = 0;
 	double a = fabs(v);
 	if (!isfinite(a) || a == 0)
 		return;
