@@ -10,6 +10,7 @@
  * the rebuild, then the rebuilt tiers).
  */
 #include "query/eval.h"
+#include "support/test_support.h"
 #include "tsdb/tsdb_int.h"
 
 #include <math.h>
@@ -33,23 +34,6 @@ static double from_bits(uint64_t b)
 	double v;
 	memcpy(&v, &b, sizeof(v));
 	return v;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static const char *data_dir(const char *name)
-{
-	static char p[512];
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(p, sizeof(p), "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(p);
-	assert_int_equal(mkdir(p, 0755), 0);
-	return p;
 }
 
 static tsdb_db *open_db(const char *dir, int64_t block_ms)
@@ -235,7 +219,7 @@ static void test_query_tiers_plan(void **state)
 	(void)state;
 	int64_t t0;
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s", data_dir("tiers_plan"));
+	snprintf(dir, sizeof(dir), "%s", test_fresh_dir("tiers_plan"));
 	tsdb_db *db = random_db(dir, &t0);
 	query_engine *e = engine(db, false), *raw = engine(db, true);
 	int64_t d1 = t0 + DAY_MS, d2 = t0 + 2 * DAY_MS; /* day 1 is in every tier */
@@ -293,7 +277,7 @@ static void test_query_tiers_plan(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* Every routed function equals raw over many windows, steps and ranges. */
@@ -302,7 +286,7 @@ static void test_query_tiers_random_equals_raw(void **state)
 	(void)state;
 	int64_t t0;
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s", data_dir("tiers_random"));
+	snprintf(dir, sizeof(dir), "%s", test_fresh_dir("tiers_random"));
 	tsdb_db *db = random_db(dir, &t0);
 	query_engine *e = engine(db, false), *raw = engine(db, true);
 	static const char *const windows[] = {"1m", "2m", "5m", "1h", "90m", "2h", "1d"};
@@ -360,14 +344,14 @@ static void test_query_tiers_random_equals_raw(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* Sums that cancel, and counters with several drops in one bucket, are read raw. */
 static void test_query_tiers_inexact_steps_read_raw(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tiers_inexact");
+	const char *dir = test_fresh_dir("tiers_inexact");
 	tsdb_db *db = open_db(dir, 6 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	ts_label lg[1] = {{"__name__", "cancel"}}, lc[1] = {{"__name__", "drops"}};
@@ -423,37 +407,10 @@ static void test_query_tiers_inexact_steps_read_raw(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- real data */
-
-/* Parse "name{labels} value ts" (OpenMetrics, ts in seconds with ms fraction). */
-static bool parse_om(char *line, char **series, double *v, int64_t *t_ms)
-{
-	if (line[0] == '#' || line[0] == '\n')
-		return false;
-	char *end = strrchr(line, ' ');
-	if (!end)
-		return false;
-	*end = 0;
-	char *ts = end + 1, *dot = strchr(ts, '.');
-	int64_t sec = strtoll(ts, NULL, 10), ms = 0;
-	if (dot) {
-		char frac[4] = {'0', '0', '0', 0};
-		for (int i = 0; i < 3 && dot[1 + i] >= '0' && dot[1 + i] <= '9'; i++)
-			frac[i] = dot[1 + i];
-		ms = strtoll(frac, NULL, 10);
-	}
-	*t_ms = sec * 1000 + ms;
-	char *sp = strrchr(line, ' ');
-	if (!sp)
-		return false;
-	*sp = 0;
-	*v = strtod(sp + 1, NULL);
-	*series = line;
-	return true;
-}
 
 /* Load an OpenMetrics file (through `cmd`); samples within max_ms of the first. Labels:
  * __name__ = the metric text up to '{', s = the whole series text. *first = its time. */
@@ -469,7 +426,7 @@ static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_ms, int64_t *fir
 		char *series;
 		double v;
 		int64_t t;
-		if (!parse_om(line, &series, &v, &t))
+		if (!test_parse_om_line(line, &series, &v, &t))
 			continue;
 		if (*first == INT64_MIN)
 			*first = t;
@@ -490,7 +447,7 @@ static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_ms, int64_t *fir
 static void test_query_tiers_nab_30_days(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tiers_nab");
+	const char *dir = test_fresh_dir("tiers_nab");
 	tsdb_db *db = open_db(dir, 5 * DAY_MS);
 	int64_t first;
 	size_t n = load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 36 * DAY_MS, &first);
@@ -540,14 +497,14 @@ static void test_query_tiers_nab_30_days(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* Real counters (node_exporter, ~1 s scrapes) through the 1m tier. */
 static void test_query_tiers_node_exporter_counters(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tiers_node");
+	const char *dir = test_fresh_dir("tiers_node");
 	tsdb_db *db = open_db(dir, MIN_MS);
 	int64_t first;
 	size_t n = load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
@@ -572,7 +529,7 @@ static void test_query_tiers_node_exporter_counters(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /*
@@ -584,7 +541,7 @@ static void test_query_tiers_late_sample_after_build(void **state)
 {
 	(void)state;
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s", data_dir("tiers_late"));
+	snprintf(dir, sizeof(dir), "%s", test_fresh_dir("tiers_late"));
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	ts_label la[1] = {{"__name__", "a"}}, lb[1] = {{"__name__", "b"}};
@@ -628,7 +585,7 @@ static void test_query_tiers_late_sample_after_build(void **state)
 	query_engine_free(e);
 	query_engine_free(raw);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 int main(void)

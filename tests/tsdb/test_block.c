@@ -6,6 +6,7 @@
  * format version 1, and corruption in every section of every file.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
 
 #include "tsdb/colenc.h"
 
@@ -38,23 +39,6 @@ static double from_bits(uint64_t b)
 	double v;
 	memcpy(&v, &b, sizeof(v));
 	return v;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static const char *blocks_dir(const char *name)
-{
-	static char p[512];
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(p, sizeof(p), "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(p);
-	assert_int_equal(mkdir(p, 0755), 0);
-	return p;
 }
 
 /* The test data set: series i has labels {__name__=m<i%3>, inst=i<i>, job=node}. */
@@ -152,7 +136,7 @@ static void test_tsdb_block_roundtrip(void **state)
 	(void)state;
 	fixture f;
 	fixture_init(&f);
-	const char *dir = blocks_dir("block_roundtrip");
+	const char *dir = test_fresh_dir("block_roundtrip");
 	uint64_t off[3] = {7, 0, 42};
 	char *path = write_block(&f, dir, off, 3);
 	tsdb_block *b;
@@ -212,7 +196,7 @@ static void test_tsdb_block_select_matchers(void **state)
 	(void)state;
 	fixture f;
 	fixture_init(&f);
-	char *path = write_block(&f, blocks_dir("block_select"), NULL, 0);
+	char *path = write_block(&f, test_fresh_dir("block_select"), NULL, 0);
 	tsdb_block *b;
 	assert_int_equal(tsdb_block_open(path, &b, NULL), TS_OK);
 	assert_int_equal(select_n(b, TS_MATCH_EQ, "__name__", "m0"), 5);
@@ -246,7 +230,7 @@ static void test_tsdb_block_select_matchers(void **state)
 static void test_tsdb_bw_add_rejects_bad_input(void **state)
 {
 	(void)state;
-	const char *dir = blocks_dir("block_bad_input");
+	const char *dir = test_fresh_dir("block_bad_input");
 	tsdb_bw *w;
 	assert_int_equal(tsdb_bw_new(dir, 1000, 1999, &w, NULL), TS_OK);
 	ts_label a[] = {{"__name__", "a"}}, b[] = {{"__name__", "b"}};
@@ -279,7 +263,7 @@ static void test_tsdb_bw_add_rejects_bad_input(void **state)
 static void test_tsdb_bw_finish_empty_block(void **state)
 {
 	(void)state;
-	const char *dir = blocks_dir("block_empty");
+	const char *dir = test_fresh_dir("block_empty");
 	tsdb_bw *w;
 	char *path;
 	assert_int_equal(tsdb_bw_new(dir, INT64_MIN, INT64_MAX, &w, NULL), TS_OK);
@@ -321,7 +305,7 @@ static void test_tsdb_block_open_rejects_flipped_byte_in_every_section(void **st
 	(void)state;
 	fixture f;
 	fixture_init(&f);
-	const char *dir = blocks_dir("block_corrupt");
+	const char *dir = test_fresh_dir("block_corrupt");
 	char *path = write_block(&f, dir, NULL, 0);
 	static const char *files[] = {"meta", "index", "chunks"};
 	int n_checked = 0;
@@ -381,7 +365,7 @@ static void test_tsdb_block_quarantine_moves_dir(void **state)
 	char root[512], blocks[600], q[700];
 	snprintf(root, sizeof(root), "%s/block_quarantine", STRATA_TEST_TMP);
 	mkdir(STRATA_TEST_TMP, 0755);
-	rm_rf(root);
+	test_rm_rf(root);
 	mkdir(root, 0755);
 	snprintf(blocks, sizeof(blocks), "%s/blocks", root);
 	mkdir(blocks, 0755);
@@ -426,7 +410,7 @@ static void test_tsdb_block_golden_v1(void **state)
 {
 	(void)state;
 	const char *golden = STRATA_SOURCE_DIR "/tests/data/tsdb/block_v1";
-	char *path = write_small(blocks_dir("block_golden"));
+	char *path = write_small(test_fresh_dir("block_golden"));
 	static const char *files[] = {"index", "chunks"};
 	for (int i = 0; i < 2; i++) {
 		char a[600], b[600];

@@ -5,6 +5,7 @@
  * for an open querier, appends racing cuts, and the background worker.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,18 +20,11 @@
 
 #include <cmocka.h>
 
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
 static tsdb_db *open_fresh(const char *name, int64_t block_ms, int64_t interval_ms, char *dir)
 {
 	mkdir(STRATA_TEST_TMP, 0755);
 	snprintf(dir, 512, "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(dir);
+	test_rm_rf(dir);
 	tsdb_options o;
 	tsdb_options_init(&o);
 	o.dir = dir;

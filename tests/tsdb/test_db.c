@@ -4,6 +4,7 @@
  * partition offsets, statistics.
  */
 #include "tsdb/tsdb.h"
+#include "support/test_support.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -97,19 +98,12 @@ static void test_tsdb_stats_get_empty_and_range(void **state)
 
 /* ---------------------------------------------------------------- persistence */
 
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
 static const char *fresh_dir(const char *name)
 {
 	static char p[512];
 	mkdir(STRATA_TEST_TMP, 0755);
 	snprintf(p, sizeof(p), "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(p);
+	test_rm_rf(p);
 	return p;
 }
 

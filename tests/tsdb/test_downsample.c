@@ -9,6 +9,7 @@
  * it stop covering until a pass rebuilds it (compaction alone does neither).
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -39,23 +40,6 @@ static bool is_stale(double v)
 	uint64_t b;
 	memcpy(&b, &v, sizeof(b));
 	return b == STALE;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static const char *data_dir(const char *name)
-{
-	static char p[512];
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(p, sizeof(p), "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(p);
-	assert_int_equal(mkdir(p, 0755), 0);
-	return p;
 }
 
 static tsdb_db *open_db(const char *dir, int64_t block_ms)
@@ -364,7 +348,7 @@ static void load_random(tsdb_db *db, int64_t t0)
 static void test_tsdb_downsample_run_random_matches_model(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_random");
+	const char *dir = test_fresh_dir("ds_random");
 	tsdb_db *db = open_db(dir, 6 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS + 3 * HOUR_MS + 12345;
 	load_random(db, t0);
@@ -412,14 +396,14 @@ static void test_tsdb_downsample_run_random_matches_model(void **state)
 	check_tier(db, TSDB_TIER_1M, 6 * HOUR_MS, rs, n_rs);
 	free_raw(rs, n_rs);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* A unit whose block vanished before its rename (crash) is rebuilt, alone. */
 static void test_tsdb_downsample_run_rebuilds_lost_unit(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_crash");
+	const char *dir = test_fresh_dir("ds_crash");
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	ts_label l[1] = {{"__name__", "c"}};
@@ -443,7 +427,7 @@ static void test_tsdb_downsample_run_rebuilds_lost_unit(void **state)
 	tsdb_blockset_release(bs);
 	tsdb_close(db2);
 	assert_true(victim[0]);
-	rm_rf(victim);
+	test_rm_rf(victim);
 	char tmp[700];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", victim);
 	assert_int_equal(mkdir(tmp, 0755), 0);
@@ -456,14 +440,14 @@ static void test_tsdb_downsample_run_rebuilds_lost_unit(void **state)
 	assert_int_equal(check_tier(db, TSDB_TIER_1M, 2 * HOUR_MS, rs, n_rs), 3 * 120);
 	free_raw(rs, n_rs);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* Every sample stale in a unit: an empty block still marks the unit done. */
 static void test_tsdb_downsample_run_stale_only_unit(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_stale");
+	const char *dir = test_fresh_dir("ds_stale");
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	ts_label l[1] = {{"__name__", "s"}};
@@ -491,37 +475,10 @@ static void test_tsdb_downsample_run_stale_only_unit(void **state)
 	assert_int_equal(tsdb_querier_open_tier(db, 7, 0, 1, &q, NULL), TS_EINVAL);
 	ts_matcher_fini(&m);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- real data */
-
-/* Parse "name{labels} value ts" (OpenMetrics, ts in seconds with ms fraction). */
-static bool parse_om(char *line, char **series, double *v, int64_t *t_ms)
-{
-	if (line[0] == '#' || line[0] == '\n')
-		return false;
-	char *end = strrchr(line, ' ');
-	if (!end)
-		return false;
-	*end = 0;
-	char *ts = end + 1, *dot = strchr(ts, '.');
-	int64_t sec = strtoll(ts, NULL, 10), ms = 0;
-	if (dot) {
-		char frac[4] = {'0', '0', '0', 0};
-		for (int i = 0; i < 3 && dot[1 + i] >= '0' && dot[1 + i] <= '9'; i++)
-			frac[i] = dot[1 + i];
-		ms = strtoll(frac, NULL, 10);
-	}
-	*t_ms = sec * 1000 + ms;
-	char *sp = strrchr(line, ' ');
-	if (!sp)
-		return false;
-	*sp = 0;
-	*v = strtod(sp + 1, NULL);
-	*series = line;
-	return true;
-}
 
 /* Load an OpenMetrics file (through `cmd`, e.g. zcat); samples before max_t_ms only.
  * Labels: __name__ = the metric text up to '{', s = the whole series text. */
@@ -537,7 +494,7 @@ static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_t_ms)
 		char *series;
 		double v;
 		int64_t t;
-		if (!parse_om(line, &series, &v, &t))
+		if (!test_parse_om_line(line, &series, &v, &t))
 			continue;
 		if (first == INT64_MIN)
 			first = t;
@@ -557,7 +514,7 @@ static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_t_ms)
 static void test_tsdb_downsample_run_node_exporter(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_node");
+	const char *dir = test_fresh_dir("ds_node");
 	tsdb_db *db = open_db(dir, MIN_MS); /* 1-minute raw blocks: ten complete units */
 	size_t n = load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
 			   INT64_MAX);
@@ -575,13 +532,13 @@ static void test_tsdb_downsample_run_node_exporter(void **state)
 	assert_true(rows > 4000);
 	free_raw(rs, n_rs);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 static void test_tsdb_downsample_run_nab_30_days(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_nab");
+	const char *dir = test_fresh_dir("ds_nab");
 	tsdb_db *db = open_db(dir, 5 * DAY_MS);
 	size_t n = load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 30 * DAY_MS);
 	assert_true(n > 5000);
@@ -599,7 +556,7 @@ static void test_tsdb_downsample_run_nab_30_days(void **state)
 	assert_true(r2 > 400);
 	free_raw(rs, n_rs);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- late samples */
@@ -674,7 +631,7 @@ static void check_all_tiers(tsdb_db *db)
 static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_late");
+	const char *dir = test_fresh_dir("ds_late");
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	load_late_base(db, t0, 28);
@@ -723,7 +680,7 @@ static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 	assert_int_equal(count_dirs(dir), dirs);
 	check_all_tiers(db);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /*
@@ -734,7 +691,7 @@ static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_late_compact");
+	const char *dir = test_fresh_dir("ds_late_compact");
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	load_late_base(db, t0, 28);
@@ -784,7 +741,7 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 	assert_true(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
 	check_all_tiers(db);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /*
@@ -794,7 +751,7 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 static void test_tsdb_downsample_run_late_sample_expired_source(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("ds_late_expired");
+	const char *dir = test_fresh_dir("ds_late_expired");
 	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
 	load_late_base(db, t0, 28);
@@ -820,7 +777,7 @@ static void test_tsdb_downsample_run_late_sample_expired_source(void **state)
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 0);
 	assert_true(covers_now(db, TSDB_TIER_1M, t0, t0 + 2 * HOUR_MS - 1));
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
  * sample appended before the call.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -21,13 +22,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
 
 static tsdb_db *open_dir(const char *dir, int64_t interval_ms)
 {
@@ -47,7 +41,7 @@ static tsdb_db *open_fresh(const char *name, int64_t interval_ms, char *dir)
 {
 	mkdir(STRATA_TEST_TMP, 0755);
 	snprintf(dir, 512, "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(dir);
+	test_rm_rf(dir);
 	return open_dir(dir, interval_ms);
 }
 
@@ -151,7 +145,7 @@ static void test_tsdb_snapshot_blocks_and_head(void **state)
 	assert_int_equal(tsdb_partition_resume_offset(r, 0), 42);
 	assert_int_equal(tsdb_partition_resume_offset(r, 1), 8);
 	tsdb_close(r);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 static void test_tsdb_snapshot_skip_head_links(void **state)
@@ -180,7 +174,7 @@ static void test_tsdb_snapshot_skip_head_links(void **state)
 	assert_int_equal(count(r, INT64_MIN, INT64_MAX), 900); /* t < 3000 only */
 	assert_int_equal(count(r, 3000, INT64_MAX), 0);
 	tsdb_close(r);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 static void test_tsdb_snapshot_empty_store(void **state)
@@ -196,7 +190,7 @@ static void test_tsdb_snapshot_empty_store(void **state)
 	tsdb_db *r = open_dir(sp, 0);
 	assert_int_equal(count(r, INT64_MIN, INT64_MAX), 0);
 	tsdb_close(r);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 static void test_tsdb_snapshot_errors(void **state)
@@ -232,7 +226,7 @@ static void test_tsdb_snapshot_errors(void **state)
 	assert_int_equal(n_entries(sdir), 1); /* the one that succeeded */
 	assert_int_equal(count(db, INT64_MIN, INT64_MAX), 1500);
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 /* ------------------------------------------------------------- concurrent writer */
@@ -281,7 +275,7 @@ static void test_tsdb_snapshot_while_appending_and_cutting(void **state)
 		size_t n = count(r, INT64_MIN, before); /* checks no duplicates too */
 		tsdb_close(r);
 		assert_int_equal(n, 4 * (size_t)(before / 5 + 1));
-		rm_rf(sp);
+		test_rm_rf(sp);
 	}
 	atomic_store(&a.stop, true);
 	pthread_join(th, NULL);
@@ -289,7 +283,7 @@ static void test_tsdb_snapshot_while_appending_and_cutting(void **state)
 	tsdb_stats_get(db, &st);
 	assert_true(st.cuts > 0); /* the worker did cut meanwhile */
 	tsdb_close(db);
-	rm_rf(dir);
+	test_rm_rf(dir);
 }
 
 int main(void)

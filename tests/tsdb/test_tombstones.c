@@ -9,6 +9,7 @@
  * decoder's checks on corrupt input.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,23 +26,6 @@
 #define HOUR_MS 3600000LL
 #define DAY_MS  86400000LL
 #define T0      (1000 * DAY_MS) /* a day boundary, so 1h/1m buckets align */
-
-static void rm_rf(const char *path)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static const char *data_dir(const char *name)
-{
-	static char p[512];
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(p, sizeof(p), "%s/%s", STRATA_TEST_TMP, name);
-	rm_rf(p);
-	assert_int_equal(mkdir(p, 0755), 0);
-	return p;
-}
 
 static tsdb_db *open_db_ret(const char *dir, int64_t retention_raw_ms)
 {
@@ -135,7 +119,7 @@ static size_t del(tsdb_db *db, const char *metric, const char *x, int64_t mint, 
 static void test_delete_series_head(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_head"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_head"));
 	fill(db, "a", "1", T0, T0 + 100000, 1000); /* 100 samples */
 	fill(db, "a", "2", T0, T0 + 100000, 1000);
 	fill(db, "b", "1", T0, T0 + 100000, 1000);
@@ -162,7 +146,7 @@ static void test_delete_series_head(void **state)
 static void test_delete_series_errors(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_err"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_err"));
 	ts_matcher m;
 	ts_err e = {0};
 	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, "__name__", "a", NULL), TS_OK);
@@ -183,7 +167,7 @@ static void test_delete_series_errors(void **state)
 static void test_delete_series_blocks_persist(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tomb_blocks");
+	const char *dir = test_fresh_dir("tomb_blocks");
 	char path[600];
 	snprintf(path, sizeof(path), "%s/tombstones", dir);
 	tsdb_db *db = open_db(dir);
@@ -227,7 +211,7 @@ static void test_delete_series_blocks_persist(void **state)
 static void test_snapshot_keeps_deletions(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tomb_snap");
+	const char *dir = test_fresh_dir("tomb_snap");
 	tsdb_db *db = open_db(dir);
 	fill(db, "a", "1", T0, T0 + 2 * HOUR_MS, 10000); /* 720 samples, 2 blocks */
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
@@ -298,7 +282,7 @@ static void test_tombstones_golden_v1(void **state)
 {
 	(void)state;
 	const char *golden = STRATA_SOURCE_DIR "/tests/data/tsdb/tombstones_v1";
-	const char *dir = data_dir("tomb_golden");
+	const char *dir = test_fresh_dir("tomb_golden");
 	tsdb_db *db = open_db(dir);
 	fill(db, "a", "1", T0, T0 + 10000, 1000);
 	fill(db, "a", "2", T0, T0 + 10000, 1000);
@@ -329,7 +313,7 @@ static void test_tombstones_golden_v1(void **state)
 	assert_int_equal(nx, ny);
 	assert_memory_equal(x, y, nx);
 	/* The golden file loads into a fresh store and deletes the same samples. */
-	dir = data_dir("tomb_golden2");
+	dir = test_fresh_dir("tomb_golden2");
 	snprintf(path, sizeof(path), "%s/tombstones", dir);
 	f = fopen(path, "wb");
 	assert_non_null(f);
@@ -401,7 +385,7 @@ static double row_count(tsdb_db *db, int64_t t)
 static void test_delete_series_tier(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_tier"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_tier"));
 	fill(db, "a", "1", T0, T0 + 3 * HOUR_MS, 10000);
 	fill(db, "a", "2", T0, T0 + 3 * HOUR_MS, 10000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
@@ -439,7 +423,7 @@ static void test_delete_series_tier(void **state)
 static void test_downsample_skips_deleted(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_ds"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_ds"));
 	fill(db, "a", "1", T0, T0 + 2 * HOUR_MS, 10000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	/* Delete two whole minutes before the tier is built: no rows for them, and the
@@ -491,7 +475,7 @@ static void test_downsample_skips_deleted(void **state)
 static void test_clean_tombstones_no_source(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db_ret(data_dir("tomb_nosrc"), HOUR_MS);
+	tsdb_db *db = open_db_ret(test_fresh_dir("tomb_nosrc"), HOUR_MS);
 	fill(db, "a", "1", T0, T0 + 3 * HOUR_MS, 10000);
 	fill(db, "a", "2", T0, T0 + 3 * HOUR_MS, 10000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
@@ -515,7 +499,7 @@ static void test_clean_tombstones_no_source(void **state)
 static void test_clean_tombstones(void **state)
 {
 	(void)state;
-	const char *dir = data_dir("tomb_clean");
+	const char *dir = test_fresh_dir("tomb_clean");
 	tsdb_db *db = open_db(dir);
 	fill(db, "a", "1", T0, T0 + 3 * HOUR_MS, 10000);
 	fill(db, "a", "2", T0, T0 + 3 * HOUR_MS, 10000);
@@ -558,7 +542,7 @@ static void test_clean_tombstones(void **state)
 static void test_compact_drops_deleted(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_compact"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_compact"));
 	fill(db, "a", "1", T0, T0 + 2 * HOUR_MS, 10000);
 	fill(db, "b", "1", T0, T0 + 2 * HOUR_MS, 10000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
@@ -593,7 +577,7 @@ static void test_compact_drops_deleted(void **state)
 static void test_delete_series_late_marks(void **state)
 {
 	(void)state;
-	tsdb_db *db = open_db(data_dir("tomb_late"));
+	tsdb_db *db = open_db(test_fresh_dir("tomb_late"));
 	fill(db, "a", "1", T0, T0 + 100000, 1000);
 	fill(db, "b", "1", T0, T0 + 100000, 1000);
 	tsdb_late_mark marks[TSDB_LATE_MAX_NAMES];

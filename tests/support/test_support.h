@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_support.h: helpers shared by the unit tests (linked into every
+ * tests/<module>/test_*.c executable). Test code only; failures end the test through
+ * cmocka's assertions.
+ */
+#ifndef TESTS_SUPPORT_TEST_SUPPORT_H
+#define TESTS_SUPPORT_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Remove path and everything under it (rm -rf); fails the test if that fails. */
+void test_rm_rf(const char *path);
+
+/*
+ * An empty directory STRATA_TEST_TMP/<name>, created fresh (emptied if it existed).
+ * Returns a static buffer: copy it before the next call.
+ */
+const char *test_fresh_dir(const char *name);
+
+/*
+ * Split one OpenMetrics sample line "series value timestamp" in place (timestamp in
+ * seconds with up to millisecond fraction): *series points at the series text (NUL
+ * terminated), *v and *t_ms get the value and the time in ms. false for comments, blank
+ * lines and lines without both fields.
+ */
+bool test_parse_om_line(char *line, char **series, double *v, int64_t *t_ms);
+
+#endif /* TESTS_SUPPORT_TEST_SUPPORT_H */
