@@ -16,6 +16,8 @@
  *     max_series: 0                 # series in total; new ones beyond -> 429; 0 = no bound
  *     max_series_per_metric: 0      # series per metric name; 0 = no bound
  *
+ * Tested by tests/ingest/test_batch.c (the section, its errors, opening the log).
+ *
  * Every error names file:line:col and the key (ts_yaml_error), like common/config.c
  * does for its own sections. This file does not start anything: batch.c opens the log
  * through ingest_config_open_log and starts the consumers.

@@ -412,37 +412,6 @@ static void test_query_tiers_inexact_steps_read_raw(void **state)
 
 /* ---------------------------------------------------------------- real data */
 
-/* Load an OpenMetrics file (through `cmd`); samples within max_ms of the first. Labels:
- * __name__ = the metric text up to '{', s = the whole series text. *first = its time. */
-static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_ms, int64_t *first)
-{
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	char line[4096];
-	size_t n = 0;
-	*first = INT64_MIN;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *series;
-		double v;
-		int64_t t;
-		if (!test_parse_om_line(line, &series, &v, &t))
-			continue;
-		if (*first == INT64_MIN)
-			*first = t;
-		if (t - *first >= max_ms)
-			continue;
-		char name[512];
-		size_t nl = strcspn(series, "{");
-		snprintf(name, sizeof(name), "%.*s", (int)nl, series);
-		ts_label l[2] = {{"__name__", name}, {"s", series}};
-		if (tsdb_append(db, l, 2, t, v, NULL) == TS_OK)
-			n++;
-	}
-	pclose(f);
-	return n;
-}
-
 /* 30 days of NAB: a 30-day range at a 1h step from the 1h tier, no raw chunk decoded. */
 static void test_query_tiers_nab_30_days(void **state)
 {
@@ -450,7 +419,7 @@ static void test_query_tiers_nab_30_days(void **state)
 	const char *dir = test_fresh_dir("tiers_nab");
 	tsdb_db *db = open_db(dir, 5 * DAY_MS);
 	int64_t first;
-	size_t n = load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 36 * DAY_MS, &first);
+	size_t n = test_load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 36 * DAY_MS, &first);
 	assert_true(n > 5000);
 	build_tiers(db);
 	query_engine *e = engine(db, false), *raw = engine(db, true);
@@ -507,8 +476,9 @@ static void test_query_tiers_node_exporter_counters(void **state)
 	const char *dir = test_fresh_dir("tiers_node");
 	tsdb_db *db = open_db(dir, MIN_MS);
 	int64_t first;
-	size_t n = load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
-			   INT64_MAX, &first);
+	size_t n =
+	    test_load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
+			 INT64_MAX, &first);
 	assert_true(n > 300000);
 	build_tiers(db);
 	query_engine *e = engine(db, false), *raw = engine(db, true);

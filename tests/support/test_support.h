@@ -8,7 +8,10 @@
 #define TESTS_SUPPORT_TEST_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+typedef struct tsdb_db tsdb_db;
 
 /* Remove path and everything under it (rm -rf); fails the test if that fails. */
 void test_rm_rf(const char *path);
@@ -26,5 +29,14 @@ const char *test_fresh_dir(const char *name);
  * lines and lines without both fields.
  */
 bool test_parse_om_line(char *line, char **series, double *v, int64_t *t_ms);
+
+/*
+ * Append the samples of an OpenMetrics text read from the output of `cmd` (e.g.
+ * "zcat FILE") to db, those less than max_ms after the first sample. Labels: __name__ =
+ * the series text up to '{', s = the whole series text. Returns the samples the store
+ * accepted; *first (NULL allowed) gets the first sample's time (INT64_MIN if none).
+ * Defined in tsdb_support.c: link the store to use it.
+ */
+size_t test_load_om(tsdb_db *db, const char *cmd, int64_t max_ms, int64_t *first);
 
 #endif /* TESTS_SUPPORT_TEST_SUPPORT_H */

@@ -480,44 +480,14 @@ static void test_tsdb_downsample_run_stale_only_unit(void **state)
 
 /* ---------------------------------------------------------------- real data */
 
-/* Load an OpenMetrics file (through `cmd`, e.g. zcat); samples before max_t_ms only.
- * Labels: __name__ = the metric text up to '{', s = the whole series text. */
-static size_t load_om(tsdb_db *db, const char *cmd, int64_t max_t_ms)
-{
-	FILE *f = popen(cmd, "r");
-	assert_non_null(f);
-	char line[4096];
-	size_t n = 0;
-	int64_t first = INT64_MIN;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *series;
-		double v;
-		int64_t t;
-		if (!test_parse_om_line(line, &series, &v, &t))
-			continue;
-		if (first == INT64_MIN)
-			first = t;
-		if (t - first >= max_t_ms)
-			continue;
-		char name[512];
-		size_t nl = strcspn(series, "{");
-		snprintf(name, sizeof(name), "%.*s", (int)nl, series);
-		ts_label l[2] = {{"__name__", name}, {"s", series}};
-		if (tsdb_append(db, l, 2, t, v, NULL) == TS_OK)
-			n++;
-	}
-	pclose(f);
-	return n;
-}
-
 static void test_tsdb_downsample_run_node_exporter(void **state)
 {
 	(void)state;
 	const char *dir = test_fresh_dir("ds_node");
 	tsdb_db *db = open_db(dir, MIN_MS); /* 1-minute raw blocks: ten complete units */
-	size_t n = load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
-			   INT64_MAX);
+	size_t n =
+	    test_load_om(db, "zcat " STRATA_SHARED_DATA "/node_exporter/node_exporter_10m.om.gz",
+			 INT64_MAX, NULL);
 	assert_true(n > 300000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	run_ok(db);
@@ -540,7 +510,7 @@ static void test_tsdb_downsample_run_nab_30_days(void **state)
 	(void)state;
 	const char *dir = test_fresh_dir("ds_nab");
 	tsdb_db *db = open_db(dir, 5 * DAY_MS);
-	size_t n = load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 30 * DAY_MS);
+	size_t n = test_load_om(db, "cat " STRATA_SHARED_DATA "/nab/nab.om", 30 * DAY_MS, NULL);
 	assert_true(n > 5000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	run_ok(db);
