@@ -38,7 +38,6 @@
 #include <strings.h>
 
 #define ARENA_MAX_BYTES ((size_t)256 << 20)
-#define WHAT_MAX        200
 #define MAX_ROUTE_DEPTH 32
 #define SECRET_FILE_MAX (64 * 1024)
 
@@ -91,71 +90,52 @@ typedef struct gdefaults {
 } gdefaults;
 
 typedef struct pctx {
-	const ts_yaml_doc *d;
+	ts_yaml_reader r; /* the document, base directory and c's arena */
 	alert_ncfg *c;
-	const char *base_dir; /* NULL = current directory */
 	gdefaults g;
 	uint32_t n_routes;
 } pctx;
-
-static void whatf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void whatf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
 
 static int oom(ts_err *err)
 {
 	return ts_err_set(err, TS_ENOMEM, "out of memory reading the alerting config");
 }
 
-static const char *dup_str(pctx *c, const char *s)
+static void *arena_alloc(void *a, size_t n)
 {
-	return alert_arena_strndup(c->c->arena, s, strlen(s));
+	return alert_arena_alloc(a, n ? n : 1);
+}
+
+/* The parse state for doc (borrowed), filling cf; relative file names resolve in dir. */
+static pctx ctx_new(const ts_yaml_doc *doc, alert_ncfg *cf, const char *dir)
+{
+	return (pctx){.r = {.doc = doc,
+			    .base_dir = dir,
+			    .name = "alerting config",
+			    .doc_ref = "docs/formats/alerting.md",
+			    .alloc = arena_alloc,
+			    .arena = cf->arena},
+		      .c = cf};
 }
 
 static void *alloc(pctx *c, size_t n)
 {
-	return alert_arena_alloc(c->c->arena, n ? n : 1);
+	return arena_alloc(c->c->arena, n);
 }
 
-static int get_str(pctx *c, const ts_yaml_node *v, const char *what, const char **out, ts_err *err)
+/* A sequence or null. */
+static int opt_seq(pctx *c, const ts_yaml_node *v, const char *what, ts_err *err)
 {
-	const char *s;
-	int rc = ts_yaml_str(c->d, v, what, &s, err);
-	if (rc)
-		return rc;
-	return (*out = dup_str(c, s)) ? TS_OK : oom(err);
+	return ts_yaml_is_null(v) ? TS_OK : ts_yaml_want_seq(c->r.doc, v, what, err);
 }
 
-static int want_map(pctx *c, const ts_yaml_node *n, const char *what, ts_err *err)
+/* Key k of `what` names a feature Strata lacks: accepted only when empty (null or []). */
+static int empty_or_unsupported(pctx *c, const ts_yaml_node *k, const ts_yaml_node *v,
+				const char *what, ts_err *err)
 {
-	if (!n || n->type != TS_YAML_MAP)
-		return ts_yaml_error(c->d, n, err, TS_EINVAL, "%s: expected a mapping", what);
-	return TS_OK;
-}
-
-static int want_seq(pctx *c, const ts_yaml_node *n, const char *what, ts_err *err)
-{
-	if (!n || n->type != TS_YAML_SEQ)
-		return ts_yaml_error(c->d, n, err, TS_EINVAL, "%s: expected a sequence", what);
-	return TS_OK;
-}
-
-static int unknown_key(pctx *c, const ts_yaml_node *k, const char *what, ts_err *err)
-{
-	return ts_yaml_error(c->d, k, err, TS_EINVAL, "unknown key '%s.%s'", what, k->scalar);
-}
-
-static int unsupported(pctx *c, const ts_yaml_node *k, const char *what, ts_err *err)
-{
-	return ts_yaml_error(c->d, k, err, TS_EINVAL,
-			     "%s.%s: not supported by Strata (see docs/formats/alerting.md)", what,
-			     k->scalar);
+	if (ts_yaml_is_null(v) || (v->type == TS_YAML_SEQ && v->n == 0))
+		return TS_OK;
+	return ts_yaml_unsupported(&c->r, k, what, err);
 }
 
 static bool key_in(const char *k, const char *const *list)
@@ -166,37 +146,18 @@ static bool key_in(const char *k, const char *const *list)
 	return false;
 }
 
-static int get_path(pctx *c, const ts_yaml_node *v, const char *what, const char **out, ts_err *err)
-{
-	const char *s;
-	int rc = ts_yaml_str(c->d, v, what, &s, err);
-	if (rc)
-		return rc;
-	if (!s[0])
-		return ts_yaml_error(c->d, v, err, TS_EINVAL, "%s: empty file name", what);
-	if (s[0] == '/' || !c->base_dir || !c->base_dir[0])
-		return (*out = dup_str(c, s)) ? TS_OK : oom(err);
-	size_t nb = strlen(c->base_dir), ns = strlen(s);
-	char *p = alloc(c, nb + ns + 2);
-	if (!p)
-		return oom(err);
-	snprintf(p, nb + ns + 2, "%s/%s", c->base_dir, s);
-	*out = p;
-	return TS_OK;
-}
-
 /* The contents of a secret file (trailing newline stripped), like Prometheus' *_file. */
 static int read_secret(pctx *c, const ts_yaml_node *v, const char *what, const char **out,
 		       ts_err *err)
 {
 	const char *path;
-	int rc = get_path(c, v, what, &path, err);
+	int rc = ts_yaml_copy_path(&c->r, v, what, &path, err);
 	if (rc)
 		return rc;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return ts_yaml_error(c->d, v, err, TS_EIO, "%s: cannot read '%s': %s", what, path,
-				     strerror(errno));
+		return ts_yaml_error(c->r.doc, v, err, TS_EIO, "%s: cannot read '%s': %s", what,
+				     path, strerror(errno));
 	char *buf = alloc(c, SECRET_FILE_MAX + 1);
 	size_t n = buf ? fread(buf, 1, SECRET_FILE_MAX, f) : 0;
 	fclose(f);
@@ -207,6 +168,12 @@ static int read_secret(pctx *c, const ts_yaml_node *v, const char *what, const c
 	buf[n] = '\0';
 	*out = buf;
 	return TS_OK;
+}
+
+/* read_secret as a TS_YAML_KEY_FUNC handler (ctx: the pctx). */
+static int secret_key(void *ctx, const ts_yaml_node *v, const char *what, void *out, ts_err *err)
+{
+	return read_secret(ctx, v, what, out, err);
 }
 
 static int track_matchers(pctx *c, ts_matcher *v, size_t n, ts_err *err)
@@ -252,20 +219,20 @@ static int parse_matcher_set(pctx *c, const ts_yaml_node *list, const ts_yaml_no
 	ts_matcher *v = NULL;
 	size_t n = 0;
 	int rc = TS_OK;
-	char w[WHAT_MAX];
+	char w[TS_YAML_WHAT_MAX];
 	ts_buf wrapped;
 	ts_buf_init(&wrapped, 1 << 20);
 	if (list && !ts_yaml_is_null(list)) {
-		if ((rc = want_seq(c, list, what, err)))
+		if ((rc = ts_yaml_want_seq(c->r.doc, list, what, err)))
 			goto fail;
 		for (size_t i = 0; i < list->n; i++) {
 			const char *s;
-			whatf(w, sizeof(w), "%s[%zu]", what, i);
-			if ((rc = ts_yaml_str(c->d, list->items[i], w, &s, err)))
+			ts_yaml_what(w, sizeof(w), "%s[%zu]", what, i);
+			if ((rc = ts_yaml_str(c->r.doc, list->items[i], w, &s, err)))
 				goto fail;
 			ts_err e = {0};
 			if ((rc = alert_matchers_parse(s, &v, &n, &e))) {
-				rc = ts_yaml_error(c->d, list->items[i], err, rc, "%s: %s", w,
+				rc = ts_yaml_error(c->r.doc, list->items[i], err, rc, "%s: %s", w,
 						   e.msg);
 				goto fail;
 			}
@@ -275,18 +242,18 @@ static int parse_matcher_set(pctx *c, const ts_yaml_node *list, const ts_yaml_no
 		const ts_yaml_node *m = pass ? re : eq;
 		if (!m || ts_yaml_is_null(m))
 			continue;
-		whatf(w, sizeof(w), "%s", what);
-		if ((rc = want_map(c, m, w, err)))
+		ts_yaml_what(w, sizeof(w), "%s", what);
+		if ((rc = ts_yaml_want_map(c->r.doc, m, w, err)))
 			goto fail;
 		for (size_t i = 0; i < m->n; i++) {
 			const char *name = m->keys[i]->scalar, *val;
-			whatf(w, sizeof(w), "%s.%s", what, name);
+			ts_yaml_what(w, sizeof(w), "%s.%s", what, name);
 			if (!ts_label_name_valid(name, strlen(name))) {
-				rc = ts_yaml_error(c->d, m->keys[i], err, TS_EINVAL,
+				rc = ts_yaml_error(c->r.doc, m->keys[i], err, TS_EINVAL,
 						   "%s: invalid label name", w);
 				goto fail;
 			}
-			if ((rc = ts_yaml_str(c->d, m->items[i], w, &val, err)))
+			if ((rc = ts_yaml_str(c->r.doc, m->items[i], w, &val, err)))
 				goto fail;
 			ts_buf_reset(&wrapped);
 			if (pass && ts_buf_printf(&wrapped, "^(?:%s)$", val)) {
@@ -302,7 +269,8 @@ static int parse_matcher_set(pctx *c, const ts_yaml_node *list, const ts_yaml_no
 			ts_err e = {0};
 			if ((rc = ts_matcher_init(&v[n], pass ? TS_MATCH_RE : TS_MATCH_EQ, name,
 						  pass ? wrapped.data : val, &e))) {
-				rc = ts_yaml_error(c->d, m->items[i], err, rc, "%s: %s", w, e.msg);
+				rc = ts_yaml_error(c->r.doc, m->items[i], err, rc, "%s: %s", w,
+						   e.msg);
 				goto fail;
 			}
 			n++;
@@ -334,7 +302,7 @@ static int parse_names(pctx *c, const ts_yaml_node *s, const char *what, bool al
 		*is_all = false;
 	if (ts_yaml_is_null(s))
 		return TS_OK;
-	int rc = want_seq(c, s, what, err);
+	int rc = ts_yaml_want_seq(c->r.doc, s, what, err);
 	if (rc)
 		return rc;
 	const char **v = alloc(c, s->n * sizeof(*v));
@@ -342,14 +310,14 @@ static int parse_names(pctx *c, const ts_yaml_node *s, const char *what, bool al
 		return oom(err);
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		char w[WHAT_MAX];
+		char w[TS_YAML_WHAT_MAX];
 		const char *name;
-		whatf(w, sizeof(w), "%s[%zu]", what, i);
-		if ((rc = ts_yaml_str(c->d, s->items[i], w, &name, err)))
+		ts_yaml_what(w, sizeof(w), "%s[%zu]", what, i);
+		if ((rc = ts_yaml_str(c->r.doc, s->items[i], w, &name, err)))
 			return rc;
 		if (allow_all && !strcmp(name, "...")) {
 			if (s->n != 1)
-				return ts_yaml_error(c->d, s->items[i], err, TS_EINVAL,
+				return ts_yaml_error(c->r.doc, s->items[i], err, TS_EINVAL,
 						     "%s: cannot have wildcard group_by (`...`) "
 						     "and other labels at the same time",
 						     what);
@@ -357,13 +325,13 @@ static int parse_names(pctx *c, const ts_yaml_node *s, const char *what, bool al
 			return TS_OK;
 		}
 		if (!ts_label_name_valid(name, strlen(name)))
-			return ts_yaml_error(c->d, s->items[i], err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, s->items[i], err, TS_EINVAL,
 					     "%s: invalid label name '%s'", w, name);
 		for (size_t j = 0; j < n; j++)
 			if (!strcmp(v[j], name))
-				return ts_yaml_error(c->d, s->items[i], err, TS_EINVAL,
+				return ts_yaml_error(c->r.doc, s->items[i], err, TS_EINVAL,
 						     "%s: duplicated label '%s'", what, name);
-		if (!(v[n++] = dup_str(c, name)))
+		if (!(v[n++] = ts_yaml_strdup(&c->r, name)))
 			return oom(err);
 	}
 	for (size_t i = 1; i < n; i++) /* insertion sort: short lists */
@@ -379,85 +347,57 @@ static int parse_names(pctx *c, const ts_yaml_node *s, const char *what, bool al
 
 /* ================================================================ http_config */
 
+/* tls_config; cert and key NULL: no client certificate keys (email). */
 static int parse_tls(pctx *c, const ts_yaml_node *m, const char *what, const char **ca,
 		     const char **cert, const char **key, bool *insecure, ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
-	for (size_t i = 0; !rc && i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
-		if (!strcmp(k->scalar, "ca_file"))
-			rc = get_path(c, v, w, ca, err);
-		else if (!strcmp(k->scalar, "cert_file") && cert)
-			rc = get_path(c, v, w, cert, err);
-		else if (!strcmp(k->scalar, "key_file") && key)
-			rc = get_path(c, v, w, key, err);
-		else if (!strcmp(k->scalar, "insecure_skip_verify"))
-			rc = ts_yaml_bool(c->d, v, w, insecure, err);
-		else if (!strcmp(k->scalar, "server_name") || !strcmp(k->scalar, "min_version"))
-			rc = unsupported(c, k, what, err);
-		else
-			rc = unknown_key(c, k, what, err);
-	}
-	return rc;
+	ts_yaml_key keys[] = {TS_YAML_KEY("ca_file", TS_YAML_KEY_PATH, ca),
+			      TS_YAML_KEY("insecure_skip_verify", TS_YAML_KEY_BOOL, insecure),
+			      TS_YAML_KEY("server_name", TS_YAML_KEY_UNSUPPORTED, NULL),
+			      TS_YAML_KEY("min_version", TS_YAML_KEY_UNSUPPORTED, NULL),
+			      TS_YAML_KEY("cert_file", TS_YAML_KEY_PATH, cert),
+			      TS_YAML_KEY("key_file", TS_YAML_KEY_PATH, key),
+			      TS_YAML_KEYS_END};
+	if (!cert)
+		keys[4] = keys[6]; /* the table ends before cert_file and key_file */
+	return ts_yaml_keys(&c->r, m, what, keys, c, err);
 }
 
 static int parse_http(pctx *c, const ts_yaml_node *m, const char *what, alert_ncfg_http *h,
 		      ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	int n_auth = 0;
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, key);
 		if (!strcmp(key, "basic_auth")) {
+			const ts_yaml_key keys[] = {
+			    TS_YAML_KEY("username", TS_YAML_KEY_STR, &h->basic_user),
+			    TS_YAML_KEY("password", TS_YAML_KEY_STR, &h->basic_password),
+			    TS_YAML_KEY_FN("password_file", secret_key, &h->basic_password),
+			    TS_YAML_KEYS_END};
 			n_auth++;
-			if ((rc = want_map(c, v, w, err)))
-				break;
 			h->basic_user = h->basic_password = NULL;
 			h->auth_type = h->auth_credentials = NULL;
-			for (size_t j = 0; !rc && j < v->n; j++) {
-				const char *bk = v->keys[j]->scalar;
-				char w2[WHAT_MAX];
-				whatf(w2, sizeof(w2), "%s.%s", w, bk);
-				if (!strcmp(bk, "username"))
-					rc = get_str(c, v->items[j], w2, &h->basic_user, err);
-				else if (!strcmp(bk, "password"))
-					rc = get_str(c, v->items[j], w2, &h->basic_password, err);
-				else if (!strcmp(bk, "password_file"))
-					rc = read_secret(c, v->items[j], w2, &h->basic_password,
-							 err);
-				else
-					rc = unknown_key(c, v->keys[j], w, err);
-			}
+			rc = ts_yaml_keys(&c->r, v, w, keys, c, err);
 			if (!rc && !h->basic_user)
 				h->basic_user = "";
 		} else if (!strcmp(key, "authorization")) {
+			const ts_yaml_key keys[] = {
+			    TS_YAML_KEY("type", TS_YAML_KEY_STR, &h->auth_type),
+			    TS_YAML_KEY("credentials", TS_YAML_KEY_STR, &h->auth_credentials),
+			    TS_YAML_KEY_FN("credentials_file", secret_key, &h->auth_credentials),
+			    TS_YAML_KEYS_END};
 			n_auth++;
-			if ((rc = want_map(c, v, w, err)))
-				break;
 			h->basic_user = h->basic_password = NULL;
 			h->auth_type = "Bearer";
 			h->auth_credentials = NULL;
-			for (size_t j = 0; !rc && j < v->n; j++) {
-				const char *ak = v->keys[j]->scalar;
-				char w2[WHAT_MAX];
-				whatf(w2, sizeof(w2), "%s.%s", w, ak);
-				if (!strcmp(ak, "type"))
-					rc = get_str(c, v->items[j], w2, &h->auth_type, err);
-				else if (!strcmp(ak, "credentials"))
-					rc = get_str(c, v->items[j], w2, &h->auth_credentials, err);
-				else if (!strcmp(ak, "credentials_file"))
-					rc = read_secret(c, v->items[j], w2, &h->auth_credentials,
-							 err);
-				else
-					rc = unknown_key(c, v->keys[j], w, err);
-			}
+			rc = ts_yaml_keys(&c->r, v, w, keys, c, err);
 			if (!rc && !strcasecmp(h->auth_type, "basic"))
-				rc = ts_yaml_error(c->d, v, err, TS_EINVAL,
+				rc = ts_yaml_error(c->r.doc, v, err, TS_EINVAL,
 						   "%s.type: authorization type cannot be set to "
 						   "\"basic\", use \"basic_auth\" instead",
 						   w);
@@ -465,7 +405,7 @@ static int parse_http(pctx *c, const ts_yaml_node *m, const char *what, alert_nc
 			n_auth++;
 			h->basic_user = h->basic_password = NULL;
 			h->auth_type = "Bearer";
-			rc = get_str(c, v, w, &h->auth_credentials, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &h->auth_credentials, err);
 		} else if (!strcmp(key, "bearer_token_file")) {
 			n_auth++;
 			h->basic_user = h->basic_password = NULL;
@@ -475,21 +415,21 @@ static int parse_http(pctx *c, const ts_yaml_node *m, const char *what, alert_nc
 			rc = parse_tls(c, v, w, &h->ca_file, &h->cert_file, &h->key_file,
 				       &h->is_insecure, err);
 		} else if (!strcmp(key, "follow_redirects")) {
-			rc = ts_yaml_bool(c->d, v, w, &h->follow_redirects, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &h->follow_redirects, err);
 		} else if (!strcmp(key, "proxy_url")) {
-			rc = get_str(c, v, w, &h->proxy_url, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &h->proxy_url, err);
 		} else if (!strcmp(key, "enable_http2")) {
 			bool ignored;
-			rc = ts_yaml_bool(c->d, v, w, &ignored, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &ignored, err);
 		} else if (!strcmp(key, "oauth2") || !strcmp(key, "no_proxy") ||
 			   !strcmp(key, "proxy_from_environment") ||
 			   !strcmp(key, "proxy_connect_header")) {
-			rc = unsupported(c, k, what, err);
+			rc = ts_yaml_unsupported(&c->r, k, what, err);
 		} else {
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 		}
 		if (!rc && n_auth > 1)
-			rc = ts_yaml_error(c->d, k, err, TS_EINVAL,
+			rc = ts_yaml_error(c->r.doc, k, err, TS_EINVAL,
 					   "%s: at most one of basic_auth, authorization and "
 					   "bearer_token(_file) may be configured",
 					   what);
@@ -499,49 +439,56 @@ static int parse_http(pctx *c, const ts_yaml_node *m, const char *what, alert_nc
 
 /* ================================================================ global */
 
+/* parse_http as a TS_YAML_KEY_FUNC handler (ctx: the pctx). */
+static int http_key(void *ctx, const ts_yaml_node *v, const char *what, void *out, ts_err *err)
+{
+	return parse_http(ctx, v, what, out, err);
+}
+
+/* A duration that must be above 0. */
+static int positive_ms(void *ctx, const ts_yaml_node *v, const char *what, void *out, ts_err *err)
+{
+	const pctx *c = ctx;
+	int64_t *ms = out;
+	int rc = ts_yaml_duration(c->r.doc, v, what, ms, err);
+	if (!rc && *ms <= 0)
+		rc = ts_yaml_error(c->r.doc, v, err, TS_EINVAL, "%s: must be positive", what);
+	return rc;
+}
+
 static int parse_global(pctx *c, const ts_yaml_node *m, const char *what, ts_err *err)
 {
-	static const char *const ignored[] = {"slack_api_url",     "slack_api_url_file",
-					      "victorops_api_key", "victorops_api_key_file",
-					      "victorops_api_url", "pagerduty_url",
-					      "opsgenie_api_key",  "opsgenie_api_key_file",
-					      "opsgenie_api_url",  "wechat_api_url",
-					      "wechat_api_secret", "wechat_api_corp_id",
-					      "telegram_api_url",  "webex_api_url",
-					      "pushover_api_url",  NULL};
-	int rc = want_map(c, m, what, err);
-	for (size_t i = 0; !rc && i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
-		if (!strcmp(key, "resolve_timeout"))
-			rc = ts_yaml_duration(c->d, v, w, &c->g.resolve_timeout_ms, err);
-		else if (!strcmp(key, "smtp_from"))
-			rc = get_str(c, v, w, &c->g.smtp_from, err);
-		else if (!strcmp(key, "smtp_hello"))
-			rc = get_str(c, v, w, &c->g.smtp_hello, err);
-		else if (!strcmp(key, "smtp_smarthost"))
-			rc = get_str(c, v, w, &c->g.smtp_smarthost, err);
-		else if (!strcmp(key, "smtp_auth_username"))
-			rc = get_str(c, v, w, &c->g.smtp_user, err);
-		else if (!strcmp(key, "smtp_auth_password"))
-			rc = get_str(c, v, w, &c->g.smtp_pass, err);
-		else if (!strcmp(key, "smtp_auth_password_file"))
-			rc = read_secret(c, v, w, &c->g.smtp_pass, err);
-		else if (!strcmp(key, "smtp_auth_identity"))
-			rc = get_str(c, v, w, &c->g.smtp_identity, err);
-		else if (!strcmp(key, "smtp_require_tls"))
-			rc = ts_yaml_bool(c->d, v, w, &c->g.smtp_require_tls, err);
-		else if (!strcmp(key, "http_config"))
-			rc = parse_http(c, v, w, &c->g.http, err);
-		else if (!strcmp(key, "smtp_auth_secret"))
-			rc = unsupported(c, k, what, err);
-		else if (!key_in(key, ignored))
-			rc = unknown_key(c, k, what, err);
-	}
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("resolve_timeout", TS_YAML_KEY_DURATION, &c->g.resolve_timeout_ms),
+	    TS_YAML_KEY("smtp_from", TS_YAML_KEY_STR, &c->g.smtp_from),
+	    TS_YAML_KEY("smtp_hello", TS_YAML_KEY_STR, &c->g.smtp_hello),
+	    TS_YAML_KEY("smtp_smarthost", TS_YAML_KEY_STR, &c->g.smtp_smarthost),
+	    TS_YAML_KEY("smtp_auth_username", TS_YAML_KEY_STR, &c->g.smtp_user),
+	    TS_YAML_KEY("smtp_auth_password", TS_YAML_KEY_STR, &c->g.smtp_pass),
+	    TS_YAML_KEY_FN("smtp_auth_password_file", secret_key, &c->g.smtp_pass),
+	    TS_YAML_KEY("smtp_auth_identity", TS_YAML_KEY_STR, &c->g.smtp_identity),
+	    TS_YAML_KEY("smtp_require_tls", TS_YAML_KEY_BOOL, &c->g.smtp_require_tls),
+	    TS_YAML_KEY_FN("http_config", http_key, &c->g.http),
+	    TS_YAML_KEY("smtp_auth_secret", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    /* only configure integrations Strata lacks: accepted and unused */
+	    TS_YAML_KEY("slack_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("slack_api_url_file", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("victorops_api_key", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("victorops_api_key_file", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("victorops_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("pagerduty_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("opsgenie_api_key", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("opsgenie_api_key_file", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("opsgenie_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("wechat_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("wechat_api_secret", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("wechat_api_corp_id", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("telegram_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("webex_api_url", TS_YAML_KEY_IGNORED, NULL),
+	    TS_YAML_KEY("pushover_api_url", TS_YAML_KEY_IGNORED, NULL), TS_YAML_KEYS_END};
+	int rc = ts_yaml_keys(&c->r, m, what, keys, c, err);
 	if (!rc && c->g.resolve_timeout_ms <= 0)
-		rc = ts_yaml_error(c->d, ts_yaml_get(m, "resolve_timeout"), err, TS_EINVAL,
+		rc = ts_yaml_error(c->r.doc, ts_yaml_get(m, "resolve_timeout"), err, TS_EINVAL,
 				   "%s.resolve_timeout: must be positive", what);
 	return rc;
 }
@@ -563,33 +510,23 @@ static int parse_webhook(pctx *c, const ts_yaml_node *m, const char *what,
 	it->send_resolved = true;
 	it->u.webhook = w;
 	w->http = c->g.http;
-	int rc = want_map(c, m, what, err);
-	for (size_t i = 0; !rc && i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char wh[WHAT_MAX];
-		whatf(wh, sizeof(wh), "%s.%s", what, k->scalar);
-		if (!strcmp(k->scalar, "url"))
-			rc = get_str(c, v, wh, &w->url, err);
-		else if (!strcmp(k->scalar, "send_resolved"))
-			rc = ts_yaml_bool(c->d, v, wh, &it->send_resolved, err);
-		else if (!strcmp(k->scalar, "max_alerts"))
-			rc = ts_yaml_int(c->d, v, wh, 0, INT32_MAX, &w->max_alerts, err);
-		else if (!strcmp(k->scalar, "http_config"))
-			rc = parse_http(c, v, wh, &w->http, err);
-		else if (!strcmp(k->scalar, "url_file"))
-			rc = unsupported(c, k, what, err);
-		else
-			rc = unknown_key(c, k, what, err);
-	}
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("url", TS_YAML_KEY_STR, &w->url),
+	    TS_YAML_KEY("send_resolved", TS_YAML_KEY_BOOL, &it->send_resolved),
+	    TS_YAML_KEY_RANGE("max_alerts", &w->max_alerts, 0, INT32_MAX),
+	    TS_YAML_KEY_FN("http_config", http_key, &w->http),
+	    TS_YAML_KEY("url_file", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEYS_END};
+	int rc = ts_yaml_keys(&c->r, m, what, keys, c, err);
 	if (rc)
 		return rc;
 	if (!w->url)
-		return ts_yaml_error(c->d, m, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 				     "%s: one of url or url_file must be "
 				     "configured",
 				     what);
 	if (strncmp(w->url, "http://", 7) && strncmp(w->url, "https://", 8))
-		return ts_yaml_error(c->d, ts_yaml_get(m, "url"), err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, ts_yaml_get(m, "url"), err, TS_EINVAL,
 				     "%s.url: unsupported scheme in '%s' (want http or https)",
 				     what, w->url);
 	return TS_OK;
@@ -600,7 +537,7 @@ static int literal(pctx *c, const ts_yaml_node *v, const char *what, const char 
 		   const char **out, ts_err *err)
 {
 	const char *s;
-	int rc = ts_yaml_str(c->d, v, what, &s, err);
+	int rc = ts_yaml_str(c->r.doc, v, what, &s, err);
 	if (rc)
 		return rc;
 	if (dflt_tmpl && strstr(s, dflt_tmpl) && has_template(s)) {
@@ -608,11 +545,11 @@ static int literal(pctx *c, const ts_yaml_node *v, const char *what, const char 
 		return TS_OK;
 	}
 	if (has_template(s))
-		return ts_yaml_error(c->d, v, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, v, err, TS_EINVAL,
 				     "%s: templates are not supported by Strata (use literal "
 				     "text or leave the default)",
 				     what);
-	return (*out = dup_str(c, s)) ? TS_OK : oom(err);
+	return (*out = ts_yaml_strdup(&c->r, s)) ? TS_OK : oom(err);
 }
 
 static int parse_email(pctx *c, const ts_yaml_node *m, const char *what, alert_ncfg_integration *it,
@@ -631,32 +568,32 @@ static int parse_email(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 	e->auth_password = c->g.smtp_pass;
 	e->auth_identity = c->g.smtp_identity;
 	e->require_tls = c->g.smtp_require_tls;
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, key);
 		if (!strcmp(key, "to"))
 			rc = literal(c, v, w, NULL, &e->to, err);
 		else if (!strcmp(key, "from"))
 			rc = literal(c, v, w, NULL, &e->from, err);
 		else if (!strcmp(key, "hello"))
-			rc = get_str(c, v, w, &e->hello, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &e->hello, err);
 		else if (!strcmp(key, "smarthost"))
-			rc = get_str(c, v, w, &e->smarthost, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &e->smarthost, err);
 		else if (!strcmp(key, "auth_username"))
-			rc = get_str(c, v, w, &e->auth_username, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &e->auth_username, err);
 		else if (!strcmp(key, "auth_password"))
-			rc = get_str(c, v, w, &e->auth_password, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &e->auth_password, err);
 		else if (!strcmp(key, "auth_password_file"))
 			rc = read_secret(c, v, w, &e->auth_password, err);
 		else if (!strcmp(key, "auth_identity"))
-			rc = get_str(c, v, w, &e->auth_identity, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &e->auth_identity, err);
 		else if (!strcmp(key, "require_tls"))
-			rc = ts_yaml_bool(c->d, v, w, &e->require_tls, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &e->require_tls, err);
 		else if (!strcmp(key, "send_resolved"))
-			rc = ts_yaml_bool(c->d, v, w, &it->send_resolved, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &it->send_resolved, err);
 		else if (!strcmp(key, "tls_config"))
 			rc = parse_tls(c, v, w, &e->ca_file, NULL, NULL, &e->is_insecure, err);
 		else if (!strcmp(key, "html"))
@@ -664,34 +601,35 @@ static int parse_email(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 		else if (!strcmp(key, "text"))
 			rc = literal(c, v, w, "email.default.text", &e->text, err);
 		else if (!strcmp(key, "headers")) {
-			if ((rc = want_map(c, v, w, err)))
+			if ((rc = ts_yaml_want_map(c->r.doc, v, w, err)))
 				break;
 			e->headers = alloc(c, v->n * sizeof(*e->headers));
 			if (!e->headers)
 				return oom(err);
 			for (size_t j = 0; !rc && j < v->n; j++) {
 				const char *hn = v->keys[j]->scalar;
-				char w2[WHAT_MAX];
-				whatf(w2, sizeof(w2), "%s.%s", w, hn);
+				char w2[TS_YAML_WHAT_MAX];
+				ts_yaml_what(w2, sizeof(w2), "%s.%s", w, hn);
 				for (const char *p = hn; *p && !rc; p++)
 					if (*p <= ' ' || *p == ':' || (unsigned char)*p >= 127)
-						rc = ts_yaml_error(c->d, v->keys[j], err, TS_EINVAL,
+						rc = ts_yaml_error(c->r.doc, v->keys[j], err,
+								   TS_EINVAL,
 								   "%s: invalid header name", w2);
 				for (size_t x = 0; !rc && x < j; x++)
 					if (!strcasecmp(e->headers[x].name, hn))
-						rc = ts_yaml_error(c->d, v->keys[j], err, TS_EINVAL,
-								   "%s: duplicate header \"%s\"", w,
-								   hn);
+						rc = ts_yaml_error(
+						    c->r.doc, v->keys[j], err, TS_EINVAL,
+						    "%s: duplicate header \"%s\"", w, hn);
 				if (rc)
 					break;
-				e->headers[j].name = dup_str(c, hn);
+				e->headers[j].name = ts_yaml_strdup(&c->r, hn);
 				rc = literal(c, v->items[j], w2,
 					     !strcasecmp(hn, "subject") ? "email.default.subject"
 									: NULL,
 					     &e->headers[j].value, err);
 				if (!rc && e->headers[j].value &&
 				    strpbrk(e->headers[j].value, "\r\n"))
-					rc = ts_yaml_error(c->d, v->items[j], err, TS_EINVAL,
+					rc = ts_yaml_error(c->r.doc, v->items[j], err, TS_EINVAL,
 							   "%s: header values cannot contain line "
 							   "breaks",
 							   w2);
@@ -706,21 +644,21 @@ static int parse_email(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 					e->headers[n++] = e->headers[j];
 			e->n_headers = n;
 		} else if (!strcmp(key, "auth_secret"))
-			rc = unsupported(c, k, what, err);
+			rc = ts_yaml_unsupported(&c->r, k, what, err);
 		else
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 	}
 	if (rc)
 		return rc;
 	if (!e->to || !e->to[0])
-		return ts_yaml_error(c->d, m, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 				     "%s: missing to address in email config", what);
 	if (!e->from || !e->from[0])
-		return ts_yaml_error(c->d, m, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 				     "%s: no global SMTP from set and no from in email config",
 				     what);
 	if (!e->smarthost || !e->smarthost[0])
-		return ts_yaml_error(c->d, m, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 				     "%s: no global SMTP smarthost set and no smarthost in email "
 				     "config",
 				     what);
@@ -730,7 +668,7 @@ static int parse_email(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 	if (ts_config_split_hostport(e->smarthost, host, sizeof(host), &port, &e2) || !host[0] ||
 	    port == 0)
 		return ts_yaml_error(
-		    c->d, ts_yaml_get(m, "smarthost") ? ts_yaml_get(m, "smarthost") : m, err,
+		    c->r.doc, ts_yaml_get(m, "smarthost") ? ts_yaml_get(m, "smarthost") : m, err,
 		    TS_EINVAL, "%s.smarthost: '%s' is not host:port", what, e->smarthost);
 	return TS_OK;
 }
@@ -742,43 +680,42 @@ static int parse_receiver(pctx *c, const ts_yaml_node *m, const char *what, aler
 	    "slack_configs",    "pagerduty_configs", "opsgenie_configs", "wechat_configs",
 	    "pushover_configs", "victorops_configs", "sns_configs",      "telegram_configs",
 	    "webex_configs",    "discord_configs",   "msteams_configs",  NULL};
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	const ts_yaml_node *wh = NULL, *em = NULL;
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, k->scalar);
 		if (!strcmp(k->scalar, "name"))
-			rc = get_str(c, v, w, &r->name, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &r->name, err);
 		else if (!strcmp(k->scalar, "webhook_configs"))
-			wh = v, rc = ts_yaml_is_null(v) ? TS_OK : want_seq(c, v, w, err);
+			rc = opt_seq(c, wh = v, w, err);
 		else if (!strcmp(k->scalar, "email_configs"))
-			em = v, rc = ts_yaml_is_null(v) ? TS_OK : want_seq(c, v, w, err);
+			rc = opt_seq(c, em = v, w, err);
 		else if (key_in(k->scalar, other))
-			rc = ts_yaml_is_null(v) || (v->type == TS_YAML_SEQ && v->n == 0)
-				 ? TS_OK
-				 : unsupported(c, k, what, err);
+			rc = empty_or_unsupported(c, k, v, what, err);
 		else
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 	}
 	if (rc)
 		return rc;
 	if (!r->name || !r->name[0])
-		return ts_yaml_error(c->d, m, err, TS_EINVAL, "%s: missing name of receiver", what);
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL, "%s: missing name of receiver",
+				     what);
 	size_t nw = wh && wh->type == TS_YAML_SEQ ? wh->n : 0;
 	size_t ne = em && em->type == TS_YAML_SEQ ? em->n : 0;
 	r->integ = alloc(c, (nw + ne) * sizeof(*r->integ));
 	if (!r->integ)
 		return oom(err);
 	for (size_t i = 0; i < nw + ne; i++) {
-		char w[WHAT_MAX];
+		char w[TS_YAML_WHAT_MAX];
 		alert_ncfg_integration *it = &r->integ[i];
 		if (i < nw) {
-			whatf(w, sizeof(w), "%s.webhook_configs[%zu]", what, i);
+			ts_yaml_what(w, sizeof(w), "%s.webhook_configs[%zu]", what, i);
 			it->index = (uint32_t)i;
 			rc = parse_webhook(c, wh->items[i], w, it, err);
 		} else {
-			whatf(w, sizeof(w), "%s.email_configs[%zu]", what, i - nw);
+			ts_yaml_what(w, sizeof(w), "%s.email_configs[%zu]", what, i - nw);
 			it->index = (uint32_t)(i - nw);
 			rc = parse_email(c, em->items[i - nw], w, it, err);
 		}
@@ -812,8 +749,9 @@ static int parse_route(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 		       int depth, alert_ncfg_route **out, ts_err *err)
 {
 	if (depth > MAX_ROUTE_DEPTH)
-		return ts_yaml_error(c->d, m, err, TS_ELIMIT, "%s: routes nested too deeply", what);
-	int rc = want_map(c, m, what, err);
+		return ts_yaml_error(c->r.doc, m, err, TS_ELIMIT, "%s: routes nested too deeply",
+				     what);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	alert_ncfg_route *r = alloc(c, sizeof(*r));
@@ -838,21 +776,21 @@ static int parse_route(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, key);
 		if (!strcmp(key, "receiver"))
-			rc = get_str(c, v, w, &r->receiver, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &r->receiver, err);
 		else if (!strcmp(key, "group_by"))
 			rc = parse_names(c, v, w, true, &r->group_by, &r->n_group_by,
 					 &r->is_group_by_all, err);
 		else if (!strcmp(key, "group_wait"))
-			rc = ts_yaml_duration(c->d, v, w, &r->group_wait_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &r->group_wait_ms, err);
 		else if (!strcmp(key, "group_interval"))
-			rc = ts_yaml_duration(c->d, v, w, &r->group_interval_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &r->group_interval_ms, err);
 		else if (!strcmp(key, "repeat_interval"))
-			rc = ts_yaml_duration(c->d, v, w, &r->repeat_interval_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &r->repeat_interval_ms, err);
 		else if (!strcmp(key, "continue"))
-			rc = ts_yaml_bool(c->d, v, w, &r->is_continue, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &r->is_continue, err);
 		else if (!strcmp(key, "matchers"))
 			mlist = v;
 		else if (!strcmp(key, "match"))
@@ -860,38 +798,36 @@ static int parse_route(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 		else if (!strcmp(key, "match_re"))
 			mre = v;
 		else if (!strcmp(key, "routes"))
-			routes = v, rc = ts_yaml_is_null(v) ? TS_OK : want_seq(c, v, w, err);
+			rc = opt_seq(c, routes = v, w, err);
 		else if (!strcmp(key, "mute_time_intervals") ||
 			 !strcmp(key, "active_time_intervals"))
-			rc = ts_yaml_is_null(v) || (v->type == TS_YAML_SEQ && v->n == 0)
-				 ? TS_OK
-				 : unsupported(c, k, what, err);
+			rc = empty_or_unsupported(c, k, v, what, err);
 		else
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 	}
 	if (rc)
 		return rc;
-	char w[WHAT_MAX];
-	whatf(w, sizeof(w), "%s.matchers", what);
+	char w[TS_YAML_WHAT_MAX];
+	ts_yaml_what(w, sizeof(w), "%s.matchers", what);
 	if ((rc = parse_matcher_set(c, mlist, meq, mre, w, &r->matchers, &r->n_matchers, err)))
 		return rc;
 	if (!parent) {
 		if (!r->receiver || !r->receiver[0])
-			return ts_yaml_error(c->d, m, err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 					     "%s: root route must specify a default receiver",
 					     what);
 		if (r->n_matchers)
-			return ts_yaml_error(c->d, m, err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 					     "%s: root route must not have any matchers", what);
 		if (r->is_continue)
-			return ts_yaml_error(c->d, m, err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 					     "%s: cannot have continue in root route", what);
 	}
 	static const char *const timers[] = {"group_wait", "group_interval", "repeat_interval"};
 	int64_t vals[] = {r->group_wait_ms, r->group_interval_ms, r->repeat_interval_ms};
 	for (int i = 0; i < 3; i++)
 		if (vals[i] < 0 || (i > 0 && vals[i] == 0))
-			return ts_yaml_error(c->d, ts_yaml_get(m, timers[i]), err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, ts_yaml_get(m, timers[i]), err, TS_EINVAL,
 					     "%s.%s: must be positive", what, timers[i]);
 	if ((rc = route_key(c, r, err)))
 		return rc;
@@ -900,7 +836,7 @@ static int parse_route(pctx *c, const ts_yaml_node *m, const char *what, alert_n
 	if (!r->routes)
 		return oom(err);
 	for (size_t i = 0; i < nr; i++) {
-		whatf(w, sizeof(w), "%s.routes[%zu]", what, i);
+		ts_yaml_what(w, sizeof(w), "%s.routes[%zu]", what, i);
 		if ((rc = parse_route(c, routes->items[i], w, r, depth + 1, &r->routes[i], err)))
 			return rc;
 	}
@@ -919,7 +855,7 @@ static void index_routes(alert_ncfg_route *r, alert_ncfg_route **v)
 static int check_receivers(pctx *c, const alert_ncfg_route *r, const ts_yaml_node *rn, ts_err *err)
 {
 	if (!alert_ncfg_receiver_get(c->c, r->receiver))
-		return ts_yaml_error(c->d, rn, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, rn, err, TS_EINVAL,
 				     "route: undefined receiver \"%s\" used in route", r->receiver);
 	for (size_t i = 0; i < r->n_routes; i++) {
 		const ts_yaml_node *rs = ts_yaml_get(rn, "routes");
@@ -937,14 +873,14 @@ static int check_receivers(pctx *c, const alert_ncfg_route *r, const ts_yaml_nod
 static int parse_inhibit(pctx *c, const ts_yaml_node *m, const char *what, alert_ncfg_inhibit *ih,
 			 ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	const ts_yaml_node *sm = NULL, *sme = NULL, *smr = NULL, *tm = NULL, *tme = NULL,
 			   *tmr = NULL;
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, key);
 		if (!strcmp(key, "source_matchers"))
 			sm = v;
 		else if (!strcmp(key, "source_match"))
@@ -960,13 +896,13 @@ static int parse_inhibit(pctx *c, const ts_yaml_node *m, const char *what, alert
 		else if (!strcmp(key, "equal"))
 			rc = parse_names(c, v, w, false, &ih->equal, &ih->n_equal, NULL, err);
 		else
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 	}
-	char w[WHAT_MAX];
-	whatf(w, sizeof(w), "%s.source_matchers", what);
+	char w[TS_YAML_WHAT_MAX];
+	ts_yaml_what(w, sizeof(w), "%s.source_matchers", what);
 	if (!rc)
 		rc = parse_matcher_set(c, sm, sme, smr, w, &ih->source, &ih->n_source, err);
-	whatf(w, sizeof(w), "%s.target_matchers", what);
+	ts_yaml_what(w, sizeof(w), "%s.target_matchers", what);
 	if (!rc)
 		rc = parse_matcher_set(c, tm, tme, tmr, w, &ih->target, &ih->n_target, err);
 	return rc;
@@ -980,13 +916,13 @@ static int parse_am(pctx *c, const ts_yaml_node *root, const char *what, ts_err 
 	c->g.resolve_timeout_ms = 5 * 60 * 1000;
 	c->g.smtp_require_tls = true;
 	c->g.http.follow_redirects = true;
-	int rc = want_map(c, root, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, root, what, err);
 	if (rc)
 		return rc;
-	char w[WHAT_MAX];
+	char w[TS_YAML_WHAT_MAX];
 	const ts_yaml_node *g = ts_yaml_get(root, "global");
 	if (g && !ts_yaml_is_null(g)) {
-		whatf(w, sizeof(w), "%s%sglobal", what, what[0] ? "." : "");
+		ts_yaml_what(w, sizeof(w), "%s%sglobal", what, what[0] ? "." : "");
 		if ((rc = parse_global(c, g, w, err)))
 			return rc;
 	}
@@ -1005,37 +941,37 @@ static int parse_am(pctx *c, const ts_yaml_node *root, const char *what, ts_err 
 			recv = v;
 		else if (!strcmp(key, "templates") || !strcmp(key, "time_intervals") ||
 			 !strcmp(key, "mute_time_intervals")) {
-			if (!ts_yaml_is_null(v) && !(v->type == TS_YAML_SEQ && v->n == 0))
-				return unsupported(c, k, what[0] ? what : "config", err);
+			if ((rc = empty_or_unsupported(c, k, v, what[0] ? what : "config", err)))
+				return rc;
 		} else {
-			return unknown_key(c, k, what[0] ? what : "config", err);
+			return ts_yaml_unknown_key(c->r.doc, k, what[0] ? what : "config", err);
 		}
 	}
 	/* receivers */
-	whatf(w, sizeof(w), "%s%sreceivers", what, what[0] ? "." : "");
-	if (recv && !ts_yaml_is_null(recv) && (rc = want_seq(c, recv, w, err)))
+	ts_yaml_what(w, sizeof(w), "%s%sreceivers", what, what[0] ? "." : "");
+	if (recv && !ts_yaml_is_null(recv) && (rc = ts_yaml_want_seq(c->r.doc, recv, w, err)))
 		return rc;
 	size_t nrecv = recv && recv->type == TS_YAML_SEQ ? recv->n : 0;
 	cf->receivers = alloc(c, nrecv * sizeof(*cf->receivers));
 	if (!cf->receivers)
 		return oom(err);
 	for (size_t i = 0; i < nrecv; i++) {
-		char wr[WHAT_MAX];
-		whatf(wr, sizeof(wr), "%s[%zu]", w, i);
+		char wr[TS_YAML_WHAT_MAX];
+		ts_yaml_what(wr, sizeof(wr), "%s[%zu]", w, i);
 		if ((rc = parse_receiver(c, recv->items[i], wr, &cf->receivers[i], err)))
 			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(cf->receivers[j].name, cf->receivers[i].name))
-				return ts_yaml_error(c->d, recv->items[i], err, TS_EINVAL,
+				return ts_yaml_error(c->r.doc, recv->items[i], err, TS_EINVAL,
 						     "%s: notification config name \"%s\" is not "
 						     "unique",
 						     wr, cf->receivers[i].name);
 		cf->n_receivers = i + 1;
 	}
 	/* route */
-	whatf(w, sizeof(w), "%s%sroute", what, what[0] ? "." : "");
+	ts_yaml_what(w, sizeof(w), "%s%sroute", what, what[0] ? "." : "");
 	if (!route || ts_yaml_is_null(route))
-		return ts_yaml_error(c->d, root, err, TS_EINVAL, "%s: no routes provided", w);
+		return ts_yaml_error(c->r.doc, root, err, TS_EINVAL, "%s: no routes provided", w);
 	if ((rc = parse_route(c, route, w, NULL, 0, &cf->root, err)))
 		return rc;
 	cf->n_routes = c->n_routes;
@@ -1046,16 +982,16 @@ static int parse_am(pctx *c, const ts_yaml_node *root, const char *what, ts_err 
 	if ((rc = check_receivers(c, cf->root, route, err)))
 		return rc;
 	/* inhibit rules */
-	whatf(w, sizeof(w), "%s%sinhibit_rules", what, what[0] ? "." : "");
+	ts_yaml_what(w, sizeof(w), "%s%sinhibit_rules", what, what[0] ? "." : "");
 	if (inh && !ts_yaml_is_null(inh)) {
-		if ((rc = want_seq(c, inh, w, err)))
+		if ((rc = ts_yaml_want_seq(c->r.doc, inh, w, err)))
 			return rc;
 		cf->inhibits = alloc(c, inh->n * sizeof(*cf->inhibits));
 		if (!cf->inhibits)
 			return oom(err);
 		for (size_t i = 0; i < inh->n; i++) {
-			char wi[WHAT_MAX];
-			whatf(wi, sizeof(wi), "%s[%zu]", w, i);
+			char wi[TS_YAML_WHAT_MAX];
+			ts_yaml_what(wi, sizeof(wi), "%s[%zu]", w, i);
 			if ((rc = parse_inhibit(c, inh->items[i], wi, &cf->inhibits[i], err)))
 				return rc;
 			cf->n_inhibits = i + 1;
@@ -1118,7 +1054,7 @@ int alert_ncfg_parse(const char *name, const char *text, size_t len, alert_ncfg 
 		ts_yaml_free(doc);
 		return oom(err);
 	}
-	pctx c = {.d = doc, .c = cf};
+	pctx c = ctx_new(doc, cf, NULL);
 	const ts_yaml_node *root = ts_yaml_root(doc);
 	if (!root)
 		rc = ts_err_set(err, TS_EINVAL, "%s: empty Alertmanager config", name);
@@ -1139,85 +1075,59 @@ static int parse_strata(pctx *c, const ts_yaml_node *sec, const ts_yaml_node **a
 			const char **am_file, const ts_yaml_node **file_node, ts_err *err)
 {
 	alert_ncfg *cf = c->c;
-	int rc = want_map(c, sec, "alerting", err);
+	int rc = ts_yaml_want_map(c->r.doc, sec, "alerting", err);
 	for (size_t i = 0; !rc && i < sec->n; i++) {
 		const ts_yaml_node *k = sec->keys[i], *v = sec->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "alerting.%s", key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "alerting.%s", key);
 		if (!strcmp(key, "config")) {
 			*am_inline = v;
 		} else if (!strcmp(key, "config_file")) {
 			*file_node = v;
-			rc = get_path(c, v, w, am_file, err);
+			rc = ts_yaml_copy_path(&c->r, v, w, am_file, err);
 		} else if (!strcmp(key, "external_url")) {
-			rc = get_str(c, v, w, &cf->external_url, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &cf->external_url, err);
 		} else if (!strcmp(key, "retention")) {
-			rc = ts_yaml_duration(c->d, v, w, &cf->retention_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &cf->retention_ms, err);
 		} else if (!strcmp(key, "alertmanagers")) {
-			rc = ts_yaml_is_null(v) ? TS_OK : want_seq(c, v, w, err);
+			rc = opt_seq(c, v, w, err);
 			if (rc || ts_yaml_is_null(v))
 				continue;
 			cf->alertmanagers = alloc(c, v->n * sizeof(char *));
 			if (!cf->alertmanagers)
 				return oom(err);
 			for (size_t j = 0; !rc && j < v->n; j++) {
-				char w2[WHAT_MAX];
-				whatf(w2, sizeof(w2), "%s[%zu]", w, j);
-				rc = get_str(c, v->items[j], w2, &cf->alertmanagers[j], err);
+				char w2[TS_YAML_WHAT_MAX];
+				ts_yaml_what(w2, sizeof(w2), "%s[%zu]", w, j);
+				rc = ts_yaml_copy_str(&c->r, v->items[j], w2, &cf->alertmanagers[j],
+						      err);
 				if (!rc && strncmp(cf->alertmanagers[j], "http://", 7) &&
 				    strncmp(cf->alertmanagers[j], "https://", 8))
-					rc = ts_yaml_error(c->d, v->items[j], err, TS_EINVAL,
+					rc = ts_yaml_error(c->r.doc, v->items[j], err, TS_EINVAL,
 							   "%s: want an http(s) URL", w2);
 				cf->n_alertmanagers = j + 1;
 			}
 		} else if (!strcmp(key, "outbox")) {
-			if ((rc = want_map(c, v, w, err)))
-				break;
-			for (size_t j = 0; !rc && j < v->n; j++) {
-				const char *ok = v->keys[j]->scalar;
-				char w2[WHAT_MAX];
-				int64_t *dst = !strcmp(ok, "max_age") ? &cf->outbox_max_age_ms
-					       : !strcmp(ok, "retry_initial")
-						   ? &cf->retry_initial_ms
-					       : !strcmp(ok, "retry_max") ? &cf->retry_max_ms
-					       : !strcmp(ok, "timeout")   ? &cf->send_timeout_ms
-									  : NULL;
-				whatf(w2, sizeof(w2), "%s.%s", w, ok);
-				if (!dst)
-					rc = unknown_key(c, v->keys[j], w, err);
-				else if (!(rc =
-					       ts_yaml_duration(c->d, v->items[j], w2, dst, err)) &&
-					 *dst <= 0)
-					rc = ts_yaml_error(c->d, v->items[j], err, TS_EINVAL,
-							   "%s: must be positive", w2);
-			}
+			const ts_yaml_key keys[] = {
+			    TS_YAML_KEY_FN("max_age", positive_ms, &cf->outbox_max_age_ms),
+			    TS_YAML_KEY_FN("retry_initial", positive_ms, &cf->retry_initial_ms),
+			    TS_YAML_KEY_FN("retry_max", positive_ms, &cf->retry_max_ms),
+			    TS_YAML_KEY_FN("timeout", positive_ms, &cf->send_timeout_ms),
+			    TS_YAML_KEYS_END};
+			rc = ts_yaml_keys(&c->r, v, w, keys, c, err);
 		} else if (!strcmp(key, "rate_limit")) {
-			if ((rc = want_map(c, v, w, err)))
-				break;
-			for (size_t j = 0; !rc && j < v->n; j++) {
-				const char *rk = v->keys[j]->scalar;
-				char w2[WHAT_MAX];
-				whatf(w2, sizeof(w2), "%s.%s", w, rk);
-				if (!strcmp(rk, "notifications"))
-					rc = ts_yaml_int(c->d, v->items[j], w2, 0, 1000000,
-							 &cf->rate_limit, err);
-				else if (!strcmp(rk, "interval")) {
-					rc = ts_yaml_duration(c->d, v->items[j], w2,
-							      &cf->rate_limit_interval_ms, err);
-					if (!rc && cf->rate_limit_interval_ms <= 0)
-						rc =
-						    ts_yaml_error(c->d, v->items[j], err, TS_EINVAL,
-								  "%s: must be positive", w2);
-				} else
-					rc = unknown_key(c, v->keys[j], w, err);
-			}
+			const ts_yaml_key keys[] = {
+			    TS_YAML_KEY_RANGE("notifications", &cf->rate_limit, 0, 1000000),
+			    TS_YAML_KEY_FN("interval", positive_ms, &cf->rate_limit_interval_ms),
+			    TS_YAML_KEYS_END};
+			rc = ts_yaml_keys(&c->r, v, w, keys, c, err);
 		} else {
-			rc = unknown_key(c, k, "alerting", err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, "alerting", err);
 		}
 	}
 	if (!rc && *am_inline && *am_file)
-		rc = ts_yaml_error(c->d, *file_node, err, TS_EINVAL,
+		rc = ts_yaml_error(c->r.doc, *file_node, err, TS_EINVAL,
 				   "alerting: config and config_file are mutually exclusive");
 	return rc;
 }
@@ -1242,7 +1152,7 @@ int alert_ncfg_from_config(const ts_config *conf, alert_ncfg **out, ts_err *err)
 			goto done;
 		}
 	}
-	pctx c = {.d = ts_config_doc(conf), .c = cf, .base_dir = dir};
+	pctx c = ctx_new(ts_config_doc(conf), cf, dir);
 	const ts_yaml_node *am_inline = NULL, *file_node = NULL;
 	const char *am_file = NULL;
 	if ((rc = parse_strata(&c, sec, &am_inline, &am_file, &file_node, err)))
@@ -1261,7 +1171,7 @@ int alert_ncfg_from_config(const ts_config *conf, alert_ncfg **out, ts_err *err)
 			rc = oom(err);
 			goto done;
 		}
-		pctx fc = {.d = fdoc, .c = cf, .base_dir = dir};
+		pctx fc = ctx_new(fdoc, cf, dir);
 		if (!root)
 			rc = ts_err_set(err, TS_EINVAL, "%s: empty Alertmanager config", am_file);
 		else

@@ -27,19 +27,18 @@ answer) against the same query with a different step each time (cold: a new cach
 every time); prints cold median / warm median for both servers (goal for Strata: >= 20x).
 
 Every wait and loop is bounded in count and time (--deadline for the whole run). Servers
-listen on 127.0.0.1 only and are killed by PID on exit. Installs nothing.
+listen on 127.0.0.1 only and are killed by PID on exit; starting them (and killing them)
+is tests/integration/promql_compat.py's code, imported. Installs nothing.
 
   query_vs_prometheus.py --strata BIN [--hosts 50] [--duration 26h] [--interval 60s]
                          [--reps 20] [--shared-data DIR] [--keep]
 """
 import argparse
-import atexit
 import http.client
 import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -47,7 +46,11 @@ import tempfile
 import time
 import urllib.parse
 
-PROCS = []
+# Server start-up and the kill-on-exit list are the PromQL compatibility test's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import promql_compat as compat  # noqa: E402
+
 T0 = time.time()
 DEADLINE_S = 1200
 
@@ -59,20 +62,6 @@ def log(msg):
 def check_deadline(what):
     if time.time() - T0 > DEADLINE_S:
         raise RuntimeError("deadline of %ds exceeded during %s" % (DEADLINE_S, what))
-
-
-def kill_all():
-    for p in PROCS:
-        if p.poll() is None:
-            try:
-                p.kill()
-                p.wait(timeout=10)
-            except Exception:
-                pass
-
-
-atexit.register(kill_all)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
 def parse_duration_s(s):
@@ -146,12 +135,6 @@ def lp_to_exposition(line):
 # ---------------------------------------------------------------------------- servers
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sk:
-        sk.bind(("127.0.0.1", 0))
-        return sk.getsockname()[1]
-
-
 class Client:
     """One keep-alive HTTP/1.1 connection; reconnects once if the server closed it."""
 
@@ -175,76 +158,6 @@ class Client:
                 if attempt == 1:
                     raise
         raise RuntimeError("unreachable")
-
-
-def wait_http_ok(base, path, proc, what, seconds=90):
-    c = Client(base)
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
-        try:
-            if c.request("GET", path, timeout=2)[0] == 200:
-                return
-        except (OSError, http.client.HTTPException, RuntimeError):
-            c.conn = None
-        time.sleep(0.2)
-    raise RuntimeError("%s not ready after %ds" % (what, seconds))
-
-
-def start_prometheus(work, om_path):
-    blocks = os.path.join(work, "prom")
-    r = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", om_path,
-                        blocks], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        raise RuntimeError("promtool failed: " + r.stderr[-2000:])
-    cfg = os.path.join(work, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n")
-    for attempt in range(3):  # the free port may be taken before prometheus binds it
-        port = free_port()
-        logf = open(os.path.join(work, "prometheus.%d.log" % attempt), "w")
-        p = subprocess.Popen(["prometheus", "--config.file=" + cfg,
-                              "--storage.tsdb.path=" + blocks,
-                              "--web.listen-address=127.0.0.1:%d" % port,
-                              "--storage.tsdb.retention.time=3650d"],
-                             stdout=logf, stderr=subprocess.STDOUT)
-        PROCS.append(p)
-        url = "http://127.0.0.1:%d" % port
-        try:
-            wait_http_ok(url, "/-/ready", p, "prometheus")
-            return url, time.time()
-        except RuntimeError:
-            if attempt == 2:
-                raise
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
-
-
-def start_strata(work, binary):
-    logp = os.path.join(work, "strata.log")
-    logf = open(logp, "w")
-    p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--log-level", "warn",
-                          "--data-dir", os.path.join(work, "strata")],
-                         stdout=logf, stderr=subprocess.STDOUT)
-    PROCS.append(p)
-    port = None
-    for _ in range(300):
-        if p.poll() is not None:
-            raise RuntimeError("strata exited: " + open(logp).read()[-2000:])
-        for line in open(logp):
-            if "listening on http://127.0.0.1:" in line:
-                port = line.split("listening on http://127.0.0.1:")[1].split()[0].rstrip(")")
-                break
-        if port:
-            break
-        time.sleep(0.1)
-    if not port:
-        raise RuntimeError("strata did not start")
-    url = "http://127.0.0.1:%s" % port
-    wait_http_ok(url, "/-/ready", p, "strata")
-    return url
 
 
 def prom_metric(client, name):
@@ -384,9 +297,11 @@ def main():
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_last_s)), step_s))
 
         t = time.time()
-        prom, prom_started = start_prometheus(work, om)
+        prom = compat.start_prometheus(work, om, promtool_args=["-q"], promtool_timeout=900,
+                                       ready_s=90)
+        prom_started = time.time()
         log("prometheus: promtool + start %.1fs" % (time.time() - t))
-        strata = start_strata(work, args.strata)
+        strata = compat.start_strata(work, args.strata, ["--log-level", "warn"], ready_s=90)
         sc, pc = Client(strata), Client(prom)
         # Strata: time-major batches of about 50,000 samples.
         t = time.time()
@@ -537,11 +452,7 @@ def main():
             print("some classes returned different series counts; see above")
         return 0 if ok else 1
     finally:
-        kill_all()
-        if args.keep or not ok:
-            log("work dir kept: %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        compat.end_run(work, args.keep or not ok, log)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@
 #define DEFAULT_EVAL_INTERVAL_MS   (60 * 1000)
 #define DEFAULT_SD_REFRESH_MS      (5 * 60 * 1000)
 #define ARENA_CHUNK_BYTES          4096
-#define WHAT_MAX                   192
 
 /* ================================================================ arena */
 
@@ -88,91 +87,31 @@ void ingest_scrape_arena_free(ingest_scrape_arena *a)
 
 /* ================================================================ helpers */
 
-/* Parse state: the document, the arena results go to, and the base directory. */
+/* Parse state: the document, base directory and arena (as a reader), and the arena. */
 typedef struct pctx {
-	const ts_yaml_doc *d;
+	ts_yaml_reader r; /* strings and file names go to `a` */
 	ingest_scrape_arena *a;
-	const char *base_dir; /* NULL = current directory */
 } pctx;
 
-/* A key path for messages ("scrape_configs[2].basic_auth"), truncated if very long. */
-static void whatf(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void whatf(char *out, size_t cap, const char *fmt, ...)
+static void *arena_alloc(void *a, size_t n)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
+	return ingest_scrape_arena_alloc(a, n);
 }
 
-static int oom(ts_err *err)
+static void ctx_init(pctx *c, const ts_yaml_doc *d, ingest_scrape_arena *a, const char *base_dir)
 {
-	return ts_err_set(err, TS_ENOMEM, "out of memory reading the scrape config");
+	*c = (pctx){.r = {.doc = d,
+			  .base_dir = base_dir,
+			  .name = "scrape config",
+			  .doc_ref = "docs/formats/scrape.md",
+			  .alloc = arena_alloc,
+			  .arena = a},
+		    .a = a};
 }
 
-static char *dup_str(pctx *c, const char *s)
+static int oom(pctx *c, ts_err *err)
 {
-	return ingest_scrape_arena_strndup(c->a, s, strlen(s));
-}
-
-/* A string setting copied into the arena. */
-static int get_str(pctx *c, const ts_yaml_node *v, const char *what, const char **out, ts_err *err)
-{
-	const char *s;
-	int rc = ts_yaml_str(c->d, v, what, &s, err);
-	if (rc)
-		return rc;
-	if (!(*out = dup_str(c, s)))
-		return oom(err);
-	return TS_OK;
-}
-
-/* A file name setting, resolved against the config's directory. */
-static int get_path(pctx *c, const ts_yaml_node *v, const char *what, const char **out, ts_err *err)
-{
-	const char *s;
-	int rc = ts_yaml_str(c->d, v, what, &s, err);
-	if (rc)
-		return rc;
-	if (!s[0])
-		return ts_yaml_error(c->d, v, err, TS_EINVAL, "%s: empty file name", what);
-	if (s[0] == '/' || !c->base_dir || !c->base_dir[0]) {
-		*out = dup_str(c, s);
-	} else {
-		size_t nb = strlen(c->base_dir), ns = strlen(s);
-		char *p = ingest_scrape_arena_alloc(c->a, nb + ns + 2);
-		if (p)
-			snprintf(p, nb + ns + 2, "%s/%s", c->base_dir, s);
-		*out = p;
-	}
-	return *out ? TS_OK : oom(err);
-}
-
-static int want_map(pctx *c, const ts_yaml_node *n, const char *what, ts_err *err)
-{
-	if (!n || n->type != TS_YAML_MAP)
-		return ts_yaml_error(c->d, n, err, TS_EINVAL, "%s: expected a mapping", what);
-	return TS_OK;
-}
-
-static int want_seq(pctx *c, const ts_yaml_node *n, const char *what, ts_err *err)
-{
-	if (!n || n->type != TS_YAML_SEQ)
-		return ts_yaml_error(c->d, n, err, TS_EINVAL, "%s: expected a sequence", what);
-	return TS_OK;
-}
-
-static int unknown_key(pctx *c, const ts_yaml_node *k, const char *what, ts_err *err)
-{
-	return ts_yaml_error(c->d, k, err, TS_EINVAL, "unknown key '%s.%s'", what, k->scalar);
-}
-
-static int unsupported(pctx *c, const ts_yaml_node *k, const char *what, ts_err *err)
-{
-	return ts_yaml_error(c->d, k, err, TS_EINVAL,
-			     "%s.%s: not supported by Strata (see docs/formats/scrape.md)", what,
-			     k->scalar);
+	return ts_yaml_oom(&c->r, err);
 }
 
 static int cmp_label(const void *a, const void *b)
@@ -191,35 +130,35 @@ static int parse_labels(pctx *c, const ts_yaml_node *m, const char *what, ts_lab
 	*n_out = 0;
 	if (ts_yaml_is_null(m))
 		return TS_OK;
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	ts_label *v = ingest_scrape_arena_alloc(c->a, (m->n ? m->n : 1) * sizeof(*v));
 	if (!v)
-		return oom(err);
+		return oom(c, err);
 	for (size_t i = 0; i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *val = m->items[i];
 		if (!ts_label_name_valid(k->scalar, k->len))
-			return ts_yaml_error(c->d, k, err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, k, err, TS_EINVAL,
 					     "%s: \"%s\" is not a valid label name", what,
 					     k->scalar);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(v[j].name, k->scalar))
-				return ts_yaml_error(c->d, k, err, TS_EINVAL,
+				return ts_yaml_error(c->r.doc, k, err, TS_EINVAL,
 						     "%s: duplicate label name \"%s\"", what,
 						     k->scalar);
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, k->scalar);
 		const char *s = "";
-		if (!ts_yaml_is_null(val) && (rc = ts_yaml_str(c->d, val, w, &s, err)))
+		if (!ts_yaml_is_null(val) && (rc = ts_yaml_str(c->r.doc, val, w, &s, err)))
 			return rc;
 		if (!ts_utf8_valid(s, strlen(s)))
-			return ts_yaml_error(c->d, val, err, TS_EINVAL,
+			return ts_yaml_error(c->r.doc, val, err, TS_EINVAL,
 					     "%s: label value is not valid UTF-8", w);
-		v[i].name = dup_str(c, k->scalar);
-		v[i].value = dup_str(c, s);
+		v[i].name = ts_yaml_strdup(&c->r, k->scalar);
+		v[i].value = ts_yaml_strdup(&c->r, s);
 		if (!v[i].name || !v[i].value)
-			return oom(err);
+			return oom(c, err);
 	}
 	qsort(v, m->n, sizeof(*v), cmp_label);
 	*out = v;
@@ -235,16 +174,16 @@ static int parse_strings(pctx *c, const ts_yaml_node *s, const char *what, const
 	*n_out = 0;
 	if (ts_yaml_is_null(s))
 		return TS_OK;
-	int rc = want_seq(c, s, what, err);
+	int rc = ts_yaml_want_seq(c->r.doc, s, what, err);
 	if (rc)
 		return rc;
 	const char **v = ingest_scrape_arena_alloc(c->a, (s->n ? s->n : 1) * sizeof(*v));
 	if (!v)
-		return oom(err);
+		return oom(c, err);
 	for (size_t i = 0; i < s->n; i++) {
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s[%zu]", what, i);
-		if ((rc = get_str(c, s->items[i], w, &v[i], err)))
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s[%zu]", what, i);
+		if ((rc = ts_yaml_copy_str(&c->r, s->items[i], w, &v[i], err)))
 			return rc;
 	}
 	*out = v;
@@ -259,8 +198,8 @@ static int check_target(pctx *c, const ts_yaml_node *n, const char *what, const 
 			ts_err *err)
 {
 	if (!t[0] || strchr(t, '/'))
-		return ts_yaml_error(c->d, n, err, TS_EINVAL, "%s: \"%s\" is not a valid hostname",
-				     what, t);
+		return ts_yaml_error(c->r.doc, n, err, TS_EINVAL,
+				     "%s: \"%s\" is not a valid hostname", what, t);
 	return TS_OK;
 }
 
@@ -268,14 +207,14 @@ static int check_target(pctx *c, const ts_yaml_node *n, const char *what, const 
 static int parse_group(pctx *c, const ts_yaml_node *m, const char *what, const char *source,
 		       ingest_scrape_group *g, ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	g->source = source;
 	for (size_t i = 0; i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, k->scalar);
 		if (!strcmp(k->scalar, "targets")) {
 			rc = parse_strings(c, v, w, &g->targets, &g->n_targets, err);
 			for (size_t j = 0; rc == TS_OK && j < g->n_targets; j++)
@@ -283,7 +222,7 @@ static int parse_group(pctx *c, const ts_yaml_node *m, const char *what, const c
 		} else if (!strcmp(k->scalar, "labels")) {
 			rc = parse_labels(c, v, w, &g->labels, &g->n_labels, err);
 		} else {
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 		}
 		if (rc)
 			return rc;
@@ -299,15 +238,15 @@ static int parse_groups(pctx *c, const ts_yaml_node *s, const char *what, const 
 	*n_out = 0;
 	if (!s || ts_yaml_is_null(s))
 		return TS_OK;
-	int rc = want_seq(c, s, what, err);
+	int rc = ts_yaml_want_seq(c->r.doc, s, what, err);
 	if (rc)
 		return rc;
 	ingest_scrape_group *g = ingest_scrape_arena_alloc(c->a, (s->n ? s->n : 1) * sizeof(*g));
 	if (!g)
-		return oom(err);
+		return oom(c, err);
 	for (size_t i = 0; i < s->n; i++) {
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s[%zu]", what, i);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s[%zu]", what, i);
 		if ((rc = parse_group(c, s->items[i], w, source, &g[i], err)))
 			return rc;
 	}
@@ -338,51 +277,52 @@ static bool sd_name_valid(const char *s)
 static int parse_file_sd(pctx *c, const ts_yaml_node *m, const char *what, ingest_scrape_file_sd *f,
 			 ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	f->refresh_interval_ms = DEFAULT_SD_REFRESH_MS;
 	const ts_yaml_node *files = NULL;
 	for (size_t i = 0; i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, k->scalar);
 		if (!strcmp(k->scalar, "files")) {
 			files = v;
-			if ((rc = want_seq(c, v, w, err)))
+			if ((rc = ts_yaml_want_seq(c->r.doc, v, w, err)))
 				return rc;
 			f->files =
 			    ingest_scrape_arena_alloc(c->a, (v->n ? v->n : 1) * sizeof(char *));
 			if (!f->files)
-				return oom(err);
+				return oom(c, err);
 			for (size_t j = 0; j < v->n; j++) {
-				char wj[WHAT_MAX];
-				whatf(wj, sizeof(wj), "%s[%zu]", w, j);
+				char wj[TS_YAML_WHAT_MAX];
+				ts_yaml_what(wj, sizeof(wj), "%s[%zu]", w, j);
 				const char *s;
-				if ((rc = ts_yaml_str(c->d, v->items[j], wj, &s, err)))
+				if ((rc = ts_yaml_str(c->r.doc, v->items[j], wj, &s, err)))
 					return rc;
 				if (!sd_name_valid(s))
 					return ts_yaml_error(
-					    c->d, v->items[j], err, TS_EINVAL,
+					    c->r.doc, v->items[j], err, TS_EINVAL,
 					    "%s: path name \"%s\" is not valid for file discovery",
 					    wj, s);
-				if ((rc = get_path(c, v->items[j], wj, &f->files[j], err)))
+				if ((rc = ts_yaml_copy_path(&c->r, v->items[j], wj, &f->files[j],
+							    err)))
 					return rc;
 			}
 			f->n_files = v->n;
 		} else if (!strcmp(k->scalar, "refresh_interval")) {
 			int64_t ms;
-			if ((rc = ts_yaml_duration(c->d, v, w, &ms, err)))
+			if ((rc = ts_yaml_duration(c->r.doc, v, w, &ms, err)))
 				return rc;
 			if (ms > 0)
 				f->refresh_interval_ms = ms;
 		} else {
-			return unknown_key(c, k, what, err);
+			return ts_yaml_unknown_key(c->r.doc, k, what, err);
 		}
 	}
 	if (!f->n_files)
 		return ts_yaml_error(
-		    c->d, files ? files : m, err, TS_EINVAL,
+		    c->r.doc, files ? files : m, err, TS_EINVAL,
 		    "%s: file service discovery config must contain at least one path name", what);
 	return TS_OK;
 }
@@ -394,29 +334,29 @@ static int parse_params(pctx *c, const ts_yaml_node *m, const char *what, ingest
 {
 	if (ts_yaml_is_null(m))
 		return TS_OK;
-	int rc = want_map(c, m, what, err);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	size_t n = 0;
 	for (size_t i = 0; i < m->n; i++) {
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, m->keys[i]->scalar);
-		if ((rc = want_seq(c, m->items[i], w, err)))
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, m->keys[i]->scalar);
+		if ((rc = ts_yaml_want_seq(c->r.doc, m->items[i], w, err)))
 			return rc;
 		n += m->items[i]->n;
 	}
 	j->params = ingest_scrape_arena_alloc(c->a, (n ? n : 1) * sizeof(ts_label));
 	if (!j->params)
-		return oom(err);
+		return oom(c, err);
 	for (size_t i = 0; i < m->n; i++) {
 		const ts_yaml_node *s = m->items[i];
 		for (size_t k = 0; k < s->n; k++) {
-			char w[WHAT_MAX];
-			whatf(w, sizeof(w), "%s.%s[%zu]", what, m->keys[i]->scalar, k);
+			char w[TS_YAML_WHAT_MAX];
+			ts_yaml_what(w, sizeof(w), "%s.%s[%zu]", what, m->keys[i]->scalar, k);
 			ts_label *p = &j->params[j->n_params++];
-			if (!(p->name = dup_str(c, m->keys[i]->scalar)))
-				return oom(err);
-			if ((rc = get_str(c, s->items[k], w, &p->value, err)))
+			if (!(p->name = ts_yaml_strdup(&c->r, m->keys[i]->scalar)))
+				return oom(c, err);
+			if ((rc = ts_yaml_copy_str(&c->r, s->items[k], w, &p->value, err)))
 				return rc;
 		}
 	}
@@ -434,83 +374,58 @@ static int parse_params(pctx *c, const ts_yaml_node *m, const char *what, ingest
 /* Which auth blocks a job had, for Prometheus' HTTPClientConfig.Validate checks. */
 typedef struct auth_seen {
 	const ts_yaml_node *basic, *authorization, *bearer, *bearer_file;
-	const ts_yaml_node *password, *password_file, *cred, *cred_file;
 } auth_seen;
 
 static int parse_basic_auth(pctx *c, const ts_yaml_node *m, const char *what, ingest_scrape_job *j,
-			    auth_seen *seen, ts_err *err)
+			    ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("username", TS_YAML_KEY_STR, &j->basic_username),
+	    TS_YAML_KEY("password", TS_YAML_KEY_STR, &j->basic_password),
+	    TS_YAML_KEY("password_file", TS_YAML_KEY_PATH, &j->basic_password_file),
+	    TS_YAML_KEYS_END};
+	if (m && m->type == TS_YAML_MAP)
+		j->basic_username = "";
+	int rc = ts_yaml_keys(&c->r, m, what, keys, c, err);
 	if (rc)
 		return rc;
-	j->basic_username = "";
-	for (size_t i = 0; i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
-		if (!strcmp(k->scalar, "username")) {
-			rc = get_str(c, v, w, &j->basic_username, err);
-		} else if (!strcmp(k->scalar, "password")) {
-			seen->password = v;
-			rc = get_str(c, v, w, &j->basic_password, err);
-		} else if (!strcmp(k->scalar, "password_file")) {
-			seen->password_file = v;
-			rc = get_path(c, v, w, &j->basic_password_file, err);
-		} else {
-			rc = unknown_key(c, k, what, err);
-		}
-		if (rc)
-			return rc;
-	}
-	if (seen->password && seen->password_file && j->basic_password[0])
+	const ts_yaml_node *file = ts_yaml_get(m, "password_file");
+	if (ts_yaml_get(m, "password") && file && j->basic_password[0])
 		return ts_yaml_error(
-		    c->d, seen->password_file, err, TS_EINVAL,
+		    c->r.doc, file, err, TS_EINVAL,
 		    "%s: at most one of basic_auth password & password_file must be configured",
 		    what);
 	return TS_OK;
 }
 
 static int parse_authorization(pctx *c, const ts_yaml_node *m, const char *what,
-			       ingest_scrape_job *j, auth_seen *seen, ts_err *err)
+			       ingest_scrape_job *j, ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	const char *type = "Bearer";
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("type", TS_YAML_KEY_STR, &type),
+	    TS_YAML_KEY("credentials", TS_YAML_KEY_STR, &j->auth_credentials),
+	    TS_YAML_KEY("credentials_file", TS_YAML_KEY_PATH, &j->auth_credentials_file),
+	    TS_YAML_KEYS_END};
+	int rc = ts_yaml_keys(&c->r, m, what, keys, c, err);
 	if (rc)
 		return rc;
-	const char *type = "Bearer";
-	const ts_yaml_node *type_node = m;
-	for (size_t i = 0; i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
-		if (!strcmp(k->scalar, "type")) {
-			type_node = v;
-			rc = get_str(c, v, w, &type, err);
-		} else if (!strcmp(k->scalar, "credentials")) {
-			seen->cred = v;
-			rc = get_str(c, v, w, &j->auth_credentials, err);
-		} else if (!strcmp(k->scalar, "credentials_file")) {
-			seen->cred_file = v;
-			rc = get_path(c, v, w, &j->auth_credentials_file, err);
-		} else {
-			rc = unknown_key(c, k, what, err);
-		}
-		if (rc)
-			return rc;
-	}
+	const ts_yaml_node *type_node = ts_yaml_get(m, "type") ? ts_yaml_get(m, "type") : m;
+	const ts_yaml_node *cred_file = ts_yaml_get(m, "credentials_file");
 	while (*type == ' ' || *type == '\t')
 		type++;
 	if (!type[0])
 		type = "Bearer";
 	if (!strcasecmp(type, "basic"))
 		return ts_yaml_error(
-		    c->d, type_node, err, TS_EINVAL,
+		    c->r.doc, type_node, err, TS_EINVAL,
 		    "%s: authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
 		    what);
 	if (strpbrk(type, " \t\r\n"))
-		return ts_yaml_error(c->d, type_node, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, type_node, err, TS_EINVAL,
 				     "%s: invalid authorization type \"%s\"", what, type);
-	if (seen->cred && seen->cred_file && j->auth_credentials[0])
-		return ts_yaml_error(c->d, seen->cred_file, err, TS_EINVAL,
+	if (ts_yaml_get(m, "credentials") && cred_file && j->auth_credentials[0])
+		return ts_yaml_error(c->r.doc, cred_file, err, TS_EINVAL,
 				     "%s: at most one of authorization credentials & "
 				     "credentials_file must be configured",
 				     what);
@@ -521,32 +436,23 @@ static int parse_authorization(pctx *c, const ts_yaml_node *m, const char *what,
 static int parse_tls(pctx *c, const ts_yaml_node *m, const char *what, ingest_scrape_job *j,
 		     ts_err *err)
 {
-	int rc = want_map(c, m, what, err);
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("ca_file", TS_YAML_KEY_PATH, &j->tls_ca_file),
+	    TS_YAML_KEY("cert_file", TS_YAML_KEY_PATH, &j->tls_cert_file),
+	    TS_YAML_KEY("key_file", TS_YAML_KEY_PATH, &j->tls_key_file),
+	    TS_YAML_KEY("insecure_skip_verify", TS_YAML_KEY_BOOL, &j->tls_insecure_skip_verify),
+	    TS_YAML_KEY("ca", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEY("cert", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEY("key", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEY("server_name", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEY("min_version", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEY("max_version", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEYS_END};
+	int rc = ts_yaml_keys(&c->r, m, what, keys, c, err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < m->n; i++) {
-		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, k->scalar);
-		if (!strcmp(k->scalar, "ca_file"))
-			rc = get_path(c, v, w, &j->tls_ca_file, err);
-		else if (!strcmp(k->scalar, "cert_file"))
-			rc = get_path(c, v, w, &j->tls_cert_file, err);
-		else if (!strcmp(k->scalar, "key_file"))
-			rc = get_path(c, v, w, &j->tls_key_file, err);
-		else if (!strcmp(k->scalar, "insecure_skip_verify"))
-			rc = ts_yaml_bool(c->d, v, w, &j->tls_insecure_skip_verify, err);
-		else if (!strcmp(k->scalar, "ca") || !strcmp(k->scalar, "cert") ||
-			 !strcmp(k->scalar, "key") || !strcmp(k->scalar, "server_name") ||
-			 !strcmp(k->scalar, "min_version") || !strcmp(k->scalar, "max_version"))
-			rc = unsupported(c, k, what, err);
-		else
-			rc = unknown_key(c, k, what, err);
-		if (rc)
-			return rc;
-	}
 	if (!j->tls_cert_file != !j->tls_key_file)
-		return ts_yaml_error(c->d, m, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL,
 				     "%s: cert_file and key_file must be configured together",
 				     what);
 	return TS_OK;
@@ -580,9 +486,9 @@ static bool is_unsupported_job_key(const char *k)
 static int parse_job(pctx *c, const ts_yaml_node *m, size_t idx, const ingest_scrape_config *global,
 		     ingest_scrape_job *j, ts_err *err)
 {
-	char what[WHAT_MAX];
-	whatf(what, sizeof(what), "scrape_configs[%zu]", idx);
-	int rc = want_map(c, m, what, err);
+	char what[TS_YAML_WHAT_MAX];
+	ts_yaml_what(what, sizeof(what), "scrape_configs[%zu]", idx);
+	int rc = ts_yaml_want_map(c->r.doc, m, what, err);
 	if (rc)
 		return rc;
 	j->metrics_path = "/metrics";
@@ -594,104 +500,104 @@ static int parse_job(pctx *c, const ts_yaml_node *m, size_t idx, const ingest_sc
 	for (size_t i = 0; i < m->n; i++) {
 		const ts_yaml_node *k = m->keys[i], *v = m->items[i];
 		const char *key = k->scalar;
-		char w[WHAT_MAX];
-		whatf(w, sizeof(w), "%s.%s", what, key);
+		char w[TS_YAML_WHAT_MAX];
+		ts_yaml_what(w, sizeof(w), "%s.%s", what, key);
 		int64_t iv = 0;
 		if (!strcmp(key, "job_name")) {
-			rc = get_str(c, v, w, &j->job_name, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &j->job_name, err);
 		} else if (!strcmp(key, "scrape_interval")) {
 			interval_node = v;
-			rc = ts_yaml_duration(c->d, v, w, &j->interval_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &j->interval_ms, err);
 		} else if (!strcmp(key, "scrape_timeout")) {
 			timeout_node = v;
-			rc = ts_yaml_duration(c->d, v, w, &j->timeout_ms, err);
+			rc = ts_yaml_duration(c->r.doc, v, w, &j->timeout_ms, err);
 		} else if (!strcmp(key, "metrics_path")) {
-			rc = get_str(c, v, w, &j->metrics_path, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &j->metrics_path, err);
 			if (rc == TS_OK && j->metrics_path[0] != '/')
-				rc = ts_yaml_error(c->d, v, err, TS_EINVAL,
+				rc = ts_yaml_error(c->r.doc, v, err, TS_EINVAL,
 						   "%s: \"%s\" must start with '/'", w,
 						   j->metrics_path);
 		} else if (!strcmp(key, "scheme")) {
-			rc = get_str(c, v, w, &j->scheme, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &j->scheme, err);
 			if (rc == TS_OK && strcmp(j->scheme, "http") && strcmp(j->scheme, "https"))
-				rc = ts_yaml_error(c->d, v, err, TS_EINVAL,
+				rc = ts_yaml_error(c->r.doc, v, err, TS_EINVAL,
 						   "%s: \"%s\" is not http or https", w, j->scheme);
 		} else if (!strcmp(key, "params")) {
 			rc = parse_params(c, v, w, j, err);
 		} else if (!strcmp(key, "honor_labels")) {
-			rc = ts_yaml_bool(c->d, v, w, &j->honor_labels, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &j->honor_labels, err);
 		} else if (!strcmp(key, "honor_timestamps")) {
-			rc = ts_yaml_bool(c->d, v, w, &j->honor_timestamps, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &j->honor_timestamps, err);
 		} else if (!strcmp(key, "follow_redirects")) {
-			rc = ts_yaml_bool(c->d, v, w, &j->follow_redirects, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &j->follow_redirects, err);
 		} else if (!strcmp(key, "enable_http2")) {
 			bool ignored;
-			rc = ts_yaml_bool(c->d, v, w, &ignored, err);
+			rc = ts_yaml_bool(c->r.doc, v, w, &ignored, err);
 		} else if (!strcmp(key, "sample_limit")) {
-			rc = ts_yaml_int(c->d, v, w, 0, INT64_MAX, &iv, err);
+			rc = ts_yaml_int(c->r.doc, v, w, 0, INT64_MAX, &iv, err);
 			j->sample_limit = (uint64_t)iv;
 		} else if (!strcmp(key, "body_size_limit")) {
-			rc = ts_yaml_bytes(c->d, v, w, &j->body_size_limit_bytes, err);
+			rc = ts_yaml_bytes(c->r.doc, v, w, &j->body_size_limit_bytes, err);
 		} else if (!strcmp(key, "static_configs")) {
 			rc = parse_groups(c, v, w, NULL, &j->static_groups, &j->n_static_groups,
 					  err);
 		} else if (!strcmp(key, "file_sd_configs")) {
-			if ((rc = want_seq(c, v, w, err)))
+			if ((rc = ts_yaml_want_seq(c->r.doc, v, w, err)))
 				return rc;
 			j->file_sds = ingest_scrape_arena_alloc(c->a, (v->n ? v->n : 1) *
 									  sizeof(*j->file_sds));
 			if (!j->file_sds)
-				return oom(err);
+				return oom(c, err);
 			for (size_t f = 0; rc == TS_OK && f < v->n; f++) {
-				char wf[WHAT_MAX];
-				whatf(wf, sizeof(wf), "%s[%zu]", w, f);
+				char wf[TS_YAML_WHAT_MAX];
+				ts_yaml_what(wf, sizeof(wf), "%s[%zu]", w, f);
 				rc = parse_file_sd(c, v->items[f], wf, &j->file_sds[f], err);
 			}
 			j->n_file_sds = v->n;
 		} else if (!strcmp(key, "basic_auth")) {
 			seen.basic = k;
-			rc = parse_basic_auth(c, v, w, j, &seen, err);
+			rc = parse_basic_auth(c, v, w, j, err);
 		} else if (!strcmp(key, "authorization")) {
 			seen.authorization = k;
-			rc = parse_authorization(c, v, w, j, &seen, err);
+			rc = parse_authorization(c, v, w, j, err);
 		} else if (!strcmp(key, "bearer_token")) {
 			seen.bearer = k;
-			rc = get_str(c, v, w, &j->auth_credentials, err);
+			rc = ts_yaml_copy_str(&c->r, v, w, &j->auth_credentials, err);
 		} else if (!strcmp(key, "bearer_token_file")) {
 			seen.bearer_file = k;
-			rc = get_path(c, v, w, &j->auth_credentials_file, err);
+			rc = ts_yaml_copy_path(&c->r, v, w, &j->auth_credentials_file, err);
 		} else if (!strcmp(key, "tls_config")) {
 			rc = parse_tls(c, v, w, j, err);
 		} else if (is_unsupported_job_key(key)) {
-			rc = unsupported(c, k, what, err);
+			rc = ts_yaml_unsupported(&c->r, k, what, err);
 		} else {
-			rc = unknown_key(c, k, what, err);
+			rc = ts_yaml_unknown_key(c->r.doc, k, what, err);
 		}
 		if (rc)
 			return rc;
 	}
 	if (!j->job_name || !j->job_name[0])
-		return ts_yaml_error(c->d, m, err, TS_EINVAL, "%s: job_name is empty", what);
+		return ts_yaml_error(c->r.doc, m, err, TS_EINVAL, "%s: job_name is empty", what);
 
 	/* HTTPClientConfig.Validate, in Prometheus' order and words. */
 	if (seen.bearer && seen.bearer_file)
 		return ts_yaml_error(
-		    c->d, seen.bearer_file, err, TS_EINVAL,
+		    c->r.doc, seen.bearer_file, err, TS_EINVAL,
 		    "%s: at most one of bearer_token & bearer_token_file must be configured", what);
 	if (seen.basic && (seen.bearer || seen.bearer_file))
-		return ts_yaml_error(c->d, seen.bearer ? seen.bearer : seen.bearer_file, err,
+		return ts_yaml_error(c->r.doc, seen.bearer ? seen.bearer : seen.bearer_file, err,
 				     TS_EINVAL,
 				     "%s: at most one of basic_auth, oauth2, bearer_token & "
 				     "bearer_token_file must be configured",
 				     what);
 	if (seen.authorization && (seen.bearer || seen.bearer_file))
 		return ts_yaml_error(
-		    c->d, seen.authorization, err, TS_EINVAL,
+		    c->r.doc, seen.authorization, err, TS_EINVAL,
 		    "%s: authorization is not compatible with bearer_token & bearer_token_file",
 		    what);
 	if (seen.authorization && seen.basic)
 		return ts_yaml_error(
-		    c->d, seen.authorization, err, TS_EINVAL,
+		    c->r.doc, seen.authorization, err, TS_EINVAL,
 		    "%s: at most one of basic_auth, oauth2 & authorization must be configured",
 		    what);
 	if (seen.bearer || seen.bearer_file)
@@ -701,7 +607,7 @@ static int parse_job(pctx *c, const ts_yaml_node *m, size_t idx, const ingest_sc
 	if (j->interval_ms == 0)
 		j->interval_ms = global->scrape_interval_ms;
 	if (j->timeout_ms > j->interval_ms)
-		return ts_yaml_error(c->d, timeout_node ? timeout_node : interval_node, err,
+		return ts_yaml_error(c->r.doc, timeout_node ? timeout_node : interval_node, err,
 				     TS_EINVAL,
 				     "%s: scrape timeout greater than scrape interval for scrape "
 				     "config with job name \"%s\"",
@@ -715,42 +621,34 @@ static int parse_job(pctx *c, const ts_yaml_node *m, size_t idx, const ingest_sc
 
 /* ================================================================ global */
 
+static int external_labels(void *ctx, const ts_yaml_node *v, const char *what, void *out,
+			   ts_err *err)
+{
+	ingest_scrape_config *cfg = out;
+	return parse_labels(ctx, v, what, &cfg->external_labels, &cfg->n_external_labels, err);
+}
+
 static int parse_global(pctx *c, const ts_yaml_node *m, ingest_scrape_config *cfg, ts_err *err)
 {
+	const ts_yaml_key keys[] = {
+	    TS_YAML_KEY("scrape_interval", TS_YAML_KEY_DURATION, &cfg->scrape_interval_ms),
+	    TS_YAML_KEY("scrape_timeout", TS_YAML_KEY_DURATION, &cfg->scrape_timeout_ms),
+	    TS_YAML_KEY("evaluation_interval", TS_YAML_KEY_DURATION, &cfg->evaluation_interval_ms),
+	    TS_YAML_KEY_FN("external_labels", external_labels, cfg),
+	    TS_YAML_KEY("query_log_file", TS_YAML_KEY_UNSUPPORTED, NULL),
+	    TS_YAML_KEYS_END};
 	const ts_yaml_node *timeout_node = NULL;
 	if (m && !ts_yaml_is_null(m)) {
-		int rc = want_map(c, m, "global", err);
+		int rc = ts_yaml_keys(&c->r, m, "global", keys, c, err);
 		if (rc)
 			return rc;
-		for (size_t i = 0; i < m->n; i++) {
-			const ts_yaml_node *k = m->keys[i], *v = m->items[i];
-			char w[WHAT_MAX];
-			whatf(w, sizeof(w), "global.%s", k->scalar);
-			if (!strcmp(k->scalar, "scrape_interval")) {
-				rc = ts_yaml_duration(c->d, v, w, &cfg->scrape_interval_ms, err);
-			} else if (!strcmp(k->scalar, "scrape_timeout")) {
-				timeout_node = v;
-				rc = ts_yaml_duration(c->d, v, w, &cfg->scrape_timeout_ms, err);
-			} else if (!strcmp(k->scalar, "evaluation_interval")) {
-				rc =
-				    ts_yaml_duration(c->d, v, w, &cfg->evaluation_interval_ms, err);
-			} else if (!strcmp(k->scalar, "external_labels")) {
-				rc = parse_labels(c, v, w, &cfg->external_labels,
-						  &cfg->n_external_labels, err);
-			} else if (!strcmp(k->scalar, "query_log_file")) {
-				rc = unsupported(c, k, "global", err);
-			} else {
-				rc = unknown_key(c, k, "global", err);
-			}
-			if (rc)
-				return rc;
-		}
+		timeout_node = ts_yaml_get(m, "scrape_timeout");
 	}
 	/* config.go GlobalConfig.UnmarshalYAML. */
 	if (cfg->scrape_interval_ms == 0)
 		cfg->scrape_interval_ms = DEFAULT_SCRAPE_INTERVAL_MS;
 	if (cfg->scrape_timeout_ms > cfg->scrape_interval_ms)
-		return ts_yaml_error(c->d, timeout_node, err, TS_EINVAL,
+		return ts_yaml_error(c->r.doc, timeout_node, err, TS_EINVAL,
 				     "global: scrape timeout greater than scrape interval");
 	if (cfg->scrape_timeout_ms == 0)
 		cfg->scrape_timeout_ms = DEFAULT_SCRAPE_TIMEOUT_MS > cfg->scrape_interval_ms
@@ -767,20 +665,21 @@ int ingest_scrape_config_parse(const ts_yaml_doc *d, const ts_yaml_node *global,
 			       const ts_yaml_node *scrape_configs, const char *base_dir,
 			       ingest_scrape_config **out, ts_err *err)
 {
+	pctx c;
 	ingest_scrape_config *cfg = ts_calloc(1, sizeof(*cfg));
+	ctx_init(&c, d, cfg ? &cfg->arena : NULL, base_dir);
 	if (!cfg)
-		return oom(err);
-	pctx c = {.d = d, .a = &cfg->arena, .base_dir = base_dir};
+		return oom(&c, err);
 	int rc = parse_global(&c, global, cfg, err);
 	if (rc)
 		goto fail;
 	const ts_yaml_node *s = scrape_configs;
 	if (s && !ts_yaml_is_null(s)) {
-		if ((rc = want_seq(&c, s, "scrape_configs", err)))
+		if ((rc = ts_yaml_want_seq(c.r.doc, s, "scrape_configs", err)))
 			goto fail;
 		cfg->jobs = ingest_scrape_arena_alloc(c.a, (s->n ? s->n : 1) * sizeof(*cfg->jobs));
 		if (!cfg->jobs) {
-			rc = oom(err);
+			rc = oom(&c, err);
 			goto fail;
 		}
 		for (size_t i = 0; i < s->n; i++) {
@@ -835,15 +734,16 @@ int ingest_scrape_sd_file_parse(const char *path, ingest_scrape_groups **out, ts
 	int rc = ts_yaml_load_file(path, &d, err);
 	if (rc)
 		return rc;
+	pctx c;
 	ingest_scrape_groups *g = ts_calloc(1, sizeof(*g));
+	ctx_init(&c, d, g ? &g->arena : NULL, NULL);
 	if (!g) {
 		ts_yaml_free(d);
-		return oom(err);
+		return oom(&c, err);
 	}
-	pctx c = {.d = d, .a = &g->arena, .base_dir = NULL};
-	const char *source = dup_str(&c, path);
+	const char *source = ts_yaml_strdup(&c.r, path);
 	if (!source)
-		rc = oom(err);
+		rc = oom(&c, err);
 	else
 		rc = parse_groups(&c, ts_yaml_root(d), "target groups", source, &g->groups,
 				  &g->n_groups, err);

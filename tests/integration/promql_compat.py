@@ -65,6 +65,15 @@ def kill_all():
 
 
 atexit.register(kill_all)
+
+
+def end_run(work, keep, log_fn):
+    """Kill the servers; keep the work dir (saying where) or remove it."""
+    kill_all()
+    if keep:
+        log_fn("work dir kept: %s" % work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 # ---------------------------------------------------------------------------- data
@@ -347,10 +356,13 @@ def wait_ready(url, proc, what, seconds=60):
     raise RuntimeError("%s not ready after %ds" % (what, seconds))
 
 
-def start_prometheus(work, om_path):
+def start_prometheus(work, om_path, promtool_args=(), promtool_timeout=120, ready_s=60):
+    """promtool turns om_path into blocks under work; prometheus serves them (no scraping)
+    on 127.0.0.1. Returns its URL. Also used by bench/query_vs_prometheus.py."""
     blocks = os.path.join(work, "prom")
-    r = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", om_path, blocks],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
+                        *promtool_args, om_path, blocks],
+                       capture_output=True, text=True, timeout=promtool_timeout)
     if r.returncode != 0:
         raise RuntimeError("promtool failed: " + r.stderr[-2000:])
     cfg = os.path.join(work, "prometheus.yml")
@@ -367,7 +379,7 @@ def start_prometheus(work, om_path):
         PROCS.append(p)
         url = "http://127.0.0.1:%d" % port
         try:
-            wait_ready(url + "/-/ready", p, "prometheus")
+            wait_ready(url + "/-/ready", p, "prometheus", ready_s)
             return url
         except RuntimeError:
             if attempt == 2:
@@ -377,11 +389,13 @@ def start_prometheus(work, om_path):
                 p.wait(timeout=10)
 
 
-def start_strata(work, binary):
+def start_strata(work, binary, extra_args=(), ready_s=60):
+    """`strata serve` on 127.0.0.1 port 0 with its data under work; returns its URL."""
     logp = os.path.join(work, "strata.log")
     logf = open(logp, "w")
-    p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                          os.path.join(work, "strata")], stdout=logf, stderr=subprocess.STDOUT)
+    p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", *extra_args,
+                          "--data-dir", os.path.join(work, "strata")],
+                         stdout=logf, stderr=subprocess.STDOUT)
     PROCS.append(p)
     port = None
     for _ in range(300):
@@ -397,7 +411,7 @@ def start_strata(work, binary):
     if not port:
         raise RuntimeError("strata did not start")
     url = "http://127.0.0.1:%s" % port
-    wait_ready(url + "/-/ready", p, "strata")
+    wait_ready(url + "/-/ready", p, "strata", ready_s)
     return url
 
 # ---------------------------------------------------------------------------- comparison
@@ -883,11 +897,7 @@ def main():
         ok = n_fail == 0
         return 0 if ok else 1
     finally:
-        kill_all()
-        if args.keep or not ok:
-            log("work dir kept: %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        end_run(work, args.keep or not ok, log)
 
 
 if __name__ == "__main__":

@@ -13,31 +13,18 @@ if [ -z "$PROM_BIN" ]; then
   exit 1
 fi
 
-PROM_PID=""
-kill_peers() {
-  if [ -n "$PROM_PID" ] && kill -0 "$PROM_PID" 2>/dev/null; then kill -9 "$PROM_PID" 2>/dev/null || true; fi
-  cleanup
-}
-trap kill_peers EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 start_strata --data-dir "$T_DIR/data"
 
-start_prometheus() {
-  local try i
-  for try in 1 2 3; do
-    PROM_PORT=$(free_port)
-    cat >"$T_DIR/prometheus.yml" <<YML
+# launch_prometheus PORT: scrape itself every second, remote write to Strata.
+launch_prometheus() {
+  cat >"$T_DIR/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
   - job_name: prometheus
     static_configs:
-      - targets: ['127.0.0.1:$PROM_PORT']
+      - targets: ['127.0.0.1:$1']
 remote_write:
   - url: $STRATA_URL/api/v1/write
     queue_config:
@@ -46,57 +33,23 @@ remote_write:
       min_backoff: 100ms
       max_backoff: 1s
 YML
-    "$PROM_BIN" --config.file="$T_DIR/prometheus.yml" --storage.tsdb.path="$T_DIR/prom" \
-      --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn \
-      >"$T_DIR/prometheus.log" 2>&1 &
-    PROM_PID=$!
-    for i in $(seq 1 100); do
-      if curl -sf --max-time 2 "http://127.0.0.1:$PROM_PORT/-/ready" -o /dev/null; then return 0; fi
-      kill -0 "$PROM_PID" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -9 "$PROM_PID" 2>/dev/null || true
-    wait "$PROM_PID" 2>/dev/null || true
-  done
-  echo "prometheus did not start:"; cat "$T_DIR/prometheus.log"; return 1
+  exec "$PROM_BIN" --config.file="$T_DIR/prometheus.yml" --storage.tsdb.path="$T_DIR/prom" \
+    --web.listen-address="127.0.0.1:$1" --log.level=warn
 }
-start_prometheus
+start_peer prometheus /-/ready 100 0.2 launch_prometheus
+PROM_PID=$PEER_PID PROM_PORT=$PEER_PORT
 PROM_URL="http://127.0.0.1:$PROM_PORT"
 ok "prometheus ready on $PROM_URL, remote writing to $STRATA_URL"
 
 # q EXPR: instant query against Strata; sets BODY.
 q() { http GET /api/v1/query -G --data-urlencode "query=$1"; }
 
-wait_for() {
-  local desc=$1 secs=$2 check=$3 query=$4 i
-  for i in $(seq 1 $((secs * 2))); do
-    q "$query"
-    if python3 -c "$check" "$BODY" 2>/dev/null; then ok "$desc"; return 0; fi
-    sleep 0.5
-  done
-  not_ok "$desc (last answer: ${BODY:0:300})"
-  return 1
-}
-
-# eventually DESCRIPTION SECONDS PYTHON_CHECK COMMAND...: run COMMAND (sets BODY) until the
-# check accepts BODY (the store may apply written samples a moment later: retry, bounded).
-eventually() {
-  local desc=$1 secs=$2 check=$3 i; shift 3
-  for i in $(seq 1 $((secs * 4))); do
-    "$@"
-    if python3 -c "$check" "$BODY" 2>/dev/null; then ok "$desc"; return 0; fi
-    sleep 0.25
-  done
-  not_ok "$desc (last answer: ${BODY:0:300})"
-  return 1
-}
-
-wait_for 'up{job="prometheus"} arrives with 3+ samples' 60 '
+eventually 'up{job="prometheus"} arrives with 3+ samples' 60 '
 import json, sys
 r = json.loads(sys.argv[1])["data"]["result"]
 assert len(r) == 1 and len(r[0]["values"]) >= 3, r
 assert set(v for _, v in r[0]["values"]) == {"1"}, r
-' 'up{job="prometheus"}[5m]'
+' q 'up{job="prometheus"}[5m]'
 
 eventually "prometheus_build_info arrived with Prometheus' labels" 15 "
 import json, sys
@@ -167,24 +120,6 @@ assert v and float(v[0]) >= 3, v
 " http GET /metrics
 check "prometheus logged no remote write errors" bash -c "! grep -i 'remote_write\|remote write' '$T_DIR/prometheus.log' | grep -qi 'err'"
 
-kill -TERM "$PROM_PID"
-for i in $(seq 1 100); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-kill -9 "$PROM_PID" 2>/dev/null || true
-wait "$PROM_PID" 2>/dev/null || true
-PROM_PID=""
-# Bounded stop (lib.sh's stop_strata waits without a limit if the server hangs).
-stop_bounded() {
-  kill -TERM "$STRATA_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do kill -0 "$STRATA_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$STRATA_PID" 2>/dev/null; then
-    echo "strata did not exit within 30 s of SIGTERM"; kill -9 "$STRATA_PID"; wait "$STRATA_PID" 2>/dev/null || true
-    STRATA_PID=""; return 1
-  fi
-  local rc=0
-  wait "$STRATA_PID" 2>/dev/null || rc=$?
-  STRATA_PID=""
-  return $rc
-}
-check "SIGTERM exits 0 within 30 s" stop_bounded
+stop_peer "$PROM_PID"
+check "SIGTERM exits 0 within 30 s" stop_strata
 finish

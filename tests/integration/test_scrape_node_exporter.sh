@@ -13,38 +13,13 @@ if [ -z "$NE_BIN" ]; then
   exit 1
 fi
 
-NE_PID=""
-kill_peers() {
-  if [ -n "$NE_PID" ] && kill -0 "$NE_PID" 2>/dev/null; then kill -9 "$NE_PID" 2>/dev/null || true; fi
-  cleanup
-}
-trap kill_peers EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 # --- node_exporter on a free port, with a few light collectors
-start_node_exporter() {
-  local try
-  for try in 1 2 3; do
-    NE_PORT=$(free_port)
-    "$NE_BIN" --web.listen-address="127.0.0.1:$NE_PORT" --collector.disable-defaults \
-      --collector.cpu --collector.meminfo --collector.loadavg --collector.stat \
-      >"$T_DIR/node_exporter.log" 2>&1 &
-    NE_PID=$!
-    local i
-    for i in $(seq 1 50); do
-      if curl -sf --max-time 2 "http://127.0.0.1:$NE_PORT/metrics" -o /dev/null; then return 0; fi
-      kill -0 "$NE_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$NE_PID" 2>/dev/null || true
-    wait "$NE_PID" 2>/dev/null || true
-  done
-  echo "node_exporter did not start:"; cat "$T_DIR/node_exporter.log"; return 1
+launch_node_exporter() {
+  exec "$NE_BIN" --web.listen-address="127.0.0.1:$1" --collector.disable-defaults \
+    --collector.cpu --collector.meminfo --collector.loadavg --collector.stat
 }
-start_node_exporter
+start_peer node_exporter /metrics 50 0.1 launch_node_exporter
+NE_PID=$PEER_PID NE_PORT=$PEER_PORT
 ok "node_exporter serves on 127.0.0.1:$NE_PORT"
 
 # --- a bad scrape config stops the server with file:line:col and the key
@@ -82,40 +57,14 @@ q() {
   http GET /api/v1/query "${args[@]}"
 }
 
-# wait_for DESCRIPTION SECONDS PYTHON_CHECK QUERY: poll QUERY until the check accepts BODY.
-wait_for() {
-  local desc=$1 secs=$2 check=$3 query=$4 i
-  for i in $(seq 1 $((secs * 4))); do
-    q "$query"
-    if python3 -c "$check" "$BODY" 2>/dev/null; then ok "$desc"; return 0; fi
-    sleep 0.25
-  done
-  not_ok "$desc (last answer: ${BODY:0:300})"
-  return 1
-}
-
-# eventually DESCRIPTION SECONDS PYTHON_CHECK COMMAND...: run COMMAND (q or http, which
-# set BODY) until the check accepts BODY. Ingest may apply samples to the store a moment
-# after they were written (the partitioned log), so every read is retried, bounded.
-eventually() {
-  local desc=$1 secs=$2 check=$3 i; shift 3
-  for i in $(seq 1 $((secs * 4))); do
-    "$@"
-    if python3 -c "$check" "$BODY" 2>/dev/null; then ok "$desc"; return 0; fi
-    sleep 0.25
-  done
-  not_ok "$desc (last answer: ${BODY:0:300})"
-  return 1
-}
-
 # --- scraped: up is 1 for several scrapes, node_* series have several points
-wait_for 'up{job="node"} has 3+ samples, all 1' 30 '
+eventually 'up{job="node"} has 3+ samples, all 1' 30 '
 import json, sys
 r = json.loads(sys.argv[1])["data"]["result"]
 assert len(r) == 1, r
 vals = [v for _, v in r[0]["values"]]
 assert len(vals) >= 3 and set(vals) == {"1"}, vals
-' 'up{job="node"}[60s]'
+' q 'up{job="node"}[60s]'
 
 eventually "node_cpu_seconds_total has series with 3+ points and the target labels" 15 "
 import json, sys
@@ -167,12 +116,12 @@ assert t['lastScrape'].endswith('Z') and 0 < t['lastScrapeDuration'] < 1, t
 " http GET /api/v1/targets
 
 # --- node_exporter goes away: up 0, series stale
-kill -9 "$NE_PID"; wait "$NE_PID" 2>/dev/null || true; NE_PID=""
-wait_for 'up{job="node"} becomes 0' 20 '
+stop_peer "$NE_PID" KILL
+eventually 'up{job="node"} becomes 0' 20 '
 import json, sys
 r = json.loads(sys.argv[1])["data"]["result"]
 assert len(r) == 1 and r[0]["value"][1] == "0", r
-' 'up{job="node"}'
+' q 'up{job="node"}'
 
 eventually "node series are stale (instant query returns nothing)" 15 "
 import json, sys
@@ -194,19 +143,5 @@ t = json.loads(sys.argv[1])['data']['activeTargets'][0]
 assert t['health'] == 'down' and 'Get \"http://127.0.0.1:$NE_PORT/metrics\"' in t['lastError'], t
 " http GET /api/v1/targets
 
-# Bounded stop (lib.sh's stop_strata waits without a limit if the server hangs).
-stop_bounded() {
-  kill -TERM "$STRATA_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do kill -0 "$STRATA_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$STRATA_PID" 2>/dev/null; then
-    echo "strata did not exit within 30 s of SIGTERM"; kill -9 "$STRATA_PID"; wait "$STRATA_PID" 2>/dev/null || true
-    STRATA_PID=""; return 1
-  fi
-  local rc=0
-  wait "$STRATA_PID" 2>/dev/null || rc=$?
-  STRATA_PID=""
-  return $rc
-}
-check "SIGTERM exits 0 within 30 s" stop_bounded
+check "SIGTERM exits 0 within 30 s" stop_strata
 finish

@@ -11,6 +11,7 @@
  */
 #include "query/eval.h"
 #include "support/test_support.h"
+#include "support/tsdb_support.h"
 #include "tsdb/tsdb_int.h"
 
 #include <math.h>
@@ -39,17 +40,8 @@ static double from_bits(uint64_t b)
 static tsdb_db *open_db(const char *dir, int64_t block_ms)
 {
 	tsdb_options o;
-	tsdb_options_init(&o);
-	o.dir = dir;
-	o.block_duration_ms = block_ms;
-	o.out_of_order_window_ms = 0;
-	o.cut_check_interval_ms = 0;
-	o.retention_raw_ms = o.retention_1m_ms = o.retention_1h_ms = 1000 * DAY_MS;
-	tsdb_db *db;
-	ts_err err = {0};
-	if (tsdb_open(&o, &db, &err))
-		fail_msg("open: %s", err.msg);
-	return db;
+	test_tsdb_tier_options(&o, dir, block_ms);
+	return test_tsdb_open(&o);
 }
 
 /* Flush the head and build every complete tier unit. */

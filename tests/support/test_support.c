@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_support.c: helpers shared by the unit tests (test_support.h). Exercised by every
- * test that uses them (tests/tsdb/test_downsample.c, tests/query/test_tiers.c, ...).
+ * test that uses them (tests/tsdb/test_compact.c, test_downsample.c, tests/query/test_tiers.c,
+ * ...).
  */
 #include "support/test_support.h"
 
@@ -14,6 +15,17 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+void test_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(cmd));
+	assert_int_equal(system(cmd), 0);
+}
 
 void test_rm_rf(const char *path)
 {

@@ -13,6 +13,9 @@
 
 typedef struct tsdb_db tsdb_db;
 
+/* Run a shell command built from fmt (up to 2 KiB); fails the test unless it exits 0. */
+void test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Remove path and everything under it (rm -rf); fails the test if that fails. */
 void test_rm_rf(const char *path);
 

@@ -8,6 +8,8 @@
  * (fork), allocation failures, and a source that left the set.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
+#include "support/tsdb_support.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -29,38 +31,19 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
 static void fresh_dir(const char *name, char *dir)
 {
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(dir, 512, "%s/%s", STRATA_TEST_TMP, name);
-	sh("rm -rf '%s'", dir);
+	snprintf(dir, 512, "%s", test_fresh_dir(name));
 }
 
 static tsdb_db *open_db(const char *dir, int64_t max_block_ms)
 {
 	tsdb_options o;
-	tsdb_options_init(&o);
-	o.dir = dir;
+	test_tsdb_options(&o, dir, D);
 	o.n_partitions = 2;
-	o.block_duration_ms = D;
-	o.cut_check_interval_ms = 0;
 	o.out_of_order_window_ms = 1000 * D;
 	o.max_block_duration_ms = max_block_ms;
-	tsdb_db *db;
-	ts_err e = {0};
-	if (tsdb_open(&o, &db, &e) != TS_OK)
-		fail_msg("open %s: %s", dir, e.msg);
-	return db;
+	return test_tsdb_open(&o);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -78,71 +61,10 @@ static uint64_t bits(double v)
 	return u;
 }
 
-/* Every sample of every series named "m" through querier q, as text; *n counts them. */
-static char *dump_q(tsdb_querier *q, size_t *n)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	ts_matcher m;
-	tsdb_series **v;
-	size_t nv;
-	*n = 0;
-	ts_matcher_init(&m, TS_MATCH_EQ, "__name__", "m", NULL);
-	assert_int_equal(tsdb_select(q, &m, 1, 0, &v, &nv, NULL), TS_OK);
-	for (size_t i = 0; i < nv; i++) {
-		size_t nl;
-		const ts_label *l = tsdb_series_labels(v[i], &nl);
-		for (size_t k = 0; k < nl; k++)
-			fprintf(f, "%s=%s,", l[k].name, l[k].value);
-		tsdb_iter *it;
-		int64_t t;
-		double x;
-		assert_int_equal(tsdb_iter_open(q, v[i], INT64_MIN, INT64_MAX, &it, NULL), TS_OK);
-		while (tsdb_iter_next(it, &t, &x) == 1) {
-			fprintf(f, " %lld:%llx", (long long)t, (unsigned long long)bits(x));
-			(*n)++;
-		}
-		tsdb_iter_close(it);
-		fputc('\n', f);
-	}
-	ts_free(v);
-	ts_matcher_fini(&m);
-	fclose(f);
-	return out;
-}
-
+/* Every sample of the series named "m", as text (test_tsdb_dump); *n counts them. */
 static char *dump(tsdb_db *db, size_t *n)
 {
-	tsdb_querier *q;
-	assert_int_equal(tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL), TS_OK);
-	char *s = dump_q(q, n);
-	tsdb_querier_close(q);
-	return s;
-}
-
-static tsdb_stats stats(tsdb_db *db)
-{
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
-	return st;
-}
-
-/* Number of entries in dir whose name ends with suffix ("" = all). */
-static int count_entries(const char *dir, const char *suffix)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	struct dirent *e;
-	size_t k = strlen(suffix);
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (e->d_name[0] != '.' && l >= k && strcmp(e->d_name + l - k, suffix) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
+	return test_tsdb_dump(db, "m", INT64_MIN, INT64_MAX, n);
 }
 
 /*
@@ -209,14 +131,14 @@ static void test_tsdb_compact_run_levels_to_one_block(void **state)
 	fresh_dir("compact_levels", dir);
 	tsdb_db *db = open_db(dir, 12 * D);
 	size_t total = fill_ranges(db, 12, 50, 1), n;
-	assert_int_equal(stats(db).n_blocks, 12);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 12);
 	char *before = dump(db, &n);
 	assert_int_equal(n, total);
 	int done = -1;
 	assert_int_equal(tsdb_compact_run(db, 100, &done, NULL), TS_OK);
 	/* 3D: four windows; 6D: two; 12D: one. */
 	assert_int_equal(done, 7);
-	tsdb_stats st = stats(db);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 1);
 	assert_int_equal(st.block_samples, total);
 	assert_int_equal(st.compactions, 7);
@@ -229,7 +151,7 @@ static void test_tsdb_compact_run_levels_to_one_block(void **state)
 	assert_int_equal(done, 0);
 	char bdir[600];
 	snprintf(bdir, sizeof(bdir), "%s/blocks", dir);
-	assert_int_equal(count_entries(bdir, ""), 1);
+	assert_int_equal(test_count_entries(bdir, ""), 1);
 	/* The merged block lists its sources (12 leaves + 6 intermediate) and survives a
 	 * reopen with the same samples. */
 	tsdb_blockset *bs = tsdb_blocks_acquire(db);
@@ -242,7 +164,7 @@ static void test_tsdb_compact_run_levels_to_one_block(void **state)
 	db = open_db(dir, 12 * D);
 	after = dump(db, &n);
 	assert_string_equal(before, after);
-	assert_int_equal(stats(db).n_blocks, 1);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 1);
 	free(after);
 	free(before);
 	tsdb_close(db);
@@ -258,7 +180,7 @@ static void test_tsdb_compact_run_waits_for_closed_windows(void **state)
 	int done = -1;
 	assert_int_equal(tsdb_compact_run(db, 100, &done, NULL), TS_OK);
 	assert_int_equal(done, 0);
-	assert_int_equal(stats(db).n_blocks, 2);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 2);
 	/* A block in the next window closes [0, 3D): its two blocks merge. */
 	ts_label l[] = {{"__name__", "m"}, {"id", "late"}};
 	assert_int_equal(tsdb_append(db, l, 2, 3 * D + 5, 1, NULL), TS_OK);
@@ -366,7 +288,7 @@ static void test_tsdb_compact_run_overlaps_and_duplicates(void **state)
 		write_block(dir, &bl[b], s, NS, pick, b, b == 0 ? 111.0 : 222.0);
 	tsdb_db *db = open_db(dir, 2 * D);
 	size_t n;
-	tsdb_stats st = stats(db);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 4);
 	assert_true(st.block_samples > total); /* duplicates on disk */
 	char *before = dump(db, &n);
@@ -393,7 +315,7 @@ static void test_tsdb_compact_run_overlaps_and_duplicates(void **state)
 	int done;
 	assert_int_equal(tsdb_compact_run(db, 100, &done, NULL), TS_OK);
 	assert_int_equal(done, 1); /* the overlap group; [0,3D) + [3D,4D) stays: 6D cap > 2D */
-	st = stats(db);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 2);
 	assert_int_equal(st.block_samples, total); /* every duplicate dropped exactly once */
 	char *after = dump(db, &n);
@@ -426,11 +348,6 @@ static void test_tsdb_compact_run_overlaps_and_duplicates(void **state)
 static void write_rollup(const char *dir, int64_t lo, int64_t hi, const int64_t *t, size_t n,
 			 double f)
 {
-	char bdir[600];
-	snprintf(bdir, sizeof(bdir), "%s/blocks", dir);
-	mkdir(dir, 0755);
-	mkdir(bdir, 0755);
-	tsdb_bw *w;
 	double v[TSDB_COL_N][8];
 	const double *cols[TSDB_COL_N] = {0};
 	for (int k = 1; k < TSDB_COL_N; k++) {
@@ -439,14 +356,7 @@ static void write_rollup(const char *dir, int64_t lo, int64_t hi, const int64_t 
 		cols[k] = v[k];
 	}
 	ts_label l[] = {{"__name__", "m"}, {"id", "r"}};
-	assert_int_equal(tsdb_bw_new(bdir, lo, hi, &w, NULL), TS_OK);
-	assert_int_equal(tsdb_bw_set_origin(w, TSDB_TIER_1M, 60000, NULL, 0, NULL), TS_OK);
-	assert_int_equal(tsdb_bw_scan(w, t, n, NULL), TS_OK);
-	assert_int_equal(tsdb_bw_add_rollup(w, l, 2, t, cols, n, NULL), TS_OK);
-	char *path;
-	assert_int_equal(tsdb_bw_finish(w, NULL, 0, &path, NULL), TS_OK);
-	ts_free(path);
-	tsdb_bw_free(w);
+	test_tsdb_write_block(dir, TSDB_TIER_1M, lo, hi, l, 2, t, cols, n);
 }
 
 static void test_tsdb_compact_run_rollup_tier_keeps_every_column(void **state)
@@ -543,7 +453,7 @@ static void test_tsdb_compact_run_readers_see_same_samples(void **state)
 	assert_int_equal(n_blocks, 1);
 	/* During: the old querier still reads the sources; a new one the merged block; the
 	 * compactor waits for the old querier before deleting anything. */
-	char *during_old = dump_q(old, &n);
+	char *during_old = test_tsdb_dump_q(old, "m", INT64_MIN, INT64_MAX, &n);
 	assert_string_equal(before, during_old);
 	char *during_new = dump(db, &n);
 	assert_string_equal(before, during_new);
@@ -573,16 +483,17 @@ static void test_tsdb_compact_open_cleanup_crash_points(void **state)
 	size_t total = fill_ranges(db, 3, 20, 9), n;
 	char *before = dump(db, &n);
 	tsdb_close(db);
-	sh("rm -rf '%s.bak' && cp -a '%s' '%s.bak'", bdir, bdir, bdir);
+	test_sh("rm -rf '%s.bak' && cp -a '%s' '%s.bak'", bdir, bdir, bdir);
 	/* 1. Killed while writing: a *.tmp block directory (partial files) is removed. */
-	sh("d=$(ls '%s' | head -1); mkdir '%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp' && cp '%s'/$d/meta "
-	   "'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/' && head -c 100 '%s'/$d/chunks > "
-	   "'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/chunks'",
-	   bdir, bdir, bdir, bdir, bdir, bdir);
+	test_sh(
+	    "d=$(ls '%s' | head -1); mkdir '%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp' && cp '%s'/$d/meta "
+	    "'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/' && head -c 100 '%s'/$d/chunks > "
+	    "'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/chunks'",
+	    bdir, bdir, bdir, bdir, bdir, bdir);
 	db = open_db(dir, 3 * D);
-	assert_int_equal(count_entries(bdir, ".tmp"), 0);
-	assert_int_equal(stats(db).n_blocks, 3);
-	assert_int_equal(stats(db).blocks_quarantined, 0);
+	assert_int_equal(test_count_entries(bdir, ".tmp"), 0);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 3);
+	assert_int_equal(test_tsdb_stats(db).blocks_quarantined, 0);
 	char *s = dump(db, &n);
 	assert_string_equal(before, s);
 	free(s);
@@ -592,31 +503,32 @@ static void test_tsdb_compact_open_cleanup_crash_points(void **state)
 	assert_int_equal(tsdb_compact_run(db, 10, &done, NULL), TS_OK);
 	assert_int_equal(done, 1);
 	tsdb_close(db);
-	assert_int_equal(count_entries(bdir, ""), 1);
-	sh("cp -a '%s.bak'/* '%s/'", bdir, bdir);
-	assert_int_equal(count_entries(bdir, ""), 4);
+	assert_int_equal(test_count_entries(bdir, ""), 1);
+	test_sh("cp -a '%s.bak'/* '%s/'", bdir, bdir);
+	assert_int_equal(test_count_entries(bdir, ""), 4);
 	db = open_db(dir, 3 * D);
-	tsdb_stats st = stats(db);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 1);
 	assert_int_equal(st.block_samples, total);
 	assert_int_equal(st.blocks_quarantined, 0);
-	assert_int_equal(count_entries(bdir, ""), 1);
+	assert_int_equal(test_count_entries(bdir, ""), 1);
 	s = dump(db, &n);
 	assert_string_equal(before, s);
 	free(s);
 	tsdb_close(db);
 	/* 3. Killed while deleting a source: it was renamed to <ULID>.tmp, some files gone. */
-	sh("d=$(ls '%s.bak' | head -1); mkdir '%s'/$d.tmp && cp '%s.bak'/$d/index '%s'/$d.tmp/",
-	   bdir, bdir, bdir, bdir);
+	test_sh(
+	    "d=$(ls '%s.bak' | head -1); mkdir '%s'/$d.tmp && cp '%s.bak'/$d/index '%s'/$d.tmp/",
+	    bdir, bdir, bdir, bdir);
 	db = open_db(dir, 3 * D);
-	assert_int_equal(count_entries(bdir, ".tmp"), 0);
-	assert_int_equal(stats(db).block_samples, total);
+	assert_int_equal(test_count_entries(bdir, ".tmp"), 0);
+	assert_int_equal(test_tsdb_stats(db).block_samples, total);
 	s = dump(db, &n);
 	assert_string_equal(before, s);
 	free(s);
 	free(before);
 	tsdb_close(db);
-	sh("rm -rf '%s.bak'", bdir);
+	test_sh("rm -rf '%s.bak'", bdir);
 }
 
 static int64_t mono_us(void)
@@ -674,17 +586,17 @@ static void test_tsdb_compact_run_survives_kill9(void **state)
 	char *want = dump(db, &n);
 	assert_int_equal(n, total);
 	tsdb_close(db);
-	sh("rm -rf '%s' && cp -a '%s' '%s'", pristine, dir, pristine);
+	test_sh("rm -rf '%s' && cp -a '%s' '%s'", pristine, dir, pristine);
 	int64_t full_us = compact_in_child(dir, -1);
 	const int runs = 12;
 	uint64_t r = 99;
 	for (int i = 0; i < runs; i++) {
-		sh("rm -rf '%s' && cp -a '%s' '%s'", dir, pristine, dir);
+		test_sh("rm -rf '%s' && cp -a '%s' '%s'", dir, pristine, dir);
 		/* Spread the kills over the whole compaction, with some random jitter. */
 		int64_t delay = full_us * i / runs + (int64_t)(rng_next(&r) % 2000);
 		compact_in_child(dir, delay);
 		db = open_db(dir, 12 * D);
-		tsdb_stats st = stats(db);
+		tsdb_stats st = test_tsdb_stats(db);
 		if (st.block_samples != total || st.blocks_quarantined != 0)
 			fail_msg("kill after %lld us: %llu block samples (want %zu), %llu "
 				 "quarantined",
@@ -695,17 +607,17 @@ static void test_tsdb_compact_run_survives_kill9(void **state)
 		free(got);
 		/* The interrupted work finishes on the next run. */
 		assert_int_equal(tsdb_compact_run(db, 100, NULL, NULL), TS_OK);
-		st = stats(db);
+		st = test_tsdb_stats(db);
 		assert_int_equal(st.n_blocks, 1);
 		assert_int_equal(st.block_samples, total);
 		got = dump(db, &n);
 		assert_string_equal(want, got);
 		free(got);
 		tsdb_close(db);
-		assert_int_equal(count_entries(bdir, ".tmp"), 0);
+		assert_int_equal(test_count_entries(bdir, ".tmp"), 0);
 	}
 	free(want);
-	sh("rm -rf '%s'", pristine);
+	test_sh("rm -rf '%s'", pristine);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -725,14 +637,14 @@ static void test_tsdb_compact_blocks_source_gone(void **state)
 	tsdb_block_acquire(src[1]);
 	tsdb_blockset_release(bs);
 	assert_int_equal(tsdb_compact_blocks(db, src, 2, NULL), TS_OK);
-	assert_int_equal(stats(db).n_blocks, 1);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 1);
 	/* Again with the same (now replaced) blocks: refused, and the block it wrote is
 	 * removed again. */
 	ts_err e = {0};
 	assert_int_equal(tsdb_compact_blocks(db, src, 2, &e), TS_ENOTFOUND);
 	assert_non_null(strstr(e.msg, "left the set"));
-	assert_int_equal(count_entries(bdir, ""), 1);
-	tsdb_stats st = stats(db);
+	assert_int_equal(test_count_entries(bdir, ""), 1);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.compactions, 1);
 	assert_int_equal(st.compaction_errors, 1);
 	tsdb_block_release(src[0]);
@@ -761,14 +673,14 @@ static void test_tsdb_compact_run_enomem_leaves_store_intact(void **state)
 		ts_alloc_fail_after(-1);
 		if (rc == TS_ENOMEM) {
 			/* Nothing changed: same blocks, same samples, no leftovers. */
-			assert_int_equal(stats(db).n_blocks, 3);
-			assert_int_equal(count_entries(bdir, ".tmp"), 0);
-			assert_int_equal(count_entries(bdir, ""), 3);
+			assert_int_equal(test_tsdb_stats(db).n_blocks, 3);
+			assert_int_equal(test_count_entries(bdir, ".tmp"), 0);
+			assert_int_equal(test_count_entries(bdir, ""), 3);
 		}
 	}
 	assert_int_equal(rc, TS_OK);
 	assert_true(k > 10);
-	tsdb_stats st = stats(db);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 2);
 	assert_int_equal(st.block_samples, total);
 	char *after = dump(db, &n);

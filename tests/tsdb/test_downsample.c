@@ -10,6 +10,7 @@
  */
 #include "tsdb/block.h"
 #include "support/test_support.h"
+#include "support/tsdb_support.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -45,18 +46,8 @@ static bool is_stale(double v)
 static tsdb_db *open_db(const char *dir, int64_t block_ms)
 {
 	tsdb_options o;
-	tsdb_options_init(&o);
-	o.dir = dir;
-	o.block_duration_ms = block_ms;
-	o.out_of_order_window_ms = 0;
-	o.cut_check_interval_ms = 0;
-	o.retention_raw_ms = o.retention_1m_ms = o.retention_1h_ms = 1000 * DAY_MS;
-	tsdb_db *db;
-	ts_err err = {0};
-	int rc = tsdb_open(&o, &db, &err);
-	if (rc)
-		fail_msg("open: %s", err.msg);
-	return db;
+	test_tsdb_tier_options(&o, dir, block_ms);
+	return test_tsdb_open(&o);
 }
 
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
@@ -296,15 +287,12 @@ static void run_ok(tsdb_db *db)
 		fail_msg("downsample: %s", err.msg);
 }
 
+/* Entries of <dir>/blocks (blocks and leftovers). */
 static size_t count_dirs(const char *dir)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "ls '%s/blocks' | wc -l", dir);
-	FILE *f = popen(cmd, "r");
-	size_t n = 0;
-	assert_int_equal(fscanf(f, "%zu", &n), 1);
-	pclose(f);
-	return n;
+	char b[600];
+	snprintf(b, sizeof(b), "%s/blocks", dir);
+	return (size_t)test_count_entries(b, "");
 }
 
 /* ---------------------------------------------------------------- random data */
@@ -353,11 +341,10 @@ static void test_tsdb_downsample_run_random_matches_model(void **state)
 	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS + 3 * HOUR_MS + 12345;
 	load_random(db, t0);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	tsdb_stats st = test_tsdb_stats(db);
 	uint64_t raw_blocks = st.n_blocks;
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	/* Data ends ~3.5 days after t0: every complete 6h range gets a 1m block (not the
 	 * last), and each complete day a 1h block. */
 	assert_true(st.downsampled_1m >= 13);
@@ -389,7 +376,7 @@ static void test_tsdb_downsample_run_random_matches_model(void **state)
 	tsdb_close(db);
 	db = open_db(dir, 6 * HOUR_MS);
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 0);
 	assert_int_equal(count_dirs(dir), dirs);
 	assert_true(st.n_blocks > raw_blocks);
@@ -411,8 +398,7 @@ static void test_tsdb_downsample_run_rebuilds_lost_unit(void **state)
 		assert_int_equal(tsdb_append(db, l, 1, t0 + i * MIN_MS, (double)i, NULL), TS_OK);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 3); /* 4 ranges, the last incomplete */
 	assert_int_equal(st.downsampled_1h, 0); /* no complete day */
 	tsdb_close(db);
@@ -433,7 +419,7 @@ static void test_tsdb_downsample_run_rebuilds_lost_unit(void **state)
 	assert_int_equal(mkdir(tmp, 0755), 0);
 	db = open_db(dir, 2 * HOUR_MS);
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 1);
 	rser *rs;
 	size_t n_rs = read_raw(db, &rs);
@@ -491,8 +477,7 @@ static void test_tsdb_downsample_run_node_exporter(void **state)
 	assert_true(n > 300000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_true(st.downsampled_1m >= 9);
 	rser *rs;
 	size_t n_rs = read_raw(db, &rs);
@@ -514,8 +499,7 @@ static void test_tsdb_downsample_run_nab_30_days(void **state)
 	assert_true(n > 5000);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_true(st.downsampled_1h >= 4); /* 5-day raw blocks, 1h units */
 	rser *rs;
 	size_t n_rs = read_raw(db, &rs);
@@ -542,6 +526,18 @@ static void load_late_base(tsdb_db *db, int64_t t0, int64_t hours_a)
 	for (int64_t i = 0; i < 60; i++)
 		assert_int_equal(tsdb_append(db, lb, 1, t0 + i * MIN_MS, 1000.0 + (double)i, NULL),
 				 TS_OK);
+}
+
+/* A store in dir (2h blocks) with load_late_base(28 h) cut and downsampled once; *t0 gets
+ * the day the data starts. */
+static tsdb_db *open_late_base(const char *dir, int64_t *t0)
+{
+	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
+	*t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
+	load_late_base(db, *t0, 28);
+	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
+	run_ok(db);
+	return db;
 }
 
 /* Checks the BUILT section (and SOURCES count) of the 1m block starting at t. */
@@ -602,13 +598,9 @@ static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 {
 	(void)state;
 	const char *dir = test_fresh_dir("ds_late");
-	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
-	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
-	load_late_base(db, t0, 28);
-	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
-	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	int64_t t0;
+	tsdb_db *db = open_late_base(dir, &t0);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 13);
 	assert_int_equal(st.downsampled_1h, 1);
 	size_t n1m = count_tier_blocks(db, TSDB_TIER_1M), n1h = count_tier_blocks(db, TSDB_TIER_1H);
@@ -626,7 +618,7 @@ static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 	assert_false(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
 	assert_true(covers_now(db, TSDB_TIER_1M, t0 + 2 * HOUR_MS, t0 + DAY_MS - 1));
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 14); /* the one unit, replaced */
 	assert_int_equal(st.downsampled_1h, 2);
 	assert_int_equal(st.downsample_errors, 0);
@@ -638,14 +630,14 @@ static void test_tsdb_downsample_run_late_sample_rebuilds(void **state)
 	check_all_tiers(db);
 	size_t dirs = count_dirs(dir);
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 16);
 	assert_int_equal(count_dirs(dir), dirs);
 	tsdb_close(db);
 	db = open_db(dir, 2 * HOUR_MS);
 	assert_true(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 0);
 	assert_int_equal(count_dirs(dir), dirs);
 	check_all_tiers(db);
@@ -662,13 +654,9 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 {
 	(void)state;
 	const char *dir = test_fresh_dir("ds_late_compact");
-	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
-	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
-	load_late_base(db, t0, 28);
-	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
-	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	int64_t t0;
+	tsdb_db *db = open_late_base(dir, &t0);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 13);
 	ts_err err = {0};
 	int n_done = 0;
@@ -678,7 +666,7 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 	assert_true(covers_now(db, TSDB_TIER_1M, t0, t0 + DAY_MS - 1));
 	assert_true(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m, 13);
 	assert_int_equal(st.downsampled_1h, 1);
 	tsdb_close(db);
@@ -690,7 +678,7 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 	int64_t ns2 = ts_mono_ns();
 	print_message("pass after reopen (verifying by count): %.2f ms, next pass: %.2f ms\n",
 		      (double)(ns1 - ns0) / 1e6, (double)(ns2 - ns1) / 1e6);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 0);
 	assert_true(covers_now(db, TSDB_TIER_1M, t0, t0 + DAY_MS - 1));
 	assert_true(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
@@ -704,7 +692,7 @@ static void test_tsdb_downsample_run_compaction_keeps_tiers(void **state)
 	assert_false(covers_now(db, TSDB_TIER_1M, t0 + 2 * HOUR_MS, t0 + 4 * HOUR_MS - 1));
 	assert_false(covers_now(db, TSDB_TIER_1H, t0, t0 + DAY_MS - 1));
 	run_ok(db);
-	tsdb_stats_get(db, &st);
+	st = test_tsdb_stats(db);
 	assert_true(st.downsampled_1m >= 1);
 	assert_int_equal(st.downsampled_1h, 1);
 	assert_true(covers_now(db, TSDB_TIER_1M, t0, t0 + DAY_MS - 1));
@@ -722,28 +710,19 @@ static void test_tsdb_downsample_run_late_sample_expired_source(void **state)
 {
 	(void)state;
 	const char *dir = test_fresh_dir("ds_late_expired");
-	tsdb_db *db = open_db(dir, 2 * HOUR_MS);
-	int64_t t0 = 1700000000000LL - 1700000000000LL % DAY_MS;
-	load_late_base(db, t0, 28);
-	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
-	run_ok(db);
+	int64_t t0;
+	tsdb_db *db = open_late_base(dir, &t0);
 	tsdb_close(db);
 	tsdb_options o;
-	tsdb_options_init(&o);
-	o.dir = dir;
-	o.block_duration_ms = 2 * HOUR_MS;
-	o.out_of_order_window_ms = 0;
-	o.cut_check_interval_ms = 0;
+	test_tsdb_tier_options(&o, dir, 2 * HOUR_MS);
 	o.retention_raw_ms = 12 * HOUR_MS; /* raw before 16h may be gone (not run here) */
-	o.retention_1m_ms = o.retention_1h_ms = 1000 * DAY_MS;
-	assert_int_equal(tsdb_open(&o, &db, NULL), TS_OK);
+	db = test_tsdb_open(&o);
 	ts_label lb[1] = {{"__name__", "b"}};
 	assert_int_equal(tsdb_append(db, lb, 1, t0 + 90 * MIN_MS, 5.0, NULL), TS_OK);
 	assert_int_equal(tsdb_flush(db, NULL), TS_OK);
 	assert_false(covers_now(db, TSDB_TIER_1M, t0, t0 + 2 * HOUR_MS - 1));
 	run_ok(db);
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.downsampled_1m + st.downsampled_1h, 0);
 	assert_true(covers_now(db, TSDB_TIER_1M, t0, t0 + 2 * HOUR_MS - 1));
 	tsdb_close(db);

@@ -7,6 +7,8 @@
  * worker doing compaction and retention on its own.
  */
 #include "tsdb/block.h"
+#include "support/test_support.h"
+#include "support/tsdb_support.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -23,136 +25,41 @@
 
 #define D 1000 /* block duration of these tests, ms */
 
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_int_equal(system(cmd), 0);
-}
-
+/* A fresh STRATA_TEST_TMP/<name> in dir (512 bytes), with no <name>.cold beside it. */
 static void fresh_dir(const char *name, char *dir)
 {
-	mkdir(STRATA_TEST_TMP, 0755);
-	snprintf(dir, 512, "%s/%s", STRATA_TEST_TMP, name);
-	sh("rm -rf '%s' '%s.cold'", dir, dir);
+	snprintf(dir, 512, "%s", test_fresh_dir(name));
+	test_sh("rm -rf '%s.cold'", dir);
 }
 
 static void opts(tsdb_options *o, const char *dir)
 {
-	tsdb_options_init(o);
-	o->dir = dir;
+	test_tsdb_options(o, dir, D);
 	o->n_partitions = 2;
-	o->block_duration_ms = D;
-	o->cut_check_interval_ms = 0;
 	o->out_of_order_window_ms = 1000 * D;
 	o->max_block_duration_ms = 0; /* no level compaction unless a test asks */
-}
-
-static tsdb_db *open_o(const tsdb_options *o)
-{
-	tsdb_db *db;
-	ts_err e = {0};
-	if (tsdb_open(o, &db, &e) != TS_OK)
-		fail_msg("open %s: %s", o->dir, e.msg);
-	return db;
-}
-
-static tsdb_stats stats(tsdb_db *db)
-{
-	tsdb_stats st;
-	tsdb_stats_get(db, &st);
-	return st;
-}
-
-static int count_entries(const char *dir, const char *suffix)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	struct dirent *e;
-	size_t k = strlen(suffix);
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (e->d_name[0] != '.' && l >= k && strcmp(e->d_name + l - k, suffix) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
 }
 
 /* Samples of every series named "m" in [mint, maxt] as text; *n counts them. */
 static char *dump(tsdb_db *db, int64_t mint, int64_t maxt, size_t *n)
 {
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	tsdb_querier *q;
-	ts_matcher m;
-	tsdb_series **v;
-	size_t nv;
-	*n = 0;
-	ts_matcher_init(&m, TS_MATCH_EQ, "__name__", "m", NULL);
-	assert_int_equal(tsdb_querier_open(db, mint, maxt, &q, NULL), TS_OK);
-	assert_int_equal(tsdb_select(q, &m, 1, 0, &v, &nv, NULL), TS_OK);
-	for (size_t i = 0; i < nv; i++) {
-		size_t nl;
-		const ts_label *l = tsdb_series_labels(v[i], &nl);
-		for (size_t k = 0; k < nl; k++)
-			fprintf(f, "%s=%s,", l[k].name, l[k].value);
-		tsdb_iter *it;
-		int64_t t;
-		double x;
-		assert_int_equal(tsdb_iter_open(q, v[i], mint, maxt, &it, NULL), TS_OK);
-		while (tsdb_iter_next(it, &t, &x) == 1) {
-			fprintf(f, " %lld:%.17g", (long long)t, x);
-			(*n)++;
-		}
-		tsdb_iter_close(it);
-		fputc('\n', f);
-	}
-	ts_free(v);
-	tsdb_querier_close(q);
-	ts_matcher_fini(&m);
-	fclose(f);
-	return out;
+	return test_tsdb_dump(db, "m", mint, maxt, n);
 }
 
 /* One block of `tier` for range [k D, (k+1) D) with one series, written directly. */
 static void write_block(const char *dir, int tier, int64_t k)
 {
-	char bdir[600];
-	snprintf(bdir, sizeof(bdir), "%s/blocks", dir);
-	mkdir(dir, 0755);
-	mkdir(bdir, 0755);
-	tsdb_bw *w;
-	assert_int_equal(tsdb_bw_new(bdir, k * D, (k + 1) * D - 1, &w, NULL), TS_OK);
 	ts_label l[] = {{"__name__", "m"}, {"id", "x"}};
 	int64_t t[4];
-	double v[4], *cols[TSDB_COL_N] = {0};
+	double v[4];
+	const double *cols[TSDB_COL_N];
 	for (int i = 0; i < 4; i++) {
 		t[i] = k * D + 100 + 250 * i;
 		v[i] = (double)(k * 4 + i);
 	}
-	for (int c = 1; c < TSDB_COL_N; c++)
+	for (int c = 0; c < TSDB_COL_N; c++)
 		cols[c] = v;
-	if (tier != TSDB_TIER_RAW)
-		assert_int_equal(tsdb_bw_set_origin(w, (uint8_t)tier,
-						    (uint64_t)tsdb_tier_resolution_ms(tier), NULL,
-						    0, NULL),
-				 TS_OK);
-	assert_int_equal(tsdb_bw_scan(w, t, 4, NULL), TS_OK);
-	if (tier == TSDB_TIER_RAW)
-		assert_int_equal(tsdb_bw_add(w, l, 2, t, v, 4, NULL), TS_OK);
-	else
-		assert_int_equal(
-		    tsdb_bw_add_rollup(w, l, 2, t, (const double *const *)cols, 4, NULL), TS_OK);
-	char *path;
-	assert_int_equal(tsdb_bw_finish(w, NULL, 0, &path, NULL), TS_OK);
-	ts_free(path);
-	tsdb_bw_free(w);
+	test_tsdb_write_block(dir, tier, k * D, (k + 1) * D - 1, l, 2, t, cols, 4);
 }
 
 /* Blocks per tier currently in the set, and the smallest range start of each. */
@@ -187,7 +94,7 @@ static void test_tsdb_retention_run_per_tier(void **state)
 	o.retention_raw_ms = 3 * D;
 	o.retention_1m_ms = 6 * D;
 	o.retention_1h_ms = 9 * D;
-	tsdb_db *db = open_o(&o);
+	tsdb_db *db = test_tsdb_open(&o);
 	int n[TSDB_TIER_N];
 	int64_t first[TSDB_TIER_N];
 	/* The newest sample is at 11D + 850; the reference is capped at the clock. */
@@ -216,9 +123,9 @@ static void test_tsdb_retention_run_per_tier(void **state)
 	assert_int_equal(first[TSDB_TIER_1M], 5 * D);
 	assert_int_equal(n[TSDB_TIER_1H], 10);
 	assert_int_equal(first[TSDB_TIER_1H], 2 * D);
-	tsdb_stats st = stats(db);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.blocks_retention_deleted, 15);
-	assert_int_equal(count_entries(bdir, ""), 21);
+	assert_int_equal(test_count_entries(bdir, ""), 21);
 	/* Raw reads: what is left starts at 8D; the future sample is still there. */
 	size_t cnt;
 	free(dump(db, INT64_MIN, 8 * D - 1, &cnt));
@@ -228,7 +135,7 @@ static void test_tsdb_retention_run_per_tier(void **state)
 	tsdb_close(db);
 	/* Persisted: a reopen sees the same blocks (plus the future sample's, flushed at
 	 * close); nothing more is due. */
-	db = open_o(&o);
+	db = test_tsdb_open(&o);
 	tier_counts(db, n, first);
 	assert_int_equal(n[TSDB_TIER_RAW] + n[TSDB_TIER_1M] + n[TSDB_TIER_1H], 22);
 	assert_int_equal(tsdb_retention_run(db, 11 * D + 850, &nd, NULL, NULL), TS_OK);
@@ -243,7 +150,7 @@ static void test_tsdb_retention_run_empty_store(void **state)
 	fresh_dir("ret_empty", dir);
 	tsdb_options o;
 	opts(&o, dir);
-	tsdb_db *db = open_o(&o);
+	tsdb_db *db = test_tsdb_open(&o);
 	assert_int_equal(tsdb_retention_ref_ms(db, 5), INT64_MIN);
 	size_t nd = 9, nm = 9;
 	assert_int_equal(tsdb_retention_run(db, INT64_MAX, &nd, &nm, NULL), TS_OK);
@@ -252,7 +159,7 @@ static void test_tsdb_retention_run_empty_store(void **state)
 	tsdb_close(db);
 	/* Memory-only stores have nothing to delete. */
 	o.dir = NULL;
-	db = open_o(&o);
+	db = test_tsdb_open(&o);
 	assert_int_equal(tsdb_append(db, (ts_label[]){{"__name__", "m"}}, 1, 5, 1, NULL), TS_OK);
 	assert_int_equal(tsdb_retention_run(db, INT64_MAX, &nd, &nm, NULL), TS_OK);
 	assert_int_equal(nd, 0);
@@ -293,7 +200,7 @@ static void test_tsdb_retention_run_moves_cold_and_reads(void **state)
 	opts(&o, dir);
 	o.cold_dir = cold;
 	o.cold_after_ms = 4 * D;
-	tsdb_db *db = open_o(&o);
+	tsdb_db *db = test_tsdb_open(&o);
 	size_t total = fill(db, 8), n;
 	char *before = dump(db, INT64_MIN, INT64_MAX, &n);
 	assert_int_equal(n, total);
@@ -302,9 +209,9 @@ static void test_tsdb_retention_run_moves_cold_and_reads(void **state)
 	/* Newest sample 7D + 979: ranges ending before 3D + 979 (k = 0..2) move. */
 	assert_int_equal(nd, 0);
 	assert_int_equal(nm, 3);
-	assert_int_equal(count_entries(cbdir, ""), 3);
-	assert_int_equal(count_entries(bdir, ""), 5);
-	tsdb_stats st = stats(db);
+	assert_int_equal(test_count_entries(cbdir, ""), 3);
+	assert_int_equal(test_count_entries(bdir, ""), 5);
+	tsdb_stats st = test_tsdb_stats(db);
 	assert_int_equal(st.blocks_moved_cold, 3);
 	assert_int_equal(st.n_blocks, 8);
 	assert_int_equal(st.block_samples, total);
@@ -316,37 +223,37 @@ static void test_tsdb_retention_run_moves_cold_and_reads(void **state)
 	assert_int_equal(nm, 0);
 	tsdb_close(db);
 	/* Reopen: blocks load from both directories. */
-	db = open_o(&o);
-	assert_int_equal(stats(db).n_blocks, 8);
+	db = test_tsdb_open(&o);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 8);
 	s = dump(db, INT64_MIN, INT64_MAX, &n);
 	assert_string_equal(before, s);
 	free(s);
 	tsdb_close(db);
 	/* Crash after the copy's rename, before the original was deleted: both copies.
 	 * And a crash during a copy: a partial <ULID>.tmp in the cold directory. */
-	sh("d=$(ls '%s' | head -1); cp -a '%s'/$d '%s'/ && "
-	   "mkdir '%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp' && cp '%s'/$d/meta "
-	   "'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/'",
-	   cbdir, cbdir, bdir, cbdir, cbdir, cbdir);
-	assert_int_equal(count_entries(bdir, ""), 6);
-	assert_int_equal(count_entries(cbdir, ".tmp"), 1);
-	db = open_o(&o);
-	st = stats(db);
+	test_sh("d=$(ls '%s' | head -1); cp -a '%s'/$d '%s'/ && "
+		"mkdir '%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp' && cp '%s'/$d/meta "
+		"'%s/01JZZZZZZZZZZZZZZZZZZZZZZZ.tmp/'",
+		cbdir, cbdir, bdir, cbdir, cbdir, cbdir);
+	assert_int_equal(test_count_entries(bdir, ""), 6);
+	assert_int_equal(test_count_entries(cbdir, ".tmp"), 1);
+	db = test_tsdb_open(&o);
+	st = test_tsdb_stats(db);
 	assert_int_equal(st.n_blocks, 8);
 	assert_int_equal(st.block_samples, total);
 	assert_int_equal(st.blocks_quarantined, 0);
-	assert_int_equal(count_entries(bdir, ""), 5);
-	assert_int_equal(count_entries(cbdir, ""), 3);
+	assert_int_equal(test_count_entries(bdir, ""), 5);
+	assert_int_equal(test_count_entries(cbdir, ""), 3);
 	s = dump(db, INT64_MIN, INT64_MAX, &n);
 	assert_string_equal(before, s);
 	free(s);
 	tsdb_close(db);
 	/* Retention reaches into the cold directory too. */
 	o.retention_raw_ms = 5 * D;
-	db = open_o(&o);
+	db = test_tsdb_open(&o);
 	assert_int_equal(tsdb_retention_run(db, INT64_MAX, &nd, &nm, NULL), TS_OK);
 	assert_int_equal(nd, 2); /* ranges ending before 2D + 979 */
-	assert_int_equal(count_entries(cbdir, ""), 1);
+	assert_int_equal(test_count_entries(cbdir, ""), 1);
 	free(dump(db, INT64_MIN, 2 * D - 1, &n));
 	assert_int_equal(n, 0);
 	s = dump(db, 2 * D, INT64_MAX, &n);
@@ -366,19 +273,19 @@ static void test_tsdb_retention_run_cold_dir_unusable(void **state)
 	opts(&o, dir);
 	o.cold_dir = cold;
 	o.cold_after_ms = D;
-	tsdb_db *db = open_o(&o);
+	tsdb_db *db = test_tsdb_open(&o);
 	size_t total = fill(db, 4), n;
 	/* The cold blocks directory turns into a file: the move fails with a message
 	 * naming it, the originals stay and read the same. */
 	char cb[700];
 	snprintf(cb, sizeof(cb), "%s/blocks", cold);
-	sh("rm -rf '%s' && touch '%s'", cb, cb);
+	test_sh("rm -rf '%s' && touch '%s'", cb, cb);
 	ts_err e = {0};
 	size_t nm = 9;
 	assert_int_not_equal(tsdb_retention_run(db, INT64_MAX, NULL, &nm, &e), TS_OK);
 	assert_non_null(strstr(e.msg, "blocks"));
 	assert_int_equal(nm, 0);
-	assert_int_equal(stats(db).n_blocks, 4);
+	assert_int_equal(test_tsdb_stats(db).n_blocks, 4);
 	free(dump(db, INT64_MIN, INT64_MAX, &n));
 	assert_int_equal(n, total);
 	tsdb_close(db);
@@ -400,7 +307,7 @@ static void test_tsdb_bg_worker_compacts_and_expires(void **state)
 	o.cut_check_interval_ms = 20;
 	o.retention_raw_ms = 40 * D; /* compaction cap: min(3D, 4D) = 3D */
 	o.max_block_duration_ms = 3 * D;
-	tsdb_db *db = open_o(&o);
+	tsdb_db *db = test_tsdb_open(&o);
 	size_t kept = 0;
 	for (int64_t t = 0; t < 60 * D; t += 50)
 		for (int i = 0; i < 3; i++) {
@@ -415,7 +322,7 @@ static void test_tsdb_bg_worker_compacts_and_expires(void **state)
 	tsdb_stats st;
 	size_t n = 1;
 	for (int i = 0; i < 1000; i++) {
-		st = stats(db);
+		st = test_tsdb_stats(db);
 		free(dump(db, INT64_MIN, 18 * D - 1, &n));
 		if (st.compactions >= 3 && n == 0)
 			break;
