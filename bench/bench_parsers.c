@@ -12,6 +12,13 @@
  *                        samples per request (default 2000 = max_samples_per_send),
  *                        snappy-compressed; every request is decoded (snappy +
  *                        protobuf-c + validation + sink);
+ *   remote_write/decode+scratch  the same through one reused ingest_rw_scratch, as the
+ *                        server does (ingest_rw_pool): no allocation per request;
+ *   remote_write/pb-hand the protobuf decoding alone (already decompressed bytes) with
+ *                        the hand-written decoder (ingest/remote_write_pb.c), one reused
+ *                        ingest_pb_write_request;
+ *   remote_write/pb-protobuf-c  the same bytes through protobuf-c's generic unpack and
+ *                        free (malloc allocator), the reference the hand decoder replaced;
  *   remote_write/encode  building those requests (for reference).
  *
  * The sink only counts and folds the values into a checksum, so the numbers are the
@@ -25,6 +32,10 @@
 #include "ingest/exposition.h"
 #include "ingest/remote_write.h"
 
+#include "ingest/remote.pb-c.h"
+#include "ingest/remote_write_pb.h"
+
+#include <snappy-c.h>
 #include <zlib.h>
 
 #include <stdio.h>
@@ -87,7 +98,7 @@ static char *read_gz(const char *path, size_t *len)
 
 static void report(const char *what, size_t samples, size_t bytes, double secs)
 {
-	printf("%-22s %9zu samples %8.1f MB  %7.3f s  %6.2f M samples/s  %7.1f MB/s  %6.1f "
+	printf("%-27s %9zu samples %8.1f MB  %7.3f s  %6.2f M samples/s  %7.1f MB/s  %6.1f "
 	       "ns/sample\n",
 	       what, samples, (double)bytes / 1e6, secs, (double)samples / secs / 1e6,
 	       (double)bytes / secs / 1e6, secs * 1e9 / (double)samples);
@@ -280,6 +291,84 @@ int main(int argc, char **argv)
 		best = dt < best ? dt : best;
 	}
 	report("remote_write/decode", st.n, wire, best);
+
+	ingest_rw_pool *pool;
+	if (ingest_rw_pool_new(&pool, &err) != TS_OK)
+		return 1;
+	ingest_rw_options ro = {.scratch = ingest_rw_pool_get(pool)};
+	best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_s();
+		for (size_t q = 0; q < n_req; q++) {
+			if (ingest_remote_write_decode_ex(reqs[q].data, reqs[q].len, &ro, NULL,
+							  count_fn, &sink, NULL, &err) != TS_OK) {
+				fprintf(stderr, "decode: %s\n", err.msg);
+				return 1;
+			}
+		}
+		double dt = now_s() - t0;
+		best = dt < best ? dt : best;
+	}
+	report("remote_write/decode+scratch", st.n, wire, best);
+	ingest_rw_pool_put(pool, ro.scratch);
+	ingest_rw_pool_free(pool);
+
+	/* The protobuf step alone: hand decoder vs protobuf-c on the decompressed bytes. */
+	char **pbs = calloc(n_req, sizeof(char *));
+	char **work = calloc(n_req, sizeof(char *));
+	size_t *pb_len = calloc(n_req, sizeof(size_t));
+	if (!pbs || !work || !pb_len)
+		return 1;
+	for (size_t q = 0; q < n_req; q++) {
+		snappy_uncompressed_length(reqs[q].data, reqs[q].len, &pb_len[q]);
+		pbs[q] = malloc(pb_len[q] + 1);
+		work[q] = malloc(pb_len[q] + 1);
+		if (!pbs[q] || !work[q] ||
+		    snappy_uncompress(reqs[q].data, reqs[q].len, pbs[q], &pb_len[q]) != SNAPPY_OK)
+			return 1;
+	}
+	ingest_pb_write_request pr;
+	ingest_pb_write_request_init(&pr, (size_t)1 << 30);
+	best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		for (size_t q = 0; q < n_req; q++) /* the decoder terminates strings in place */
+			memcpy(work[q], pbs[q], pb_len[q]);
+		double t0 = now_s();
+		for (size_t q = 0; q < n_req; q++) {
+			if (ingest_pb_write_request_decode(&pr, work[q], pb_len[q], &err) !=
+			    TS_OK) {
+				fprintf(stderr, "pb decode: %s\n", err.msg);
+				return 1;
+			}
+			sink.check += pr.n_samples;
+		}
+		double dt = now_s() - t0;
+		best = dt < best ? dt : best;
+	}
+	report("remote_write/pb-hand", st.n, raw, best);
+	ingest_pb_write_request_fini(&pr);
+	best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_s();
+		for (size_t q = 0; q < n_req; q++) {
+			Prometheus__WriteRequest *wr = prometheus__write_request__unpack(
+			    NULL, pb_len[q], (const uint8_t *)pbs[q]);
+			if (!wr)
+				return 1;
+			sink.check += wr->n_timeseries;
+			prometheus__write_request__free_unpacked(wr, NULL);
+		}
+		double dt = now_s() - t0;
+		best = dt < best ? dt : best;
+	}
+	report("remote_write/pb-protobuf-c", st.n, raw, best);
+	for (size_t q = 0; q < n_req; q++) {
+		free(pbs[q]);
+		free(work[q]);
+	}
+	free(pbs);
+	free(work);
+	free(pb_len);
 	printf("remote write: %zu requests of <= %zu samples, %.1f MB snappy, %.1f MB protobuf\n",
 	       n_req, batch, (double)wire / 1e6, (double)raw / 1e6);
 	printf("(checksum %016llx)\n", (unsigned long long)sink.check);

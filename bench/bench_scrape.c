@@ -8,20 +8,30 @@
  * capture in shared/data (node_exporter_scrape.prom: 507 samples, 57 KB; gzip-compressed
  * when the scraper asks for it, as node_exporter does) to N targets. The targets share
  * the server's address and differ by a `shard` label, so each is its own target with its
- * own schedule, cache and series, like N exporters behind one port. The scraper writes
- * into a real in-memory store through the ingest pipeline, so the numbers include
- * parsing, target labels, staleness tracking and tsdb appends.
+ * own schedule, cache and series, like N exporters behind one port.
+ *
+ * End to end by default (mode `log`): the pipeline is opened from a config whose
+ * `storage.data_dir` is a fresh temporary directory, as `strata serve` does, so every
+ * scrape goes scrape -> parse -> batch -> durable log (fdatasync'd group commit, 8
+ * partitions) -> consumers -> on-disk store. Mode `direct` writes to a memory-only store
+ * without a log (what session 1 measured), for comparison in the same invocation.
+ * The numbers include parsing, target labels, staleness tracking, log appends and tsdb
+ * appends.
  *
  * Reported after `seconds` of scraping (the first interval is skipped as warm-up):
  *   scrapes/s and samples/s achieved (stored scrapes whose timestamp falls in the
- *   measured window), as a share of the schedule (N / interval);
+ *   measured window, counted in the store after the consumers drained the log), as a
+ *   share of the schedule (N / interval);
+ *   samples the store appended per second over the window (tsdb_stats);
  *   scrape duration p50/p99 (scrape_duration_seconds as stored);
  *   CPU time of the scraper's threads (ingest-scrape and ingest-scr-wN, from
- *   /proc/self/task) and of the HTTP server's, and samples per scraper CPU-second: the
- *   capacity of one core.
+ *   /proc/self/task), of the write path's threads (log appends ingest-aN, consumers
+ *   ingest-pN), of the HTTP server's, of the whole process without the HTTP server, and
+ *   samples per CPU-second of the scraper, of scraper + write path and of the whole
+ *   process (all but the simulated exporters): the capacity of one core.
  *
- * Usage: bench_scrape [N [interval_ms [seconds [DATA_DIR [gzip 0|1 [workers]]]]]]
- *        defaults: 200 1000 20 ../shared/data 1 4
+ * Usage: bench_scrape [N [interval_ms [seconds [DATA_DIR [gzip 0|1 [workers [log|direct]]]]]]]
+ *        defaults: 200 1000 20 ../shared/data 1 4 log
  * Build: cmake -DSTRATA_BENCH=ON -DCMAKE_BUILD_TYPE=Release, target bench_scrape.
  */
 #include "ingest/scrape.h"
@@ -30,10 +40,12 @@
 #include <zlib.h>
 
 #include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +131,14 @@ static double thread_cpu_s(const char *prefix)
 	return total;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -179,9 +199,11 @@ int main(int argc, char **argv)
 	const char *dir = argc > 4 ? argv[4] : "../shared/data";
 	bool use_gzip = argc > 5 ? strtol(argv[5], NULL, 10) != 0 : true;
 	int workers = argc > 6 ? (int)strtol(argv[6], NULL, 10) : 4;
-	if (n_targets < 1 || interval_ms < 10 || seconds < 2) {
+	bool durable = argc > 7 ? strcmp(argv[7], "direct") != 0 : true;
+	if (n_targets < 1 || interval_ms < 10 || seconds < 2 ||
+	    (argc > 7 && strcmp(argv[7], "log") && strcmp(argv[7], "direct"))) {
 		fprintf(stderr, "usage: bench_scrape [N [interval_ms [seconds [DATA_DIR [gzip "
-				"[workers]]]]]]\n");
+				"[workers [log|direct]]]]]]]\n");
 		return 2;
 	}
 	ts_log_set_level(TS_LOG_WARN);
@@ -242,6 +264,32 @@ int main(int argc, char **argv)
 	ingest_options io;
 	ingest_options_init(&io);
 	ingest_pipeline *p;
+	/* Durable: a config naming a fresh data directory opens the log and a disk store. */
+	char tmp[] = "/tmp/bench_scrape.XXXXXX";
+	ts_config *conf = NULL;
+	if (durable) {
+		char cpath[sizeof(tmp) + 16], ddir[sizeof(tmp) + 16];
+		if (!mkdtemp(tmp)) {
+			perror("bench_scrape: mkdtemp");
+			return 1;
+		}
+		snprintf(cpath, sizeof(cpath), "%s/strata.yml", tmp);
+		snprintf(ddir, sizeof(ddir), "%s/data", tmp);
+		FILE *f = fopen(cpath, "w");
+		if (!f || mkdir(ddir, 0755) != 0) {
+			perror("bench_scrape: config");
+			return 1;
+		}
+		fprintf(f, "storage:\n  data_dir: %s\n", ddir);
+		fclose(f);
+		if (ts_config_load(cpath, &conf, &err) ||
+		    ingest_config_partitions(conf, &to.n_partitions, &err)) {
+			fprintf(stderr, "bench_scrape: %s\n", err.msg);
+			return 1;
+		}
+		to.dir = conf->storage.data_dir;
+		io.config = conf;
+	}
 	if (tsdb_open(&to, &db, &err) || (io.db = db, ingest_open(&io, &p, &err))) {
 		fprintf(stderr, "bench_scrape: %s\n", err.msg);
 		return 1;
@@ -258,18 +306,29 @@ int main(int argc, char **argv)
 	size_t n_up;
 	double cpu_scr0 = thread_cpu_s("ingest-scr"), cpu_http0 = thread_cpu_s("MHD");
 	double cpu_curl0 = thread_cpu_s("ingest-scrape");
-	struct timespec a, b;
+	double cpu_wr0 = thread_cpu_s("ingest-a") + thread_cpu_s("ingest-p");
+	tsdb_stats st0, st1;
+	tsdb_stats_get(db, &st0);
+	struct timespec a, b, pa, pb;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &pa);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	int64_t since = ts_now_ms();
 	sleep((unsigned)seconds);
 	clock_gettime(CLOCK_MONOTONIC, &b);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &pb);
+	tsdb_stats_get(db, &st1);
 	int64_t until = ts_now_ms() - 2 * interval_ms; /* scrapes started by then are stored */
 	total_scrapes(s, &n_up);
 	double cpu_scr = thread_cpu_s("ingest-scr") - cpu_scr0;
 	double cpu_http = thread_cpu_s("MHD") - cpu_http0;
 	double cpu_curl = thread_cpu_s("ingest-scrape") - cpu_curl0;
+	double cpu_wr = thread_cpu_s("ingest-a") + thread_cpu_s("ingest-p") - cpu_wr0;
 	double el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	/* Every thread but the exporter's (HTTP server): scraper, log, consumers, tsdb. */
+	double cpu_all =
+	    (double)(pb.tv_sec - pa.tv_sec) + (double)(pb.tv_nsec - pa.tv_nsec) / 1e9 - cpu_http;
 	ingest_scraper_stop(s);
+	ingest_close(p); /* the consumers drain the log into the store first */
 
 	double *dur;
 	size_t nd = durations(db, since, until, &dur);
@@ -279,11 +338,14 @@ int main(int argc, char **argv)
 	double got = (double)nd * 1000.0 / (double)(until - since);
 	double samples = got * 507;
 	printf("bench_scrape: %d targets x 507 samples (57 KB%s), interval %d ms, %d workers, "
-	       "%.1f s\n",
-	       n_targets, use_gzip ? ", gzip" : "", interval_ms, workers, el);
+	       "%.1f s, %s\n",
+	       n_targets, use_gzip ? ", gzip" : "", interval_ms, workers, el,
+	       durable ? "durable log + disk store (end to end)"
+		       : "memory store without a log (direct)");
 	printf("  scrapes/s   %10.1f  (%.1f%% of the schedule's %.1f/s), %zu/%d targets up\n", got,
 	       100.0 * got / want, want, n_up, n_targets);
-	printf("  samples/s   %10.0f\n", samples);
+	printf("  samples/s   %10.0f  (store appended %.0f/s while scraping)\n", samples,
+	       (double)(st1.samples_appended - st0.samples_appended) / el);
 	if (nd)
 		printf("  scrape duration p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu scrapes)\n",
 		       dur[nd / 2] * 1e3, dur[(size_t)((double)nd * 0.99)] * 1e3, dur[nd - 1] * 1e3,
@@ -291,11 +353,22 @@ int main(int argc, char **argv)
 	printf("  CPU: scraper threads %.2f s = %.1f%% of one core (libcurl thread %.2f s, workers "
 	       "%.2f s); HTTP server %.2f s\n",
 	       cpu_scr, 100.0 * cpu_scr / el, cpu_curl, cpu_scr - cpu_curl, cpu_http);
-	if (cpu_scr > 0)
-		printf("  samples per scraper CPU-second: %.0f\n", samples * el / cpu_scr);
+	printf("  CPU: write path (log appends ingest-aN, consumers ingest-pN) %.2f s = %.1f%% of "
+	       "one core\n",
+	       cpu_wr, 100.0 * cpu_wr / el);
+	printf("  CPU: whole process without the HTTP server %.2f s = %.1f%% of one core\n",
+	       cpu_all, 100.0 * cpu_all / el);
+	if (cpu_scr > 0 && cpu_all > 0)
+		printf("  samples per CPU-second: scraper %.0f, scraper + write path %.0f, whole "
+		       "process %.0f\n",
+		       samples * el / cpu_scr, samples * el / (cpu_scr + cpu_wr),
+		       samples * el / cpu_all);
 	free(dur);
-	ingest_close(p);
 	tsdb_close(db);
+	if (durable) {
+		ts_config_free(conf);
+		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
 	MHD_stop_daemon(d);
 	MHD_destroy_response(pl.plain);
 	if (pl.gz)

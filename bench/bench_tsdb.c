@@ -4,6 +4,7 @@
  * head append rate, head memory per series.
  *
  * Usage: bench_tsdb [--data DIR] [--tmp DIR] [--no-prom] [--quick] [--only NAME]
+ *   --only  one dataset, "append" (sections 2 and 3) or "interleaved" (2b only)
  *   --data  the shared data directory (default ../shared/data)
  *   --tmp   scratch directory, emptied per dataset (default /tmp/bench_tsdb)
  *
@@ -25,6 +26,10 @@
  *    jitter, counter-like values) into a memory-only store, one thread; then the same
  *    series split by hash over P partition threads (the consumer model: one thread per
  *    partition owns its series). Samples/s of wall time.
+ * 2b. The same through tsdb_append_series as the consumer applies records (1 or 25
+ *    samples of a series a call), in order and with every group of 4 slices shuffled
+ *    per series (interleaved writers: about half the samples land behind the newest),
+ *    with and without a precomputed hash: CPU us per sample, one thread.
  * 3. Memory per active series: tsdb_stats head_bytes / n_series (exact byte counts of
  *    head structures, label strings included) after 1, 65 and 300 samples per series,
  *    split into chunk buffers and the rest, plus the process RSS growth per series
@@ -41,6 +46,10 @@
 #include "tsdb/tsdb_int.h" /* tsdb_compact_run: benchmarks may use internals */
 
 #include <zlib.h>
+
+/* Time tsdb_append_series_hashed too (undefine to build this file against an older tree
+ * for before/after runs). */
+#define BENCH_TSDB_HASHED 1
 
 #include <dirent.h>
 #include <errno.h>
@@ -474,6 +483,87 @@ static void append_rate(size_t n_series, int n_samples, int n_threads)
 	free(s.hash);
 }
 
+/*
+ * Append rate as the consumer drives it: tsdb_append_series with `run` consecutive
+ * samples of a series per call (a record holds a series' samples of one batch), one
+ * thread, CPU time per sample. `window` 1 appends each series' slices in order; window
+ * W > 1 applies each group of W consecutive slices in a random order per series (W
+ * writers posting consecutive time slices whose batches reach the log in any order), so
+ * about half the slices arrive behind the series' newest sample: by up to W-1 scrapes
+ * with run 1, by whole slices with longer runs. With `hashed` the calls go through
+ * tsdb_append_series_hashed (the series hash precomputed, as ingest has it).
+ */
+static void append_interleaved(size_t n_series, int n_samples, int window, int run, bool hashed)
+{
+	synth s;
+	synth_init(&s, n_series);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	tsdb_db *db;
+	if (tsdb_open(&o, &db, NULL))
+		die("open failed");
+	worker w0 = {db, &s, 0, 1, 0, 1, 0, 0};
+	append_worker(&w0); /* create every series (not timed) */
+	uint64_t ok = 0, behind = 0;
+	int perm[64];
+	int64_t t[64];
+	double v[64];
+	double c0 = thread_cpu_s(), t0 = now_s();
+	int group = window * run;
+	for (int g = 1; g + group <= 1 + n_samples; g += group) {
+		/* Pass j appends every series' j-th slice of the group, so consecutive calls
+		 * go to different series (as in a record), each series in its own order. */
+		for (int j = 0; j < window; j++) {
+			for (size_t i = 0; i < s.n_series; i++) {
+				uint64_t x = ((uint64_t)g << 32 ^ i) * 0x9E3779B97F4A7C15ull;
+				for (int m = 0; m < window; m++)
+					perm[m] = m;
+				for (int m = window - 1; m > 0; m--) {
+					x ^= x >> 29;
+					x *= 0xBF58476D1CE4E5B9ull;
+					int r = (int)((x >> 32) % (uint64_t)(m + 1)), tmp = perm[m];
+					perm[m] = perm[r];
+					perm[r] = tmp;
+				}
+				int newest = 0;
+				for (int m = 0; m < j; m++)
+					newest = perm[m] > newest ? perm[m] : newest;
+				for (int r = 0; r < run; r++) {
+					int k = g + perm[j] * run + r;
+					t[r] =
+					    1700000000000 + (int64_t)k * 10000 + (int64_t)(i % 7);
+					v[r] = (double)(k * 17 + (int)(i % 100));
+				}
+				size_t done = 0, rej = 0;
+				int rc;
+#ifdef BENCH_TSDB_HASHED
+				if (hashed)
+					rc = tsdb_append_series_hashed(db, s.hash[i], s.labels[i],
+								       5, t, v, (size_t)run, &done,
+								       &rej, NULL);
+				else
+#endif
+					rc = tsdb_append_series(db, s.labels[i], 5, t, v,
+								(size_t)run, &done, &rej, NULL);
+				if (rc == TS_OK)
+					ok += done - rej;
+				if (j > 0 && perm[j] < newest)
+					behind += (uint64_t)run;
+			}
+		}
+	}
+	double cpu = thread_cpu_s() - c0, dt = now_s() - t0;
+	printf("append_series %zu series x %d samples, %d a call, window %d%s: %.2f M samples/s "
+	       "per busy core (%.3f us/sample, wall %.2fs), %.0f%% behind the newest\n",
+	       n_series, n_samples, run, window, hashed ? ", precomputed hash" : "",
+	       (double)ok / cpu / 1e6, cpu / (double)ok * 1e6, dt,
+	       100.0 * (double)behind / (double)(ok ? ok : 1));
+	tsdb_close(db);
+	free(s.labels);
+	free(s.strs);
+	free(s.hash);
+}
+
 /* Head memory per series after 1, 65 (one open chunk, as bench_tsdb_prom_mem.sh) and 300
  * samples (two sealed chunks and an open one). */
 static void memory(size_t n_series)
@@ -537,12 +627,27 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		if (!only || !strcmp(only, sets[i].name))
 			size_one(&sets[i], data, tmp, prom);
-	if (only && strcmp(only, "append"))
+	bool interleaved_only = only && !strcmp(only, "interleaved");
+	if (only && strcmp(only, "append") && !interleaved_only)
 		return 0;
 	printf("== head append rate and memory\n");
 	size_t n = quick ? 10000 : 100000;
-	memory(n); /* first: RSS growth is only meaningful in a fresh heap */
-	append_rate(n, quick ? 20 : 119, 1);
-	append_rate(n, quick ? 20 : 119, 2);
+	if (!interleaved_only) {
+		memory(n); /* first: RSS growth is only meaningful in a fresh heap */
+		append_rate(n, quick ? 20 : 119, 1);
+		append_rate(n, quick ? 20 : 119, 2);
+	}
+	/* one sample a call (1000s of hosts: a batch holds one scrape of each series), then
+	 * 25 (200 hosts: 25 scrapes a batch) */
+	for (int run = 1; run <= 25; run += 24) {
+		size_t ns = run == 1 ? n : n / 5;
+		int samples = run == 1 ? (quick ? 20 : 60) : (quick ? 100 : 400);
+		append_interleaved(ns, samples, 1, run, false);
+		append_interleaved(ns, samples, 4, run, false);
+#ifdef BENCH_TSDB_HASHED
+		append_interleaved(ns, samples, 1, run, true);
+		append_interleaved(ns, samples, 4, run, true);
+#endif
+	}
 	return 0;
 }

@@ -18,6 +18,10 @@
  * group its samples. ingest_batch_add_renamed (the next field of a line-protocol point)
  * skips the comparisons: only __name__'s value is interned. Every label set is checked
  * to be normalized where a name changed; values are checked non-empty when interned.
+ * ingest_batch_add_ref also hands out the series' index in the batch (its ref), and
+ * ingest_batch_add_at adds a sample by ref with no label work at all (the line-protocol
+ * parser's series cache); a ref is handed out only for a sample that was buffered, so
+ * refs name admitted series (series limits: each series is asked once per batch).
  *
  * commit(): every partition with samples first passes the consumer-lag check (TS_EBUSY
  * before anything is appended), then its records are appended with ingest_log_append,
@@ -98,6 +102,7 @@ typedef struct bseries {
 	uint64_t slot;     /* its partition builder's slot word (ingest_record_builder_add_ids) */
 	uint32_t ids_off;  /* its 2 * n_labels label ids start here in ser_ids */
 	uint32_t n_labels; /* labels */
+	bool is_admitted;  /* the series limits admitted it (this batch asks once) */
 } bseries;
 
 /* A batch is used by one thread at a time (its owner), except n_left and its jobs'
@@ -459,13 +464,16 @@ static int series_of(ingest_batch *b, const ts_label *labels, size_t n, size_t *
 	return TS_OK;
 }
 
-static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v);
+static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v,
+		   uint32_t *ref);
 
-int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms, double v)
+/* ingest_batch_add with the series ref out (UINT32_MAX when none is handed out). */
+static int add_labels(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v,
+		      uint32_t *ref)
 {
-	ingest_batch *b = batch;
 	ingest_writer *w = b->w;
 	int rc;
+	*ref = UINT32_MAX;
 	if (!w->log) {
 		if (w->limiter) {
 			int ok = series_admitted(b, labels, n, ts_series_hash(labels, n));
@@ -476,15 +484,16 @@ int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms
 	}
 	if ((rc = labels_to_ids(b, labels, n)))
 		return rc;
-	return add_ids(b, labels, n, t_ms, v);
+	return add_ids(b, labels, n, t_ms, v, ref);
 }
 
-int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n, size_t name_idx,
-			     int64_t t_ms, double v)
+/* ingest_batch_add_renamed with the series ref out. */
+static int add_renamed(ingest_batch *b, const ts_label *labels, size_t n, size_t name_idx,
+		       int64_t t_ms, double v, uint32_t *ref)
 {
-	ingest_batch *b = batch;
 	if (!b->w->log || n != b->cur_n || name_idx >= n || !labels[name_idx].value)
-		return ingest_batch_add(batch, labels, n, t_ms, v);
+		return add_labels(b, labels, n, t_ms, v, ref);
+	*ref = UINT32_MAX;
 	const char *value = labels[name_idx].value;
 	size_t len = strlen(value);
 	b->cur_n = 0; /* cur_ids are being rewritten */
@@ -494,35 +503,52 @@ int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n, size
 	if (rc)
 		return rc;
 	b->cur_n = n;
-	return add_ids(b, labels, n, t_ms, v);
+	return add_ids(b, labels, n, t_ms, v, ref);
 }
 
-/* The log-mode rest of ingest_batch_add once b->cur_ids hold the labels. */
-static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v)
+int ingest_batch_add(void *batch, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	uint32_t ref;
+	return add_labels(batch, labels, n, t_ms, v, &ref);
+}
+
+int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n, size_t name_idx,
+			     int64_t t_ms, double v)
+{
+	uint32_t ref;
+	return add_renamed(batch, labels, n, name_idx, t_ms, v, &ref);
+}
+
+int ingest_batch_add_ref(void *batch, const ts_label *labels, size_t n, size_t name_idx,
+			 int64_t t_ms, double v, uint32_t *ref)
+{
+	if (name_idx == SIZE_MAX)
+		return add_labels(batch, labels, n, t_ms, v, ref);
+	return add_renamed(batch, labels, n, name_idx, t_ms, v, ref);
+}
+
+/*
+ * Buffer one sample of series sid (admitted by the series limits) in its partition's
+ * record builder, finishing the builder's record first when it is full.
+ */
+static int add_sid(ingest_batch *b, size_t sid, int64_t t_ms, double v)
 {
 	ingest_writer *w = b->w;
-	size_t sid;
-	int rc;
-	if ((rc = series_of(b, labels, n, &sid)))
-		return rc;
-	uint64_t hash = b->ser[sid].hash;
-	if (w->limiter) {
-		int ok = series_admitted(b, labels, n, hash);
-		if (ok <= 0)
-			return ok;
-	}
-	int p = (int)(hash % (uint64_t)w->n_parts);
+	bseries *bs = &b->ser[sid];
+	const uint32_t *ids = b->ser_ids + bs->ids_off;
+	int p = (int)(bs->hash % (uint64_t)w->n_parts);
 	part_buf *pb = &b->parts[p];
+	int rc;
 	if (!pb->b && (rc = ingest_record_builder_new(w->cfg.compression, w->cfg.max_record_bytes,
 						      &pb->b, NULL)))
 		return rc;
-	rc = ingest_record_builder_add_ids(pb->b, b->syms, b->cur_ids, n, &b->ser[sid].slot, t_ms,
-					   v, NULL);
+	rc = ingest_record_builder_add_ids(pb->b, b->syms, ids, bs->n_labels, &bs->slot, t_ms, v,
+					   NULL);
 	if (rc == TS_ELIMIT && ingest_record_builder_n_samples(pb->b) > 0) {
 		/* the record is full: finish it and start the next one */
 		if ((rc = ingest_record_builder_finish(pb->b, &pb->recs, NULL)))
 			return rc;
-		rc = ingest_record_builder_add_ids(pb->b, b->syms, b->cur_ids, n, &b->ser[sid].slot,
+		rc = ingest_record_builder_add_ids(pb->b, b->syms, ids, bs->n_labels, &bs->slot,
 						   t_ms, v, NULL);
 	}
 	if (rc)
@@ -533,6 +559,34 @@ static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_
 	}
 	b->n_samples++;
 	return TS_OK;
+}
+
+/* The log-mode rest of ingest_batch_add once b->cur_ids hold the labels. */
+static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_ms, double v,
+		   uint32_t *ref)
+{
+	size_t sid;
+	int rc;
+	if ((rc = series_of(b, labels, n, &sid)))
+		return rc;
+	if (b->w->limiter && !b->ser[sid].is_admitted) {
+		int ok = series_admitted(b, labels, n, b->ser[sid].hash);
+		if (ok <= 0)
+			return ok;
+		b->ser[sid].is_admitted = true;
+	}
+	if ((rc = add_sid(b, sid, t_ms, v)))
+		return rc;
+	*ref = (uint32_t)sid;
+	return TS_OK;
+}
+
+int ingest_batch_add_at(void *batch, uint32_t ref, int64_t t_ms, double v)
+{
+	ingest_batch *b = batch;
+	if (!b->w->log || ref >= b->n_ser || (b->w->limiter && !b->ser[ref].is_admitted))
+		return TS_EINVAL;
+	return add_sid(b, ref, t_ms, v);
 }
 
 /* ---------------------------------------------------------------- appending */

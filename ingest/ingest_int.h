@@ -62,6 +62,16 @@ int ingest_batch_commit(ingest_batch *b, ingest_write_result *res, ts_err *err);
  * point): the other labels are not compared again. Same results as ingest_batch_add. */
 int ingest_batch_add_renamed(void *batch, const ts_label *labels, size_t n_labels, size_t name_idx,
 			     int64_t t_ms, double v);
+/* Series refs (the line-protocol series cache, line_protocol.c): ingest_batch_add
+ * (name_idx == SIZE_MAX) or ingest_batch_add_renamed (name_idx = the index of __name__)
+ * that also returns in *ref a handle of the sample's series in this batch, UINT32_MAX when
+ * none can be given (no log, or the sample was not stored: series limits). Same results
+ * as those two. ingest_batch_add_at adds a sample to the series of a ref this batch
+ * returned since ingest_batch_begin: the same as ingest_batch_add with that series'
+ * labels, without looking at them; TS_EINVAL for a ref it did not return. */
+int ingest_batch_add_ref(void *batch, const ts_label *labels, size_t n_labels, size_t name_idx,
+			 int64_t t_ms, double v, uint32_t *ref);
+int ingest_batch_add_at(void *batch, uint32_t ref, int64_t t_ms, double v);
 void ingest_batch_free(ingest_batch *b);
 /* The limits the pipeline enforces (borrowed from p). */
 const ingest_limits *ingest_pipeline_limits(const ingest_pipeline *p);

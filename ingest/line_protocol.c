@@ -29,7 +29,10 @@
  *      sanitized into `name` with ts_name_sanitize, and the sink is called.
  * When the sink is ingest_batch_add, the second and later fields of a point go to
  * ingest_batch_add_renamed, which is told that only __name__ changed, so the batch does
- * not compare the point's tags again for every field.
+ * not compare the point's tags again for every field; and a series cache (lp_pent) maps
+ * the raw measurement+tags bytes of points seen earlier in the body to the batch's
+ * series refs, so a repeated point skips step 1 and the sample goes to
+ * ingest_batch_add_at without any label work.
  * Points of one request usually share their shape, so steps 1 and 4 are cached by
  * position (lp_tag_slot, lp_metric_slot): a tag key equal to the previous one at the
  * same position reuses its label name, a point whose tag keys all match reuses the
@@ -122,14 +125,19 @@ static const uint8_t cls[256] = {
 #define LP_OK  0
 #define LP_BAD 1 /* the current point is bad; ps->reason says why */
 
-#define LP_FIELD_BATCH     64    /* fields decoded per point before the two-pass path */
-#define LP_STACK_SCRATCH   16384 /* scratch bytes on the stack before one ts_malloc */
-#define LP_NUM_MAX         400   /* longest float literal handed to strtod */
-#define LP_EXCERPT_MAX     64    /* bytes of a bad line quoted in first_error */
-#define LP_TAG_SLOTS       64    /* tag keys remembered, by position in the point */
-#define LP_SLOT_RAW        48    /* longest raw key (and measurement) remembered */
-#define LP_TAG_NAME_MAX    56    /* sanitized tag key: LP_SLOT_RAW + '_' + "tag_" + NUL */
-#define LP_METRIC_NAME_MAX 104   /* digit '_' + measurement + '_' + key + NUL */
+#define LP_FIELD_BATCH     64        /* fields decoded per point before the two-pass path */
+#define LP_STACK_SCRATCH   16384     /* scratch bytes on the stack before one ts_malloc */
+#define LP_NUM_MAX         400       /* longest float literal handed to strtod */
+#define LP_EXCERPT_MAX     64        /* bytes of a bad line quoted in first_error */
+#define LP_TAG_SLOTS       64        /* tag keys remembered, by position in the point */
+#define LP_SLOT_RAW        48        /* longest raw key (and measurement) remembered */
+#define LP_TAG_NAME_MAX    56        /* sanitized tag key: LP_SLOT_RAW + '_' + "tag_" + NUL */
+#define LP_METRIC_NAME_MAX 104       /* digit '_' + measurement + '_' + key + NUL */
+#define LP_PC_MIN_BODY     2048      /* smaller bodies do not use the series cache */
+#define LP_PC_SLOTS0       1024      /* first size of the series cache table */
+#define LP_PC_MAX_ENTRIES  (1 << 18) /* distinct prefixes remembered per call */
+#define LP_PC_MAX_FIELDS   (1 << 21) /* field refs remembered per call */
+#define LP_PC_PROBES       32        /* a lookup gives up after this many slots */
 
 typedef struct lp_field {
 	const char *key; /* raw field key in the body (escapes unresolved) */
@@ -159,6 +167,32 @@ typedef struct lp_metric_slot {
 	char raw[LP_SLOT_RAW];         /* raw field key as in the body */
 	char name[LP_METRIC_NAME_MAX]; /* the metric name */
 } lp_metric_slot;
+
+/*
+ * Series cache (only when the sink is ingest_batch_add, for bodies of LP_PC_MIN_BODY
+ * bytes and more): a point's measurement and tag section, exactly as sent (up to the
+ * first space; points with a backslash there are not cached), maps to the batch's
+ * series refs of its numeric fields by position and raw field key. A point whose
+ * prefix was parsed before in this call skips tag parsing, sanitizing, sorting, the
+ * batch's label comparisons, interning and series lookup: each field whose key matches
+ * its remembered one goes to ingest_batch_add_at. Keys point into the body, which
+ * outlives the call; the same bytes parsed under the same limits give the same labels,
+ * so a hit cannot change a result. A field without a matching ref builds the point's
+ * labels the usual way.
+ */
+typedef struct lp_pent {
+	uint64_t h;         /* seeded ts_hash64 of the prefix, | 1; 0: empty slot */
+	const char *prefix; /* the prefix in the body */
+	uint32_t len;       /* its bytes */
+	uint32_t first;     /* its field refs start at pf[first] */
+	uint32_t n_fields;  /* field refs known */
+} lp_pent;
+
+typedef struct lp_pfield {
+	const char *key;  /* raw field key in the body */
+	uint32_t key_len; /* its bytes */
+	uint32_t ref;     /* the batch's series ref of <measurement>_<key> with the tags */
+} lp_pfield;
 
 typedef struct lp_parser {
 	ingest_sample_fn fn;   /* sink */
@@ -198,6 +232,16 @@ typedef struct lp_parser {
 	char meas_prev[LP_SLOT_RAW]; /* unescaped measurement of the previous point */
 	lp_tag_slot tag_slots[LP_TAG_SLOTS];
 	lp_metric_slot metric_slots[LP_FIELD_BATCH];
+	/* series cache (see lp_pent); pc NULL: not used */
+	lp_pent *pc;             /* open addressing table of pc_mask + 1 slots */
+	size_t pc_mask;          /* slots - 1 */
+	size_t pc_n;             /* entries in use (load <= 1/2) */
+	uint64_t pc_seed;        /* keys the prefix hash */
+	lp_pfield *pf;           /* field refs of every entry, grouped by entry */
+	size_t pf_n, pf_cap;     /* refs used, allocated */
+	lp_pent *cur;            /* entry of the current point; NULL: none */
+	const char *point_start; /* first byte of the current point */
+	bool has_labels;         /* labels[] hold the current point's label set */
 } lp_parser;
 
 /* Record why the current point is bad; returns LP_BAD. */
@@ -606,9 +650,25 @@ static int parse_time(lp_parser *ps, const char *p, const char *end, const char 
  * Deliver one sample of the idx-th numeric field: find or build its metric name, call
  * the sink.
  */
+static int build_labels(lp_parser *ps);
+static int pf_grow(lp_parser *ps);
+
 static int emit(lp_parser *ps, size_t idx, const char *key, size_t key_len, bool key_esc,
 		bool is_value, int64_t t_ms, double v)
 {
+	lp_pent *pe = ps->cur;
+	int rc;
+	if (pe && idx < pe->n_fields) {
+		const lp_pfield *f = &ps->pf[pe->first + idx];
+		if (f->key_len == key_len && memcmp(f->key, key, key_len) == 0) {
+			if ((rc = ingest_batch_add_at(ps->ctx, f->ref, t_ms, v)) < 0)
+				return rc;
+			ps->r.n_samples++;
+			return LP_OK;
+		}
+	}
+	if (!ps->has_labels && (rc = build_labels(ps)))
+		return rc;
 	lp_metric_slot *slot =
 	    idx < LP_FIELD_BATCH && ps->meas_cacheable ? &ps->metric_slots[idx] : NULL;
 	const char *name = ps->name;
@@ -640,8 +700,22 @@ static int emit(lp_parser *ps, size_t idx, const char *key, size_t key_len, bool
 		}
 	}
 	ps->labels[ps->name_idx].value = name;
-	int rc;
-	if (ps->is_same_point && ps->fn == ingest_batch_add)
+	if (ps->pc) { /* the sink is ingest_batch_add */
+		uint32_t ref;
+		rc = ingest_batch_add_ref(ps->ctx, ps->labels, ps->n_tags + 1,
+					  ps->is_same_point ? ps->name_idx : SIZE_MAX, t_ms, v,
+					  &ref);
+		if (rc < 0)
+			return rc;
+		/* remember the ref when it is the entry's next field and the entry's refs
+		 * are the last in pf (they stay contiguous) */
+		if (pe && ref != UINT32_MAX && idx == pe->n_fields &&
+		    pe->first + pe->n_fields == ps->pf_n && key_len <= UINT32_MAX &&
+		    (ps->pf_n < ps->pf_cap || pf_grow(ps) == TS_OK)) {
+			ps->pf[ps->pf_n++] = (lp_pfield){key, (uint32_t)key_len, ref};
+			pe->n_fields++;
+		}
+	} else if (ps->is_same_point && ps->fn == ingest_batch_add)
 		rc = ingest_batch_add_renamed(ps->ctx, ps->labels, ps->n_tags + 1, ps->name_idx,
 					      t_ms, v);
 	else
@@ -869,17 +943,14 @@ static int finish_labels(lp_parser *ps)
 }
 
 /*
- * Parse and deliver one point starting at p (first non-blank byte of the line at ls).
- * Returns LP_OK with *le at the '\n' ending the point (or end), LP_BAD, or the sink's
- * negative code. *nl counts newlines inside string values.
+ * Parse the measurement and tags of the point at p: fills ps->tags and the measurement
+ * state; *out is the first byte after them, which is a space.
  */
-static int parse_point(lp_parser *ps, const char *ls, const char *p, const char *end,
-		       const char **le, size_t *nl)
+static int parse_prefix(lp_parser *ps, const char *p, const char *end, const char **out)
 {
 	unsigned f;
 	int rc;
 
-	ps->is_same_point = false;
 	/* measurement */
 	const char *s = p;
 	p = scan_token(p, end, C_MEAS, &f);
@@ -946,14 +1017,152 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 	}
 	if (p == end || *p != ' ')
 		return bad(ps, "missing fields");
+	*out = p;
+	return LP_OK;
+}
+
+/*
+ * Build the labels of the current point, a cache hit, when one of its fields has no
+ * ref: its prefix parsed without error when it was cached, so it does again.
+ */
+static int build_labels(lp_parser *ps)
+{
+	const char *q;
+	int rc = parse_prefix(ps, ps->point_start, ps->point_start + ps->cur->len + 1, &q);
+	if (rc == LP_OK && TS_NEVER(ps->n_tags + 1 > ps->lim.max_labels))
+		return TS_EINVAL;
+	if (rc == LP_OK)
+		rc = finish_labels(ps);
+	if (TS_NEVER(rc != LP_OK))
+		return TS_EINVAL;
+	ps->has_labels = true;
+	return LP_OK;
+}
+
+/* Room for more field refs (bounded by LP_PC_MAX_FIELDS). */
+static int pf_grow(lp_parser *ps)
+{
+	if (ps->pf_cap >= LP_PC_MAX_FIELDS)
+		return TS_ELIMIT;
+	size_t cap = ps->pf_cap ? ps->pf_cap * 2 : 4 * LP_PC_SLOTS0;
+	lp_pfield *v = ts_realloc(ps->pf, cap * sizeof(*v));
+	if (!v)
+		return TS_ENOMEM;
+	ps->pf = v;
+	ps->pf_cap = cap;
+	return TS_OK;
+}
+
+/*
+ * End of the cacheable prefix of the point at p: its first space, if no backslash or
+ * newline comes before it; NULL otherwise (not cached).
+ */
+static const char *prefix_end(const char *p, const char *end)
+{
+	const char *sp = memchr(p, ' ', (size_t)(end - p));
+	if (!sp || sp == p || (size_t)(sp - p) > UINT32_MAX)
+		return NULL;
+	if (memchr(p, '\\', (size_t)(sp - p)) || memchr(p, '\n', (size_t)(sp - p)))
+		return NULL;
+	return sp;
+}
+
+/*
+ * The slot of prefix p[0..n) with hash h: its entry (slot->h == h) or the empty slot
+ * where it would go; NULL when LP_PC_PROBES slots were looked at without either.
+ */
+static lp_pent *pc_find(lp_parser *ps, const char *p, size_t n, uint64_t h)
+{
+	size_t i = (size_t)h & ps->pc_mask;
+	for (int k = 0; k < LP_PC_PROBES; k++, i = (i + 1) & ps->pc_mask) {
+		lp_pent *e = &ps->pc[i];
+		if (e->h == 0 || (e->h == h && e->len == n && memcmp(e->prefix, p, n) == 0))
+			return e;
+	}
+	return NULL;
+}
+
+/* Double the table (entries keep their refs). TS_ENOMEM, TS_ELIMIT. */
+static int pc_grow(lp_parser *ps)
+{
+	size_t n_slots = 2 * (ps->pc_mask + 1);
+	if (n_slots / 2 > LP_PC_MAX_ENTRIES)
+		return TS_ELIMIT;
+	lp_pent *t = ts_calloc(n_slots, sizeof(*t));
+	if (!t)
+		return TS_ENOMEM;
+	for (size_t k = 0; k <= ps->pc_mask; k++) {
+		const lp_pent *e = &ps->pc[k];
+		if (e->h == 0)
+			continue;
+		size_t i = (size_t)e->h & (n_slots - 1);
+		while (t[i].h)
+			i = (i + 1) & (n_slots - 1);
+		t[i] = *e;
+	}
+	ts_free(ps->pc);
+	ps->pc = t;
+	ps->pc_mask = n_slots - 1;
+	return TS_OK;
+}
+
+/*
+ * Remember the prefix p[0..n) (hash h) whose labels were just built: a new entry with no
+ * field refs becomes ps->cur. Not remembered when the table is full.
+ */
+static void pc_insert(lp_parser *ps, const char *p, size_t n, uint64_t h)
+{
+	if ((ps->pc_n + 1) * 2 > ps->pc_mask + 1 && pc_grow(ps) != TS_OK)
+		return;
+	lp_pent *e = pc_find(ps, p, n, h);
+	if (!e || e->h != 0)
+		return; /* too many collisions, or (cannot happen) already there */
+	*e = (lp_pent){.h = h, .prefix = p, .len = (uint32_t)n, .first = (uint32_t)ps->pf_n};
+	ps->pc_n++;
+	ps->cur = e;
+}
+
+/*
+ * Parse and deliver one point starting at p (first non-blank byte of the line at ls).
+ * Returns LP_OK with *le at the '\n' ending the point (or end), LP_BAD, or the sink's
+ * negative code. *nl counts newlines inside string values.
+ */
+static int parse_point(lp_parser *ps, const char *ls, const char *p, const char *end,
+		       const char **le, size_t *nl)
+{
+	int rc;
+
+	ps->is_same_point = false;
+	ps->cur = NULL;
+	ps->has_labels = false;
+	ps->point_start = p;
+	const char *sp = ps->pc ? prefix_end(p, end) : NULL;
+	uint64_t h = 0;
+	if (sp) {
+		h = ts_hash64(p, (size_t)(sp - p), ps->pc_seed) | 1;
+		lp_pent *e = pc_find(ps, p, (size_t)(sp - p), h);
+		if (e && e->h == h)
+			ps->cur = e;
+	}
+	if (ps->cur) {
+		ps->r.n_cached_points++;
+		p = sp; /* known prefix: its labels are built only if a field needs them */
+	} else if ((rc = parse_prefix(ps, p, end, &p))) {
+		return rc;
+	}
 	while (p < end && *p == ' ')
 		p++;
 	if (is_eol(p, end))
 		return bad(ps, "missing fields");
-	if (ps->n_tags + 1 > ps->lim.max_labels)
-		return bad(ps, "more than max_labels (%zu) labels", ps->lim.max_labels);
-	if ((rc = finish_labels(ps)))
-		return rc;
+	if (!ps->cur) {
+		if (ps->n_tags + 1 > ps->lim.max_labels)
+			return bad(ps, "more than max_labels (%zu) labels", ps->lim.max_labels);
+		if ((rc = finish_labels(ps)))
+			return rc;
+		ps->has_labels = true;
+		if (sp)
+			pc_insert(ps, ps->point_start, (size_t)(sp - ps->point_start), h);
+	}
 
 	/* fields */
 	const char *fields = p;
@@ -1096,6 +1305,17 @@ int ingest_lp_parse(const char *body, size_t len, ingest_precision prec, int64_t
 		ps->tag_slots[i].raw_len = 0;
 	for (size_t i = 0; i < LP_FIELD_BATCH; i++)
 		ps->metric_slots[i].gen = 0;
+	ps->pc = NULL;
+	ps->pf = NULL;
+	ps->pc_n = ps->pf_n = ps->pf_cap = 0;
+	ps->cur = NULL;
+	if (fn == ingest_batch_add && len >= LP_PC_MIN_BODY) {
+		/* without memory for it the parse goes on uncached */
+		ps->pc = ts_calloc(LP_PC_SLOTS0, sizeof(*ps->pc));
+		ps->pc_mask = LP_PC_SLOTS0 - 1;
+		ps->pc_seed =
+		    (uint64_t)(uintptr_t)ps * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
+	}
 
 	/*
 	 * Scratch sizes. No name can be longer than the body (+5 for a digit prefix and
@@ -1166,6 +1386,8 @@ int ingest_lp_parse(const char *body, size_t len, ingest_precision prec, int64_t
 out:
 	if (res)
 		*res = ps->r;
+	ts_free(ps->pc);
+	ts_free(ps->pf);
 	ts_free(heap);
 	return rc;
 }

@@ -43,6 +43,8 @@ typedef struct ingest_lp_result {
 	size_t n_samples;                      /* samples the sink accepted */
 	size_t n_bad_lines;                    /* points rejected as a whole (nothing delivered) */
 	size_t n_string_fields_skipped;        /* string fields of accepted points (not samples) */
+	size_t n_cached_points;                /* points whose measurement and tags the series
+						* cache recognized (not parsed again) */
 	size_t first_bad_line;                 /* 1-based physical line where the first bad point
 						* starts; 0 if none */
 	char first_error[INGEST_LP_ERROR_MAX]; /* "line N: unable to parse '...': reason",
@@ -70,7 +72,10 @@ typedef struct ingest_lp_result {
  * Returns TS_OK; the sink's negative code unchanged when it aborts (err says at which
  * line); TS_EINVAL for a NULL body with len > 0, a NULL fn or an unknown prec;
  * TS_ENOMEM when the per-call scratch buffer cannot be allocated (one ts_malloc at most
- * per call, none for bodies up to about 12 KiB; about 40 KiB of stack are used).
+ * per call, none for bodies up to about 12 KiB; about 40 KiB of stack are used). With
+ * fn == ingest_batch_add and a body of 2 KiB or more the call also allocates its series
+ * cache (line_protocol.c; at most 16 MiB + 32 MiB for 2^18 prefixes and 2^21 fields,
+ * a few hundred KiB for a 5,000-line body); without that memory it parses uncached.
  * Thread-safe: no shared state; fn is called on the caller's thread.
  */
 int ingest_lp_parse(const char *body, size_t len, ingest_precision prec, int64_t default_t_ms,

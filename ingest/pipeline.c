@@ -34,6 +34,7 @@ struct ingest_pipeline {
 	ingest_writer *writer;   /* batch.c: the log, its consumers (or the store directly) */
 	ingest_role role;        /* immutable: cluster.role */
 	ingest_metadata *meta;   /* metadata.c: metric metadata for /api/v1/metadata */
+	ingest_rw_pool *rw_pool; /* remote_write.c: decode buffers reused across requests */
 };
 
 ingest_metadata *ingest_pipeline_metadata(ingest_pipeline *p)
@@ -110,11 +111,14 @@ int ingest_open(const ingest_options *o, ingest_pipeline **out, ts_err *err)
 						       : INGEST_METADATA_DEFAULT_MAX_BYTES,
 				 &p->meta, err);
 	if (rc == TS_OK)
+		rc = ingest_rw_pool_new(&p->rw_pool, err);
+	if (rc == TS_OK)
 		rc = ingest_writer_open(o, &p->writer, err);
 	if (rc == TS_OK && o->config)
 		rc = ingest_scraper_start_config(p, o->config, &p->scraper, err);
 	if (rc) {
 		ingest_writer_close(p->writer);
+		ingest_rw_pool_free(p->rw_pool);
 		ingest_metadata_free(p->meta);
 		ts_free(p);
 		return rc;
@@ -128,6 +132,7 @@ void ingest_close(ingest_pipeline *p)
 	if (p) {
 		ingest_scraper_stop(p->scraper); /* stop appending first, then drain */
 		ingest_writer_close(p->writer);
+		ingest_rw_pool_free(p->rw_pool);
 		ingest_metadata_free(p->meta);
 	}
 	ts_free(p);
@@ -195,10 +200,12 @@ int ingest_write_remote(ingest_pipeline *p, const void *body, size_t len, ingest
 	if (rc)
 		return rc;
 	ingest_rw_result rr;
-	ingest_rw_options ro = {.meta_fn = meta_ctx_meta};
+	ingest_rw_options ro = {.meta_fn = meta_ctx_meta,
+				.scratch = ingest_rw_pool_get(p->rw_pool)};
 	meta_sink_ctx mc = {b, p->meta};
 	rc = ingest_remote_write_decode_ex(body, len, &ro, &p->limits, meta_ctx_sample, &mc, &rr,
 					   err);
+	ingest_rw_pool_put(p->rw_pool, ro.scratch); /* the batch copied what it keeps */
 	return finish(p, b, rc, res, err);
 }
 

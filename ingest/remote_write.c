@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * remote_write.c: Prometheus remote write 1.0 decoding (snappy + protobuf-c) and the
- * matching encoder.
+ * remote_write.c: Prometheus remote write 1.0 decoding (snappy + remote_write_pb.c) and
+ * the matching encoder (protobuf-c).
  *
  * This is ingest/'s one wrapper around snappy and protobuf-c: their failures become
  * TS_E* codes here. Decoding runs in four steps:
  *
  *   1. snappy block -> WriteRequest bytes, capped (TS_ELIMIT) before allocating;
- *   2. protobuf-c unpack into a per-request arena (below), capped as well;
+ *   2. the hand-written decoder (remote_write_pb.c) turns them into flat arrays of
+ *      series, labels and samples whose strings point into (and are NUL-terminated in)
+ *      the decompressed buffer: no allocation per label or sample, capped as well;
  *   3. validate every series and build its normalized label set (sorted, unique,
- *      no empty values) in the arena; an invalid series rejects the whole request
- *      (TS_EINVAL/TS_ELIMIT naming it) unless INGEST_RW_SKIP_INVALID is set;
+ *      no empty values) in one array for the request; an invalid series rejects the
+ *      whole request (TS_EINVAL/TS_ELIMIT naming it) unless INGEST_RW_SKIP_INVALID is set;
  *   4. hand every sample to the sink, then every valid metadata entry.
  * So a rejected request delivers nothing; only a sink error stops delivery midway.
  *
@@ -19,16 +21,9 @@
  * and skips invalid series (its code carries a TODO saying 1.0 wants a 400). We reject
  * by default, so a broken sender is noticed, and offer skipping as a flag.
  *
- * The arena: protobuf-c allocates one block per message, string and repeated array,
- * i.e. ~15 per series. Routing those through ts_malloc (an atomic counter per call)
- * would dominate decoding, so they are bump-allocated from 64 KiB chunks taken from
- * ts_malloc (counted, failure injectable) and released in one go. Each block carries
- * an 8-byte size header; freed blocks of 512 bytes or more (protobuf-c's scratch slabs
- * for messages with many fields) go to per-size free lists and are reused; smaller
- * frees are ignored. Every block is followed by one zero byte: protobuf-c copies
- * `bytes` fields exactly and does not terminate them, and the zero byte lets label
- * names and values be used as C strings without a second copy (remote.proto declares
- * the strings as bytes so the decoder sees their lengths).
+ * Memory per request: the decompressed buffer, the decoder's four arrays (grown by
+ * doubling) and one array of normalized labels plus per-series state; all of it counts
+ * against ingest_rw_options.max_decoded_bytes.
  *
  * Not done here: native histograms and exemplars are counted and skipped; sample
  * timestamps and order are not checked (the store judges them); remote write 2.0
@@ -37,152 +32,16 @@
 #include "ingest/remote_write.h"
 
 #include "ingest/remote.pb-c.h"
+#include "ingest/remote_write_pb.h"
 
 #include <snappy-c.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-/* ================================================================ arena */
-
-#define ARENA_CHUNK_BYTES ((size_t)64 << 10)
-#define ARENA_HDR         sizeof(size_t)
-#define ARENA_MIN_CLASS   9 /* blocks of 512 bytes and more are recycled */
-#define ARENA_N_CLASSES   48
-_Static_assert(ARENA_N_CLASSES > 41, "arena_alloc caps blocks at 2^40 bytes (+ header)");
-
-typedef struct arena_chunk {
-	struct arena_chunk *next;
-	size_t size; /* usable bytes after this header */
-	size_t used; /* bytes handed out */
-	size_t pad;  /* keeps the data 16-byte aligned */
-} arena_chunk;
-
-typedef struct rw_arena {
-	arena_chunk *head;                /* current chunk, first in the list */
-	size_t total_bytes;               /* bytes of all chunks */
-	size_t max_bytes;                 /* cap on total_bytes */
-	int fail_code;                    /* TS_OK, or why the last allocation failed */
-	void *free_list[ARENA_N_CLASSES]; /* recycled blocks by power-of-two class */
-} rw_arena;
-
-static unsigned size_class(size_t cap)
-{
-	unsigned c = ARENA_MIN_CLASS;
-	while (((size_t)1 << c) < cap)
-		c++;
-	return c;
-}
-
-static arena_chunk *arena_chunk_new(rw_arena *a, size_t size)
-{
-	size_t bytes = sizeof(arena_chunk) + size;
-	if (bytes < size || a->total_bytes + bytes > a->max_bytes) {
-		a->fail_code = TS_ELIMIT;
-		return NULL;
-	}
-	arena_chunk *c = ts_malloc(bytes);
-	if (!c) {
-		a->fail_code = TS_ENOMEM;
-		return NULL;
-	}
-	c->next = NULL;
-	c->size = size;
-	c->used = 0;
-	a->total_bytes += bytes;
-	return c;
-}
-
-/* protobuf-c allocator hook: 8-aligned block of n bytes followed by a zero byte. */
-static void *arena_alloc(void *data, size_t n)
-{
-	rw_arena *a = data;
-	if (n > a->max_bytes || n > ((size_t)1 << 40)) { /* keeps the size math below safe */
-		a->fail_code = TS_ELIMIT;
-		return NULL;
-	}
-	size_t cap = (n + 1 + 7) & ~(size_t)7;
-	if (cap >= ((size_t)1 << ARENA_MIN_CLASS)) {
-		unsigned cls = size_class(cap); /* <= 41 */
-		cap = (size_t)1 << cls;
-		if (a->free_list[cls]) {
-			char *p = a->free_list[cls];
-			memcpy(&a->free_list[cls], p, sizeof(void *));
-			p[n] = 0;
-			return p;
-		}
-	}
-	size_t need = ARENA_HDR + cap;
-	arena_chunk *c = a->head;
-	if (!c || c->size - c->used < need) {
-		if (need > ARENA_CHUNK_BYTES / 4) {
-			/* A big block gets its own chunk behind the current one. */
-			arena_chunk *big = arena_chunk_new(a, need);
-			if (!big)
-				return NULL;
-			if (c) {
-				big->next = c->next;
-				c->next = big;
-			} else {
-				a->head = big;
-			}
-			c = big;
-		} else {
-			arena_chunk *fresh = arena_chunk_new(a, ARENA_CHUNK_BYTES);
-			if (!fresh)
-				return NULL;
-			fresh->next = c;
-			a->head = fresh;
-			c = fresh;
-		}
-	}
-	char *base = (char *)(c + 1) + c->used;
-	c->used += need;
-	memcpy(base, &cap, sizeof(cap));
-	char *p = base + ARENA_HDR;
-	p[n] = 0;
-	return p;
-}
-
-static void arena_free_block(void *data, void *ptr)
-{
-	rw_arena *a = data;
-	if (!ptr)
-		return;
-	size_t cap;
-	memcpy(&cap, (char *)ptr - ARENA_HDR, sizeof(cap));
-	if (cap < ((size_t)1 << ARENA_MIN_CLASS))
-		return;
-	unsigned cls = size_class(cap);
-	memcpy(ptr, &a->free_list[cls], sizeof(void *));
-	a->free_list[cls] = ptr;
-}
-
-static void arena_init(rw_arena *a, size_t max_bytes)
-{
-	memset(a, 0, sizeof(*a));
-	a->max_bytes = max_bytes;
-}
-
-static void arena_fini(rw_arena *a)
-{
-	arena_chunk *c = a->head;
-	while (c) {
-		arena_chunk *next = c->next;
-		ts_free(c);
-		c = next;
-	}
-	a->head = NULL;
-}
-
 /* ================================================================ messages */
-
-/* A bytes field as a C string: the arena put a zero byte after it (see the top). */
-static const char *bytes_str(const ProtobufCBinaryData *b)
-{
-	return b->len ? (const char *)b->data : "";
-}
 
 /* Copy s[0..n) into out for a message: at most max_out-4 bytes, unprintable -> '?'. */
 static void put_printable(char *out, size_t cap, size_t *w, const char *s, size_t n, size_t max_out)
@@ -200,31 +59,32 @@ static void put_printable(char *out, size_t cap, size_t *w, const char *s, size_
 	out[*w] = '\0';
 }
 
+static bool is_metric_name_label(const ingest_pb_str *n)
+{
+	return n->len == sizeof(TS_METRIC_NAME) - 1 &&
+	       memcmp(n->p, TS_METRIC_NAME, sizeof(TS_METRIC_NAME) - 1) == 0;
+}
+
 /* Render a series as name{a="b",...} (as received, bounded) for error messages. */
-static void series_render(const Prometheus__TimeSeries *ts, char *out, size_t cap)
+static void series_render(const ingest_pb_label *lab, size_t n_labels, char *out, size_t cap)
 {
 	size_t w = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < ts->n_labels; i++) {
-		const ProtobufCBinaryData *n = &ts->labels[i]->name;
-		if (n->len == strlen(TS_METRIC_NAME) &&
-		    memcmp(n->data, TS_METRIC_NAME, n->len) == 0)
-			put_printable(out, cap, &w, bytes_str(&ts->labels[i]->value),
-				      ts->labels[i]->value.len, 60);
-	}
+	for (size_t i = 0; i < n_labels; i++)
+		if (is_metric_name_label(&lab[i].name))
+			put_printable(out, cap, &w, lab[i].value.p, lab[i].value.len, 60);
 	put_printable(out, cap, &w, "{", 1, 1);
 	bool first = true;
-	for (size_t i = 0; i < ts->n_labels && w + 8 < cap; i++) {
-		const Prometheus__Label *l = ts->labels[i];
-		if (l->name.len == strlen(TS_METRIC_NAME) &&
-		    memcmp(l->name.data, TS_METRIC_NAME, l->name.len) == 0)
+	for (size_t i = 0; i < n_labels && w + 8 < cap; i++) {
+		const ingest_pb_label *l = &lab[i];
+		if (is_metric_name_label(&l->name))
 			continue;
 		if (!first)
 			put_printable(out, cap, &w, ",", 1, 1);
 		first = false;
-		put_printable(out, cap, &w, bytes_str(&l->name), l->name.len, 32);
+		put_printable(out, cap, &w, l->name.p, l->name.len, 32);
 		put_printable(out, cap, &w, "=\"", 2, 2);
-		put_printable(out, cap, &w, bytes_str(&l->value), l->value.len, 32);
+		put_printable(out, cap, &w, l->value.p, l->value.len, 32);
 		put_printable(out, cap, &w, "\"", 1, 1);
 	}
 	put_printable(out, cap, &w, "}", 1, 1);
@@ -232,32 +92,26 @@ static void series_render(const Prometheus__TimeSeries *ts, char *out, size_t ca
 
 /* ================================================================ validation */
 
-static bool is_metric_name_label(const ProtobufCBinaryData *n)
-{
-	return n->len == sizeof(TS_METRIC_NAME) - 1 &&
-	       memcmp(n->data, TS_METRIC_NAME, sizeof(TS_METRIC_NAME) - 1) == 0;
-}
-
 /*
- * Validate series ts and write its normalized labels to out (room for ts->n_labels).
- * On failure returns the code and puts the reason (without the series) in why.
+ * Validate the series with labels lab[0..n_labels) and write its normalized labels to out
+ * (room for n_labels). On failure returns the code and puts the reason (without the
+ * series) in why.
  */
-static int series_check(const Prometheus__TimeSeries *ts, const ingest_limits *lim, ts_label *out,
-			size_t *n_out, char *why, size_t why_cap)
+static int series_check(const ingest_pb_label *lab, size_t n_labels, const ingest_limits *lim,
+			ts_label *out, size_t *n_out, char *why, size_t why_cap)
 {
 	enum { BAD_NAME_LEN, BAD_NAME, BAD_VALUE_LEN, BAD_NUL, BAD_UTF8, BAD_METRIC } bad;
-	const ProtobufCBinaryData *nm = NULL, *val = NULL;
+	const ingest_pb_str *nm = NULL, *val = NULL;
 	size_t n = 0, max_val = 0;
 	bool has_name = false;
-	for (size_t i = 0; i < ts->n_labels; i++) {
-		nm = &ts->labels[i]->name;
-		val = &ts->labels[i]->value;
-		const char *name = bytes_str(nm), *value = bytes_str(val);
+	for (size_t i = 0; i < n_labels; i++) {
+		nm = &lab[i].name;
+		val = &lab[i].value;
 		if (nm->len > lim->max_name_bytes) {
 			bad = BAD_NAME_LEN;
 			goto fail;
 		}
-		if (!ts_label_name_valid(name, nm->len)) {
+		if (!ts_label_name_valid(nm->p, nm->len)) {
 			bad = BAD_NAME;
 			goto fail;
 		}
@@ -269,23 +123,23 @@ static int series_check(const Prometheus__TimeSeries *ts, const ingest_limits *l
 			bad = BAD_VALUE_LEN;
 			goto fail;
 		}
-		if (memchr(value, 0, val->len)) {
+		if (memchr(val->p, 0, val->len)) {
 			bad = BAD_NUL;
 			goto fail;
 		}
-		if (!ts_utf8_valid(value, val->len)) {
+		if (!ts_utf8_valid(val->p, val->len)) {
 			bad = BAD_UTF8;
 			goto fail;
 		}
 		if (is_name) {
-			if (!ts_metric_name_valid(value, val->len)) {
+			if (!ts_metric_name_valid(val->p, val->len)) {
 				bad = BAD_METRIC;
 				goto fail;
 			}
 			has_name = true;
 		}
-		out[n].name = name;
-		out[n].value = value;
+		out[n].name = nm->p;
+		out[n].value = val->p;
 		n++;
 	}
 	if (!has_name) {
@@ -321,9 +175,9 @@ fail:;
 	char tmp[80];
 	size_t w = 0;
 	if (bad == BAD_METRIC)
-		put_printable(tmp, sizeof(tmp), &w, bytes_str(val), val->len, 48);
+		put_printable(tmp, sizeof(tmp), &w, val->p, val->len, 48);
 	else
-		put_printable(tmp, sizeof(tmp), &w, bytes_str(nm), nm->len, 48);
+		put_printable(tmp, sizeof(tmp), &w, nm->p, nm->len, 48);
 	switch (bad) {
 	case BAD_NAME_LEN:
 		snprintf(why, why_cap, "label name '%s' longer than %zu bytes", tmp,
@@ -358,10 +212,107 @@ static const char *metadata_type_name(int t)
 	}
 }
 
-static bool text_ok(const ProtobufCBinaryData *b, size_t max)
+static bool text_ok(const ingest_pb_str *b, size_t max)
 {
-	return b->len <= max && !memchr(bytes_str(b), 0, b->len) &&
-	       ts_utf8_valid(bytes_str(b), b->len);
+	return b->len <= max && !memchr(b->p, 0, b->len) && ts_utf8_valid(b->p, b->len);
+}
+
+/* ================================================================ scratch */
+
+struct ingest_rw_scratch {
+	void *raw;                   /* decompressed body, cap_raw bytes */
+	size_t cap_raw;              /* >= body + 1 (the decoder terminates the last string) */
+	ingest_pb_write_request req; /* decoded arrays, reused */
+	void *norm;                  /* series states, then normalized labels */
+	size_t cap_norm;             /* bytes of norm */
+};
+
+static size_t scratch_bytes(const ingest_rw_scratch *s)
+{
+	return s->cap_raw + s->cap_norm + s->req.cap_series * sizeof(*s->req.series) +
+	       s->req.cap_labels * sizeof(*s->req.labels) +
+	       s->req.cap_samples * sizeof(*s->req.samples) +
+	       s->req.cap_metadata * sizeof(*s->req.metadata);
+}
+
+static void scratch_fini(ingest_rw_scratch *s)
+{
+	ts_free(s->raw);
+	ts_free(s->norm);
+	ingest_pb_write_request_fini(&s->req);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Make *buf hold at least n bytes (contents not kept); 1/4 slack against regrowing. */
+static int scratch_reserve(void **buf, size_t *cap, size_t n)
+{
+	if (*cap >= n)
+		return TS_OK;
+	size_t want = n + n / 4 < n ? n : n + n / 4;
+	ts_free(*buf);
+	*cap = 0;
+	*buf = ts_malloc(want);
+	if (!*buf)
+		return TS_ENOMEM;
+	*cap = want;
+	return TS_OK;
+}
+
+struct ingest_rw_pool {
+	pthread_mutex_t mu;                          /* guards kept and n_kept */
+	ingest_rw_scratch *kept[INGEST_RW_POOL_MAX]; /* idle scratches */
+	int n_kept;
+};
+
+int ingest_rw_pool_new(ingest_rw_pool **out, ts_err *err)
+{
+	ingest_rw_pool *p = ts_calloc(1, sizeof(*p));
+	if (!p)
+		return ts_err_set(err, TS_ENOMEM, "no memory for the remote write buffer pool");
+	pthread_mutex_init(&p->mu, NULL);
+	*out = p;
+	return TS_OK;
+}
+
+void ingest_rw_pool_free(ingest_rw_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n_kept; i++) {
+		scratch_fini(p->kept[i]);
+		ts_free(p->kept[i]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	ts_free(p);
+}
+
+ingest_rw_scratch *ingest_rw_pool_get(ingest_rw_pool *p)
+{
+	ingest_rw_scratch *s = NULL;
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->n_kept)
+		s = p->kept[--p->n_kept];
+	pthread_mutex_unlock(&p->mu);
+	return s ? s : ts_calloc(1, sizeof(*s));
+}
+
+void ingest_rw_pool_put(ingest_rw_pool *p, ingest_rw_scratch *s)
+{
+	if (!s)
+		return;
+	if (p && scratch_bytes(s) <= INGEST_RW_POOL_MAX_BYTES) {
+		pthread_mutex_lock(&p->mu);
+		bool kept = p->n_kept < INGEST_RW_POOL_MAX;
+		if (kept)
+			p->kept[p->n_kept++] = s;
+		pthread_mutex_unlock(&p->mu);
+		if (kept)
+			return;
+	}
+	scratch_fini(s);
+	ts_free(s);
 }
 
 /* ================================================================ decode */
@@ -373,7 +324,7 @@ int ingest_remote_write_decode(const void *body, size_t len, const ingest_limits
 }
 
 typedef struct rw_series_state {
-	ts_label *labels; /* normalized set in the arena; NULL if the series is invalid */
+	ts_label *labels; /* normalized set; NULL if the series is invalid */
 	size_t n_labels;
 } rw_series_state;
 
@@ -396,11 +347,10 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 
 	ingest_rw_result r;
 	memset(&r, 0, sizeof(r));
-	rw_arena arena;
-	arena_init(&arena, o.max_decoded_bytes);
-	ProtobufCAllocator alloc = {arena_alloc, arena_free_block, &arena};
-	Prometheus__WriteRequest *wr = NULL;
-	uint8_t *raw = NULL;
+	ingest_rw_scratch local = {0}; /* without a caller's scratch: freed on return */
+	ingest_rw_scratch *sc = o.scratch ? o.scratch : &local;
+	ingest_pb_write_request *wr = &sc->req;
+	wr->max_bytes = o.max_decoded_bytes;
 	int rc = TS_OK;
 
 	size_t ulen = 0;
@@ -415,62 +365,64 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 				o.max_decompressed_bytes, ulen);
 		goto fail;
 	}
-	raw = ts_malloc(ulen ? ulen : 1);
-	if (!raw) {
+	/* One byte more: the decoder NUL-terminates the last string in place. */
+	if (scratch_reserve(&sc->raw, &sc->cap_raw, ulen + 1) != TS_OK) {
 		rc = ts_err_set(err, TS_ENOMEM, "remote write: no memory for %zu bytes", ulen);
 		goto fail;
 	}
-	if (snappy_uncompress(body, len, (char *)raw, &ulen) != SNAPPY_OK) {
+	char *raw = sc->raw;
+	if (snappy_uncompress(body, len, raw, &ulen) != SNAPPY_OK) {
 		rc = ts_err_set(err, TS_EPARSE, "remote write: corrupt snappy block");
 		goto fail;
 	}
 	r.decompressed_bytes = ulen;
 
-	wr = prometheus__write_request__unpack(&alloc, ulen, raw);
-	ts_free(raw); /* protobuf-c copied everything it keeps */
-	raw = NULL;
-	if (!wr) {
-		if (arena.fail_code == TS_ENOMEM)
-			rc = ts_err_set(err, TS_ENOMEM, "remote write: no memory to decode");
-		else if (arena.fail_code == TS_ELIMIT)
-			rc = ts_err_set(err, TS_ELIMIT,
-					"remote write: decoded request larger than %zu bytes",
-					o.max_decoded_bytes);
-		else
-			rc = ts_err_set(err, TS_EPARSE,
-					"remote write: body is not a valid WriteRequest protobuf");
+	ts_err pe;
+	ts_err_clear(&pe);
+	rc = ingest_pb_write_request_decode(wr, raw, ulen, &pe);
+	if (rc == TS_EPARSE) {
+		rc = ts_err_set(
+		    err, rc, "remote write: body is not a valid WriteRequest protobuf: %s", pe.msg);
+		goto fail;
+	}
+	if (rc) {
+		rc = ts_err_set(err, rc, "remote write: %s", pe.msg);
 		goto fail;
 	}
 
 	/* Pass 1: validate every series, keep its normalized label set. */
-	rw_series_state *st = NULL;
-	if (wr->n_timeseries) {
-		if (wr->n_timeseries > SIZE_MAX / sizeof(*st)) {
-			rc = ts_err_set(err, TS_ELIMIT, "remote write: too many series");
-			goto fail;
-		}
-		st = arena_alloc(&arena, wr->n_timeseries * sizeof(*st));
-		if (!st)
-			goto arena_fail;
+	size_t st_bytes = wr->n_series * sizeof(rw_series_state);
+	size_t lab_bytes = wr->n_labels * sizeof(ts_label);
+	if (wr->n_series > SIZE_MAX / sizeof(rw_series_state) ||
+	    wr->n_labels > SIZE_MAX / sizeof(ts_label) ||
+	    wr->used_bytes + st_bytes + lab_bytes > o.max_decoded_bytes) {
+		rc = ts_err_set(err, TS_ELIMIT,
+				"remote write: decoded request larger than %zu bytes",
+				o.max_decoded_bytes);
+		goto fail;
 	}
-	for (size_t i = 0; i < wr->n_timeseries; i++) {
-		const Prometheus__TimeSeries *ts = wr->timeseries[i];
+	if (scratch_reserve(&sc->norm, &sc->cap_norm, st_bytes + lab_bytes + 1) != TS_OK) {
+		rc = ts_err_set(err, TS_ENOMEM, "remote write: no memory to validate");
+		goto fail;
+	}
+	rw_series_state *st = sc->norm;
+	ts_label *lab_all = (ts_label *)((char *)sc->norm + st_bytes);
+	_Static_assert(sizeof(rw_series_state) % _Alignof(ts_label) == 0, "ts_label alignment");
+	for (size_t i = 0; i < wr->n_series; i++) {
+		const ingest_pb_series *ts = &wr->series[i];
+		/* Arrays are NULL while empty: no pointer arithmetic on them then. */
+		const ingest_pb_label *in = ts->n_labels ? wr->labels + ts->label_off : NULL;
 		st[i].labels = NULL;
 		st[i].n_labels = 0;
 		r.n_histograms_skipped += ts->n_histograms;
 		r.n_exemplars_skipped += ts->n_exemplars;
-		ts_label *lab = NULL;
-		if (ts->n_labels) {
-			lab = arena_alloc(&arena, ts->n_labels * sizeof(*lab));
-			if (!lab)
-				goto arena_fail;
-		}
+		ts_label *lab = lab_all + ts->label_off;
 		char why[128];
 		size_t n = 0;
-		int vrc = series_check(ts, lim, lab, &n, why, sizeof(why));
+		int vrc = series_check(in, ts->n_labels, lim, lab, &n, why, sizeof(why));
 		if (vrc != TS_OK) {
 			char desc[96];
-			series_render(ts, desc, sizeof(desc));
+			series_render(in, ts->n_labels, desc, sizeof(desc));
 			if (!(o.flags & INGEST_RW_SKIP_INVALID)) {
 				rc = ts_err_set(err, vrc, "remote write: series %zu %s: %s", i,
 						desc, why);
@@ -487,14 +439,14 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 	}
 
 	/* Pass 2: deliver. */
-	for (size_t i = 0; i < wr->n_timeseries; i++) {
-		const Prometheus__TimeSeries *ts = wr->timeseries[i];
+	for (size_t i = 0; i < wr->n_series; i++) {
+		const ingest_pb_series *ts = &wr->series[i];
 		if (!st[i].labels)
 			continue;
 		r.n_series++;
+		const ingest_pb_sample *s = ts->n_samples ? wr->samples + ts->sample_off : NULL;
 		for (size_t j = 0; j < ts->n_samples; j++) {
-			const Prometheus__Sample *s = ts->samples[j];
-			rc = fn(ctx, st[i].labels, st[i].n_labels, s->timestamp, s->value);
+			rc = fn(ctx, st[i].labels, st[i].n_labels, s[j].t_ms, s[j].v);
 			if (rc != TS_OK) {
 				ts_err_set(err, rc,
 					   "remote write: sample sink failed (%s) at series %zu",
@@ -507,10 +459,9 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 
 	/* Metadata: invalid entries are skipped (Prometheus' receiver ignores them all). */
 	for (size_t i = 0; i < wr->n_metadata; i++) {
-		const Prometheus__MetricMetadata *m = wr->metadata[i];
-		if (!ts_metric_name_valid(bytes_str(&m->metric_family_name),
-					  m->metric_family_name.len) ||
-		    m->metric_family_name.len > lim->max_name_bytes ||
+		const ingest_pb_metadata *m = &wr->metadata[i];
+		if (!ts_metric_name_valid(m->family.p, m->family.len) ||
+		    m->family.len > lim->max_name_bytes ||
 		    !text_ok(&m->help, lim->max_line_bytes) ||
 		    !text_ok(&m->unit, lim->max_name_bytes)) {
 			r.n_metadata_invalid++;
@@ -518,9 +469,8 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 		}
 		r.n_metadata++;
 		if (o.meta_fn) {
-			rc = o.meta_fn(ctx, bytes_str(&m->metric_family_name),
-				       metadata_type_name(m->type), bytes_str(&m->help),
-				       bytes_str(&m->unit));
+			rc = o.meta_fn(ctx, m->family.p, metadata_type_name(m->type), m->help.p,
+				       m->unit.p);
 			if (rc != TS_OK) {
 				ts_err_set(err, rc, "remote write: metadata sink failed (%s)",
 					   ts_err_name(rc));
@@ -529,21 +479,13 @@ int ingest_remote_write_decode_ex(const void *body, size_t len, const ingest_rw_
 		}
 	}
 
-	arena_fini(&arena);
+	scratch_fini(&local);
 	if (res)
 		*res = r;
 	return TS_OK;
 
-arena_fail:
-	if (arena.fail_code == TS_ENOMEM)
-		rc = ts_err_set(err, TS_ENOMEM, "remote write: no memory to validate");
-	else
-		rc = ts_err_set(err, TS_ELIMIT,
-				"remote write: decoded request larger than %zu bytes",
-				o.max_decoded_bytes);
 fail:
-	ts_free(raw);
-	arena_fini(&arena);
+	scratch_fini(&local);
 	return rc;
 }
 

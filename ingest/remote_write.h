@@ -21,18 +21,42 @@
 
 /* Default cap on the decompressed WriteRequest (Prometheus senders send ~100 KiB). */
 #define INGEST_RW_MAX_DECOMPRESSED_DEFAULT ((size_t)256 << 20)
-/* Default cap on the memory protobuf-c may use for the decoded request. */
+/* Default cap on the decoded request: decompressed buffer plus decoded arrays. */
 #define INGEST_RW_MAX_DECODED_DEFAULT ((size_t)1 << 30)
 
 /* Flags for ingest_rw_options.flags. */
 #define INGEST_RW_SKIP_INVALID 0x1u /* drop invalid series and count them, not TS_EINVAL */
 
+/*
+ * Buffers one decode reuses (decompressed body, decoded arrays, normalized labels), so a
+ * steady stream of requests neither allocates nor page-faults per request. Used by one
+ * decode at a time; nothing in it outlives the decode that used it (the sink copies what
+ * it keeps). Pooled per pipeline by ingest_rw_pool.
+ */
+typedef struct ingest_rw_scratch ingest_rw_scratch;
+
 typedef struct ingest_rw_options {
 	size_t max_decompressed_bytes; /* snappy output cap; 0 = ..._DECOMPRESSED_DEFAULT */
-	size_t max_decoded_bytes;      /* protobuf-c arena cap; 0 = ..._DECODED_DEFAULT */
+	size_t max_decoded_bytes;      /* decoded-form cap; 0 = ..._DECODED_DEFAULT */
 	unsigned flags;                /* INGEST_RW_* */
 	ingest_metadata_fn meta_fn;    /* optional: one call per valid MetricMetadata */
+	ingest_rw_scratch *scratch;    /* optional, borrowed: reused buffers; NULL = per call */
 } ingest_rw_options;
+
+/*
+ * A small pool of scratches for concurrent decodes (HTTP handler threads). get() returns
+ * a kept scratch or a new one (NULL when out of memory: decode then allocates per call);
+ * put() keeps it for the next get() unless INGEST_RW_POOL_MAX are kept or its buffers
+ * exceed INGEST_RW_POOL_MAX_BYTES, and frees it otherwise. NULL pool: get() returns NULL,
+ * put() frees. Thread-safe (one mutex, held only to push or pop).
+ */
+typedef struct ingest_rw_pool ingest_rw_pool;
+#define INGEST_RW_POOL_MAX       4
+#define INGEST_RW_POOL_MAX_BYTES ((size_t)32 << 20)
+int ingest_rw_pool_new(ingest_rw_pool **out, ts_err *err);        /* *out returned owned */
+void ingest_rw_pool_free(ingest_rw_pool *p);                      /* NULL allowed; none in use */
+ingest_rw_scratch *ingest_rw_pool_get(ingest_rw_pool *p);         /* returned owned */
+void ingest_rw_pool_put(ingest_rw_pool *p, ingest_rw_scratch *s); /* s taken; NULL allowed */
 
 /* What one decoded request held. Written only on success. */
 typedef struct ingest_rw_result {

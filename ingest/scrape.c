@@ -64,7 +64,7 @@
 #define SECRET_FILE_MAX    (64u << 10) /* password and token files */
 #define TS_ALIGN_TOLERANCE 2           /* ms, Prometheus ScrapeTimestampTolerance */
 #define SD_POLL_DEFAULT_MS 1000
-#define DEFAULT_WORKERS    4 /* commits block until durable: more than the cores */
+#define DEFAULT_WORKERS    8 /* commits block until durable: more than the cores */
 #define MAX_POLL_MS        1000
 #define WORKER_NICE        5 /* workers' nice value above the process' */
 #define SCRAPE_ACCEPT                                                                       \

@@ -140,7 +140,7 @@ typedef struct ingest_scraper ingest_scraper;
 
 /* Manager settings (zero values mean the default noted). */
 typedef struct ingest_scraper_options {
-	int n_workers;         /* parse/commit threads; 0 = 4 */
+	int n_workers;         /* parse/commit threads; 0 = 8 */
 	int64_t sd_poll_ms;    /* file_sd change check period; 0 = 1000 */
 	uint64_t jitter_seed;  /* mixed into every target's offset; 0 = hostname + ext labels */
 	bool no_jitter_offset; /* tests: first scrape immediately instead of at the offset */

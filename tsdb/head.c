@@ -23,6 +23,7 @@
  */
 #include "tsdb/tsdb_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 /* -------------------------------------------------------------------------------------
@@ -101,24 +102,22 @@ void tsdb_hchunk_release(tsdb_db *db, tsdb_hchunk *c)
  * Series lifetime
  * ---------------------------------------------------------------------------------- */
 
+/* One allocation holds the series and its label array (label_mem), so a lookup reads
+ * the labels at an address computed from the series pointer, not loaded through it. */
 static tsdb_hseries *series_new(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n)
 {
-	tsdb_hseries *s = tsdb_hmem_calloc(db, 1, sizeof(*s));
+	size_t size = sizeof(tsdb_hseries) + n * sizeof(ts_label);
+	tsdb_hseries *s = tsdb_hmem_calloc(db, 1, size);
 	if (!s)
 		return NULL;
-	s->labels = tsdb_hmem_alloc(db, n * sizeof(*s->labels));
-	if (!s->labels) {
-		tsdb_hmem_free(db, s, sizeof(*s));
-		return NULL;
-	}
+	s->labels = s->label_mem;
 	for (size_t i = 0; i < n; i++) {
 		s->labels[i].name =
 		    ts_intern_get(db->intern, labels[i].name, strlen(labels[i].name));
 		s->labels[i].value =
 		    ts_intern_get(db->intern, labels[i].value, strlen(labels[i].value));
 		if (!s->labels[i].name || !s->labels[i].value) {
-			tsdb_hmem_free(db, s->labels, n * sizeof(*s->labels));
-			tsdb_hmem_free(db, s, sizeof(*s));
+			tsdb_hmem_free(db, s, size);
 			return NULL;
 		}
 	}
@@ -134,8 +133,7 @@ static void series_free(tsdb_db *db, tsdb_hseries *s)
 {
 	tsdb_hseries_free_data(db, s);
 	pthread_mutex_destroy(&s->lock);
-	tsdb_hmem_free(db, s->labels, s->n_labels * sizeof(*s->labels));
-	tsdb_hmem_free(db, s, sizeof(*s));
+	tsdb_hmem_free(db, s, sizeof(*s) + s->n_labels * sizeof(ts_label));
 }
 
 void tsdb_hseries_acquire(tsdb_hseries *s)
@@ -153,12 +151,39 @@ void tsdb_hseries_release(tsdb_db *db, tsdb_hseries *s)
  * Registry
  * ---------------------------------------------------------------------------------- */
 
+/* Equal strings; interned and caller strings are often the same pointer. */
+static inline bool str_eq(const char *a, const char *b)
+{
+	if (a == b)
+		return true;
+	for (; *a == *b; a++, b++)
+		if (!*a)
+			return true;
+	return false;
+}
+
+/*
+ * Is the series' label set exactly labels[0..n)? A hash hit is almost always the series,
+ * so this is a full comparison every lookup: an inline byte loop is cheaper here than
+ * ts_labels_cmp's two strcmp calls per label, which also order (not needed).
+ */
+static bool labels_eq(const tsdb_hseries *s, const ts_label *labels, size_t n)
+{
+	if (s->n_labels != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!str_eq(s->label_mem[i].name, labels[i].name) ||
+		    !str_eq(s->label_mem[i].value, labels[i].value))
+			return false;
+	return true;
+}
+
 static tsdb_hseries *find(tsdb_stripe *st, uint64_t hash, const ts_label *labels, size_t n)
 {
 	if (!st->n_buckets)
 		return NULL;
 	for (tsdb_hseries *s = st->buckets[(hash >> 6) & (st->n_buckets - 1)]; s; s = s->next)
-		if (s->hash == hash && ts_labels_cmp(s->labels, s->n_labels, labels, n) == 0)
+		if (s->hash == hash && labels_eq(s, labels, n))
 			return s;
 	return NULL;
 }
@@ -193,10 +218,9 @@ int tsdb_head_init(tsdb_db *db, ts_err *err)
 	return TS_OK;
 }
 
-int tsdb_head_get_or_create(tsdb_db *db, const ts_label *labels, size_t n, tsdb_hseries **out,
-			    ts_err *err)
+static int get_or_create(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n,
+			 tsdb_hseries **out, ts_err *err)
 {
-	uint64_t hash = ts_series_hash(labels, n);
 	tsdb_stripe *st = tsdb_stripe_of(db, hash);
 	pthread_rwlock_rdlock(&st->lock);
 	tsdb_hseries *s = find(st, hash, labels, n);
@@ -242,6 +266,19 @@ out:
 	if (rc == TS_OK)
 		*out = s;
 	return rc;
+}
+
+int tsdb_head_get_or_create(tsdb_db *db, const ts_label *labels, size_t n, tsdb_hseries **out,
+			    ts_err *err)
+{
+	return get_or_create(db, ts_series_hash(labels, n), labels, n, out, err);
+}
+
+int tsdb_head_get_or_create_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n,
+				   tsdb_hseries **out, ts_err *err)
+{
+	assert(hash == ts_series_hash(labels, n)); /* a wrong hash would split the series */
+	return get_or_create(db, hash, labels, n, out, err);
 }
 
 int tsdb_append(tsdb_db *db, const ts_label *labels, size_t n_labels, int64_t t_ms, double v,

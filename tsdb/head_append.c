@@ -15,16 +15,28 @@
  * Older or equal t: if a sample exists at t (in a chunk or in the out-of-order buffer)
  * the append is an exact duplicate (same bits: dropped, counted) or a conflict
  * (rejected). Otherwise t must be within out_of_order_window_ms of the series' newest
- * sample, and goes into the sorted out-of-order buffer. When that holds more than
- * TSDB_OOO_MAX samples, the chunks from the first one the buffer overlaps onwards are
- * decoded, merged with it and encoded again (rechunk): O(window) work every 32
- * out-of-order samples, and readers keep merging at most 32 loose samples.
+ * sample, and goes into the sorted out-of-order buffer.
+ *
+ * Interleaved writers (several connections posting consecutive time slices) make a
+ * series receive samples a few scrapes behind its newest all the time. Looking such a
+ * sample up in the open chunk means decoding it from its start, and buffering it
+ * means a rechunk every TSDB_OOO_MAX of them. So while the buffer is not empty, new
+ * in-order samples are buffered too (a sorted append), and a full buffer is settled
+ * (settle()): the samples newer than every chunk sample, except the newest
+ * TSDB_OOO_TAIL, are encoded in order into the open chunk. A sample that then arrives
+ * behind the newest but after the chunks' newest is decided by a binary search of the
+ * buffer and lands there without any decode. Only when the buffer is still full of
+ * samples older than the chunks' newest are the chunks from the first one it overlaps
+ * onwards decoded, merged with it and encoded again (rechunk). A series that never
+ * receives an old sample never buffers; readers merge at most TSDB_OOO_MAX loose
+ * samples as before.
  *
  * tsdb_append_series appends a run of samples of one series with one lookup and one
- * lock. Out-of-order samples of a run that fall into the open chunk share one decode:
- * an open_cursor keeps the chunk iterator where the previous lookup stopped, valid
- * until the chunk changes (in-order append or rechunk), so a run of k ascending
- * out-of-order samples decodes the chunk once instead of k times.
+ * lock. Out-of-order samples of a run that fall into one chunk (open or sealed) share
+ * one decode: an open_cursor keeps the chunk iterator where the previous lookup
+ * stopped, valid until the chunks change (in-order append, settle or rechunk), so a run
+ * of k ascending out-of-order samples decodes each chunk it touches once instead of k
+ * times.
  *
  * Every change to what readers may see happens under series->lock, with the open
  * chunk's publication word release-stored after each append (tsdb_int.h). Every
@@ -44,6 +56,22 @@ static inline uint64_t dbits(double v)
 static inline int64_t range_of(const tsdb_db *db, int64_t t)
 {
 	return tsdb_floor_div(t, db->opt.block_duration_ms);
+}
+
+/*
+ * The last timestamp of the block range holding `first` (INT64_MAX at the top), so a
+ * chunk starting at `first` checks each later sample with one comparison instead of
+ * two divisions. Unsigned arithmetic: `first` minus the range start is exact in
+ * [0, D), whatever the sign of first.
+ */
+static int64_t range_last_t(const tsdb_db *db, int64_t first)
+{
+	uint64_t d = (uint64_t)db->opt.block_duration_ms;
+	uint64_t off = (uint64_t)first - (uint64_t)range_of(db, first) * d; /* in [0, d) */
+	uint64_t span = d - 1 - off; /* ms from first to the range's last */
+	if (first > 0 && span > (uint64_t)(INT64_MAX - first))
+		return INT64_MAX;
+	return first + (int64_t)span;
 }
 
 static void publish(tsdb_hseries *s)
@@ -138,6 +166,7 @@ static int grow_open(tsdb_db *db, tsdb_hseries *s)
 	if (!c)
 		return TS_ENOMEM;
 	c->min_t = s->open->min_t;
+	c->max_t = s->open->max_t;
 	if (tsdb_chunk_move(&s->w, c->data, cap, NULL) != TS_OK) {
 		tsdb_hchunk_release(db, c);
 		return TS_ENOMEM;
@@ -149,8 +178,9 @@ static int grow_open(tsdb_db *db, tsdb_hseries *s)
 
 static int append_in_order(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
 {
-	if (s->open && tsdb_chunk_n_samples(&s->w) > 0 &&
-	    range_of(db, t) != range_of(db, tsdb_chunk_first_t(&s->w)) && seal(db, s) != TS_OK)
+	/* open->max_t: the last timestamp of the open chunk's block range (tsdb_int.h) */
+	if (s->open && tsdb_chunk_n_samples(&s->w) > 0 && t > s->open->max_t &&
+	    seal(db, s) != TS_OK)
 		return TS_ENOMEM;
 	for (;;) {
 		if (!s->open && start_open(db, s) != TS_OK)
@@ -158,8 +188,10 @@ static int append_in_order(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
 		uint32_t n = tsdb_chunk_n_samples(&s->w);
 		int rc = tsdb_chunk_append(&s->w, t, v, NULL);
 		if (rc == TS_OK) {
-			if (n == 0)
+			if (n == 0) {
 				s->open->min_t = t;
+				s->open->max_t = range_last_t(db, t);
+			}
 			publish(s);
 			return TS_OK;
 		}
@@ -222,26 +254,30 @@ static size_t sealed_lower_bound(const tsdb_hseries *s, int64_t t)
 }
 
 /*
- * A lookup position in the open chunk kept across the samples of one
- * tsdb_append_series run: out-of-order samples of a run usually come in increasing
- * order, so each lookup continues decoding where the previous one stopped instead of
- * from the chunk's start. Valid only while the open chunk is unchanged (any in-order
- * append or rechunk clears is_valid).
+ * A lookup position in one chunk (the open one or a sealed one) kept across the samples
+ * of one tsdb_append_series run: out-of-order samples of a run usually come in
+ * increasing order (a record holds a series' samples of a batch, in time order), so each
+ * lookup continues decoding where the previous one stopped instead of from the chunk's
+ * start. `data` names the chunk it reads. Valid only while the series' chunks are
+ * unchanged: any in-order append, settle or rechunk clears is_valid (a run holds the
+ * series lock, so nothing else changes them meanwhile).
  */
 typedef struct open_cursor {
-	bool is_valid;      /* it reads the current open chunk */
-	int64_t last_t;     /* the last timestamp looked up through it */
-	tsdb_chunk_iter it; /* positioned at the first sample >= last_t */
+	bool is_valid;       /* it reads the chunk at data */
+	const uint8_t *data; /* bytes of the chunk being read */
+	int64_t last_t;      /* the last timestamp looked up through it */
+	tsdb_chunk_iter it;  /* positioned at the first sample >= last_t */
 } open_cursor;
 
-/* Value bits of the sample at t in the open chunk (t < its newest), through cur. */
-static bool open_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_cursor *cur)
+/* Value bits of the sample at t in chunk bytes data[0..len), through cur. */
+static bool cursor_lookup(const uint8_t *data, size_t len, int64_t t, uint64_t *bits,
+			  open_cursor *cur)
 {
-	if (!cur->is_valid || t <= cur->last_t) {
-		if (tsdb_chunk_iter_init(&cur->it, tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w),
-					 NULL) != TS_OK)
+	if (!cur->is_valid || cur->data != data || t <= cur->last_t) {
+		if (tsdb_chunk_iter_init(&cur->it, data, len, NULL) != TS_OK)
 			return false;
 		cur->is_valid = true;
+		cur->data = data;
 	}
 	cur->last_t = t;
 	if (tsdb_chunk_iter_seek(&cur->it, t, NULL) != 1 || cur->it.pend_t_ms != t) {
@@ -270,12 +306,16 @@ static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_c
 		if (t > s->w.enc.prev_t_ms)
 			return false;
 		if (cur)
-			return open_lookup(s, t, bits, cur);
+			return cursor_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t,
+					     bits, cur);
 		return chunk_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t, bits);
 	}
 	i = sealed_lower_bound(s, t);
-	if (i < s->n_sealed && s->sealed[i]->min_t <= t)
+	if (i < s->n_sealed && s->sealed[i]->min_t <= t) {
+		if (cur)
+			return cursor_lookup(s->sealed[i]->data, s->sealed[i]->len, t, bits, cur);
 		return chunk_lookup(s->sealed[i]->data, s->sealed[i]->len, t, bits);
+	}
 	return false;
 }
 
@@ -283,34 +323,47 @@ static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_c
  * Out-of-order buffer and rechunk
  * ---------------------------------------------------------------------------------- */
 
+/* Room for one more buffered sample (the buffer never holds more than TSDB_OOO_MAX). */
+static int ooo_reserve(tsdb_db *db, tsdb_hseries *s)
+{
+	if (s->n_ooo < s->cap_ooo)
+		return TS_OK;
+	size_t nc = s->cap_ooo ? s->cap_ooo * 2 : 8;
+	int64_t *nt = tsdb_hmem_alloc(db, nc * sizeof(*nt));
+	double *nv = tsdb_hmem_alloc(db, nc * sizeof(*nv));
+	if (!nt || !nv) {
+		tsdb_hmem_free(db, nt, nc * sizeof(*nt));
+		tsdb_hmem_free(db, nv, nc * sizeof(*nv));
+		return TS_ENOMEM;
+	}
+	if (s->n_ooo) {
+		memcpy(nt, s->ooo_t, s->n_ooo * sizeof(*nt));
+		memcpy(nv, s->ooo_v, s->n_ooo * sizeof(*nv));
+	}
+	tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*nt));
+	tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*nv));
+	s->ooo_t = nt;
+	s->ooo_v = nv;
+	s->cap_ooo = (uint32_t)nc;
+	return TS_OK;
+}
+
+/* Insert t (not in the buffer) at its sorted place. Appending past the last sample
+ * keeps every existing position, so only an insertion before it bumps ooo_gen (a cut's
+ * GC then keeps the buffer prefix it wrote; head_read.c). */
 static int ooo_insert(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
 {
-	if (s->n_ooo == s->cap_ooo) {
-		size_t nc = s->cap_ooo ? s->cap_ooo * 2 : 8;
-		int64_t *nt = tsdb_hmem_alloc(db, nc * sizeof(*nt));
-		double *nv = tsdb_hmem_alloc(db, nc * sizeof(*nv));
-		if (!nt || !nv) {
-			tsdb_hmem_free(db, nt, nc * sizeof(*nt));
-			tsdb_hmem_free(db, nv, nc * sizeof(*nv));
-			return TS_ENOMEM;
-		}
-		if (s->n_ooo) {
-			memcpy(nt, s->ooo_t, s->n_ooo * sizeof(*nt));
-			memcpy(nv, s->ooo_v, s->n_ooo * sizeof(*nv));
-		}
-		tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*nt));
-		tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*nv));
-		s->ooo_t = nt;
-		s->ooo_v = nv;
-		s->cap_ooo = (uint32_t)nc;
-	}
+	if (ooo_reserve(db, s) != TS_OK)
+		return TS_ENOMEM;
 	size_t i = ooo_lower_bound(s, t);
-	memmove(s->ooo_t + i + 1, s->ooo_t + i, (s->n_ooo - i) * sizeof(*s->ooo_t));
-	memmove(s->ooo_v + i + 1, s->ooo_v + i, (s->n_ooo - i) * sizeof(*s->ooo_v));
+	if (i < s->n_ooo) {
+		memmove(s->ooo_t + i + 1, s->ooo_t + i, (s->n_ooo - i) * sizeof(*s->ooo_t));
+		memmove(s->ooo_v + i + 1, s->ooo_v + i, (s->n_ooo - i) * sizeof(*s->ooo_v));
+		s->ooo_gen++;
+	}
 	s->ooo_t[i] = t;
 	s->ooo_v[i] = v;
 	s->n_ooo++;
-	s->ooo_gen++;
 	atomic_fetch_add_explicit(&db->n_ooo, 1, memory_order_relaxed);
 	return TS_OK;
 }
@@ -342,9 +395,10 @@ static int encode_chunks(tsdb_db *db, const tsdb_samples *in, tsdb_hchunk ***sea
 	if (!v)
 		return TS_ENOMEM;
 	tsdb_chunk_init(&w, tmp, sizeof(tmp), TSDB_CHUNK_SPAN_UNLIMITED, NULL);
+	int64_t last_t = in->n ? range_last_t(db, in->t[0]) : 0; /* of the chunk's range */
 	for (size_t i = 0; i < in->n; i++) {
 		uint32_t cn = tsdb_chunk_n_samples(&w);
-		bool cut = cn > 0 && range_of(db, in->t[i]) != range_of(db, tsdb_chunk_first_t(&w));
+		bool cut = cn > 0 && in->t[i] > last_t; /* in is sorted */
 		int rc = cut ? TS_EFULL : tsdb_chunk_append(&w, in->t[i], in->v[i], NULL);
 		if (rc == TS_OK)
 			continue;
@@ -354,6 +408,7 @@ static int encode_chunks(tsdb_db *db, const tsdb_samples *in, tsdb_hchunk ***sea
 		tsdb_chunk_init(&w, tmp, sizeof(tmp), TSDB_CHUNK_SPAN_UNLIMITED, NULL);
 		if (tsdb_chunk_append(&w, in->t[i], in->v[i], NULL) != TS_OK)
 			goto fail;
+		last_t = range_last_t(db, in->t[i]);
 	}
 	size_t len = tsdb_chunk_len(&w), cap = len + TSDB_HCHUNK_INIT;
 	if (cap > TSDB_CHUNK_MAX_BYTES)
@@ -362,6 +417,7 @@ static int encode_chunks(tsdb_db *db, const tsdb_samples *in, tsdb_hchunk ***sea
 	if (!open)
 		goto fail;
 	open->min_t = tsdb_chunk_first_t(&w);
+	open->max_t = range_last_t(db, open->min_t);
 	tsdb_chunk_move(&w, open->data, cap, NULL);
 	*sealed_out = v;
 	*n_sealed_out = n;
@@ -428,6 +484,50 @@ out:
 	return rc;
 }
 
+/* Newest timestamp in the chunks (open, else the last sealed); false if none. */
+static bool chunks_max_t(const tsdb_hseries *s, int64_t *t)
+{
+	if (s->open && tsdb_chunk_n_samples(&s->w) > 0) {
+		*t = s->w.enc.prev_t_ms;
+		return true;
+	}
+	if (s->n_sealed) {
+		*t = s->sealed[s->n_sealed - 1]->max_t;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The buffer is full (TSDB_OOO_MAX samples). Its samples newer than every chunk sample
+ * (the tail) are encoded in order into the open chunk, all but the newest
+ * TSDB_OOO_TAIL, which stay buffered so that samples arriving a little behind them
+ * still find no chunk to decode. Whatever is left older than the chunks' newest is
+ * merged by a rechunk once the buffer is still full. Failures (TS_ENOMEM) keep every
+ * sample, buffered or encoded: a sample encoded is removed from the buffer first.
+ */
+static void settle(tsdb_db *db, tsdb_hseries *s)
+{
+	int64_t max_t;
+	size_t p = 0; /* buffered samples at or before the chunks' newest */
+	if (chunks_max_t(s, &max_t))
+		p = max_t == INT64_MAX ? s->n_ooo : ooo_lower_bound(s, max_t + 1);
+	size_t n_tail = s->n_ooo - p, d = n_tail > TSDB_OOO_TAIL ? n_tail - TSDB_OOO_TAIL : 0;
+	size_t k = 0;
+	while (k < d && append_in_order(db, s, s->ooo_t[p + k], s->ooo_v[p + k]) == TS_OK)
+		k++;
+	if (k) {
+		memmove(s->ooo_t + p, s->ooo_t + p + k, (s->n_ooo - p - k) * sizeof(*s->ooo_t));
+		memmove(s->ooo_v + p, s->ooo_v + p + k, (s->n_ooo - p - k) * sizeof(*s->ooo_v));
+		s->n_ooo -= (uint32_t)k;
+		s->ooo_gen++;
+		atomic_fetch_sub_explicit(&db->n_ooo, k, memory_order_relaxed);
+	}
+	/* A failed rechunk keeps the samples buffered; the next full buffer retries. */
+	if (s->n_ooo >= TSDB_OOO_MAX && k == d)
+		rechunk(db, s);
+}
+
 /* -------------------------------------------------------------------------------------
  * Append
  * ---------------------------------------------------------------------------------- */
@@ -450,13 +550,22 @@ static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, o
 	if (s->is_dead)
 		return ts_err_set(err, TS_EBUSY, "series was removed; look it up again");
 	if (!s->has_newest || t_ms > s->newest_t) {
-		if (cur)
-			cur->is_valid = false;
-		if (append_in_order(db, s, t_ms, v) != TS_OK)
-			return ts_err_set(err, TS_ENOMEM, "out of memory appending a sample");
+		/* With samples buffered, the newest go to the buffer too (settle() encodes
+		 * them later), so a sample arriving a little behind finds no chunk to decode. */
+		if (s->n_ooo) {
+			if (ooo_insert(db, s, t_ms, v) != TS_OK)
+				return ts_err_set(err, TS_ENOMEM,
+						  "out of memory buffering a sample");
+		} else {
+			if (cur)
+				cur->is_valid = false;
+			if (append_in_order(db, s, t_ms, v) != TS_OK)
+				return ts_err_set(err, TS_ENOMEM,
+						  "out of memory appending a sample");
+		}
 		s->newest_t = t_ms;
 		s->has_newest = true;
-		goto accepted;
+		goto settle;
 	}
 	uint64_t have;
 	if (head_lookup(s, t_ms, &have, cur)) {
@@ -480,13 +589,12 @@ static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, o
 	}
 	if (ooo_insert(db, s, t_ms, v) != TS_OK)
 		return ts_err_set(err, TS_ENOMEM, "out of memory buffering an out-of-order sample");
-	/* A failed rechunk keeps the sample buffered; the next out-of-order append retries. */
-	if (s->n_ooo > TSDB_OOO_MAX) {
+settle:
+	if (s->n_ooo >= TSDB_OOO_MAX) {
 		if (cur)
 			cur->is_valid = false;
-		rechunk(db, s);
+		settle(db, s);
 	}
-accepted:
 	atomic_fetch_add_explicit(&st->n_samples, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st->appended, 1, memory_order_relaxed);
 	update_range(db, t_ms);
@@ -505,11 +613,19 @@ int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v
 int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
 		       const double *v, size_t n, size_t *n_done, size_t *n_rejected, ts_err *err)
 {
+	return tsdb_append_series_hashed(db, ts_series_hash(labels, n_labels), labels, n_labels,
+					 t_ms, v, n, n_done, n_rejected, err);
+}
+
+int tsdb_append_series_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n_labels,
+			      const int64_t *t_ms, const double *v, size_t n, size_t *n_done,
+			      size_t *n_rejected, ts_err *err)
+{
 	size_t done = 0, rejected = 0;
 	int rc = TS_OK;
 	for (int attempt = 0; done < n; attempt++) {
 		tsdb_hseries *s;
-		if ((rc = tsdb_head_get_or_create(db, labels, n_labels, &s, err)))
+		if ((rc = tsdb_head_get_or_create_hashed(db, hash, labels, n_labels, &s, err)))
 			break;
 		open_cursor cur = {0};
 		pthread_mutex_lock(&s->lock);

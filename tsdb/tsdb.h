@@ -116,6 +116,16 @@ int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, con
 		       const double *v, size_t n, size_t *n_done, size_t *n_rejected, ts_err *err);
 
 /*
+ * tsdb_append_series for a caller that already has the series hash: `hash` must be
+ * ts_series_hash(labels, n_labels) (ingest computes it to pick the log partition), which
+ * saves hashing the label set again (about a tenth of an append). A wrong hash is a bug
+ * of the caller (it would create a second series; Debug builds assert). Thread-safe.
+ */
+int tsdb_append_series_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n_labels,
+			      const int64_t *t_ms, const double *v, size_t n, size_t *n_done,
+			      size_t *n_rejected, ts_err *err);
+
+/*
  * Record that every sample from log `partition` up to and including `offset` has been
  * applied to the store. Once those samples are persisted, tsdb_partition_persisted()
  * reports the offset. Thread-safe.

@@ -57,8 +57,11 @@
  *   inside one block-aligned range [k*D, (k+1)*D) (D = block_duration_ms), so a cut at
  *   a range boundary never splits a chunk.
  * - The out-of-order buffer holds at most TSDB_OOO_MAX samples, sorted, none at a
- *   timestamp present in a chunk; reads merge it. When it fills, the chunks it
- *   overlaps are rewritten with it merged in (rechunk; gen is bumped).
+ *   timestamp present in a chunk; reads merge it. While it is not empty, in-order
+ *   samples are buffered too (head_append.c). When it fills, its samples newer than
+ *   every chunk sample but the newest TSDB_OOO_TAIL are encoded into the open chunk;
+ *   if it is still full, the chunks it overlaps are rewritten with it merged in
+ *   (rechunk; gen is bumped). ooo_gen is bumped when a buffered sample moves.
  * - newest_t is the newest timestamp ever accepted; it survives cuts, so the
  *   out-of-order window keeps working after the head dropped the samples (until a
  *   partial cut removes a series left empty).
@@ -75,6 +78,7 @@
 
 #define TSDB_STRIPES        64         /* registry stripes (power of two) */
 #define TSDB_OOO_MAX        32         /* out-of-order buffer size before a rechunk */
+#define TSDB_OOO_TAIL       8          /* newest samples a full buffer keeps unencoded */
 #define TSDB_HCHUNK_INIT    64         /* first open-chunk buffer, bytes */
 #define TSDB_OFFMARKS       128        /* offset marks kept per partition */
 #define TSDB_MAX_SAMPLES_IO (1u << 30) /* samples one read may materialize */
@@ -87,7 +91,7 @@ typedef struct tsdb_hchunk {
 	uint32_t len;          /* sealed: chunk length in bytes; open: 0 */
 	uint32_t n;            /* sealed: samples; open: 0 (use the publication word) */
 	int64_t min_t;         /* first sample (open: valid once published n > 0) */
-	int64_t max_t;         /* sealed: last sample; open: unused */
+	int64_t max_t;         /* sealed: last sample; open: last ms of min_t's block range */
 	uint8_t data[];        /* chunk bytes (chunk.h layout) */
 } tsdb_hchunk;
 
@@ -113,9 +117,10 @@ struct tsdb_hseries {
 	int64_t *ooo_t;             /* out-of-order buffer, sorted */
 	double *ooo_v;
 	uint32_t n_ooo, cap_ooo;
-	int64_t newest_t; /* newest timestamp accepted (out-of-order window reference) */
-	uint64_t gen;     /* bumped when chunks are rewritten (rechunk) */
-	uint64_t ooo_gen; /* bumped when the out-of-order buffer changes */
+	int64_t newest_t;     /* newest timestamp accepted (out-of-order window reference) */
+	uint64_t gen;         /* bumped when chunks are rewritten (rechunk) */
+	uint64_t ooo_gen;     /* bumped when a buffered sample moves (head_append.c) */
+	ts_label label_mem[]; /* n_labels entries, labels points here; immutable */
 };
 
 /*
@@ -273,6 +278,9 @@ void tsdb_head_free(tsdb_db *db);
  */
 int tsdb_head_get_or_create(tsdb_db *db, const ts_label *labels, size_t n, tsdb_hseries **out,
 			    ts_err *err);
+/* The same with hash == ts_series_hash(labels, n) computed by the caller. */
+int tsdb_head_get_or_create_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n,
+				   tsdb_hseries **out, ts_err *err);
 void tsdb_hseries_acquire(tsdb_hseries *s);
 void tsdb_hseries_release(tsdb_db *db, tsdb_hseries *s);
 

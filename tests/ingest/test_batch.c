@@ -7,12 +7,15 @@
  * (log pending bytes and consumer lag: TS_EBUSY with nothing appended), disk full, replay
  * after closing and reopening everything (nothing lost, nothing duplicated), the
  * `ingest:` config section and its errors, direct mode without a log, batches reused
- * from the writer's pool and the label checks of the id path.
+ * from the writer's pool and the label checks of the id path, and the line-protocol
+ * series cache (line_protocol.c with ingest_batch_add_ref/_add_at): a body parsed whole
+ * writes exactly the log records that the same body parsed line by line (no cache) does.
  */
 #include "ingest/batch.h"
 
 #include "ingest/consumer.h"
 #include "ingest/ingest_config.h"
+#include "ingest/line_protocol.h"
 #include "ingest/log.h"
 #include "ingest/log_kafka.h"
 #include "ingest/record.h"
@@ -795,6 +798,231 @@ static void test_ingest_batch_commit_direct_mode(void **state)
 	env_close(&e);
 }
 
+/* ---------------------------------------------------------------- series cache */
+
+typedef struct dump {
+	char *s;
+	size_t len, cap;
+} dump;
+
+static int dump_sample(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	dump *d = ctx;
+	char line[2048];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < sizeof(line); i++)
+		k += (size_t)snprintf(line + k, sizeof(line) - k, "%s=%s,", labels[i].name,
+				      labels[i].value);
+	assert_true(k < sizeof(line) - 64);
+	uint64_t bits;
+	memcpy(&bits, &v, 8);
+	k += (size_t)snprintf(line + k, sizeof(line) - k, " %lld %016llx\n", (long long)t_ms,
+			      (unsigned long long)bits);
+	if (d->len + k + 1 > d->cap) {
+		d->cap = (d->len + k + 1) * 2;
+		d->s = realloc(d->s, d->cap);
+		assert_non_null(d->s);
+	}
+	memcpy(d->s + d->len, line, k + 1);
+	d->len += k;
+	return TS_OK;
+}
+
+/* Every sample of the log, partition by partition, as text. */
+static char *dump_log(ingest_log *l)
+{
+	dump d = {0};
+	ingest_record_decoder *dec;
+	assert_int_equal(ingest_record_decoder_new(&dec, NULL), TS_OK);
+	for (int p = 0; p < ingest_log_n_partitions(l); p++) {
+		dump_sample(&d, &(ts_label){"partition", p % 2 ? "odd" : "even"}, 1, p, 0);
+		ingest_log_reader *r;
+		assert_int_equal(ingest_log_reader_open(l, p, 0, &r, NULL), TS_OK);
+		const void *rec;
+		size_t len;
+		while (ingest_log_reader_next(r, &rec, &len, NULL, 0, NULL) == TS_OK)
+			assert_int_equal(ingest_record_decode(dec, rec, len, dump_sample, &d, NULL),
+					 TS_OK);
+		ingest_log_reader_close(r);
+	}
+	ingest_record_decoder_free(dec);
+	return d.s;
+}
+
+/* Line protocol of many shapes; prefixes repeat so that the series cache hits. */
+static char *make_mixed_lp(size_t *len)
+{
+	size_t cap = 1 << 20, n = 0;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	uint32_t x = 12345;
+	for (int i = 0; i < 900; i++) {
+		x = x * 1103515245u + 12345u;
+		unsigned h = (x >> 16) % 7, shape = (x >> 8) % 16;
+		long long t = T0_S + i;
+		const char *eol = i % 11 == 0 ? "\r\n" : "\n";
+		switch (shape) {
+		case 0:
+		case 1:
+		case 2:
+			n += (size_t)snprintf(
+			    s + n, cap - n,
+			    "cpu,dc=eu,host=h%u user=%d.5,idle=%di,sys=-3e-2 %lld%s", h, i, i, t,
+			    eol);
+			break;
+		case 3: /* same prefix, fields in another order */
+			n += (size_t)snprintf(s + n, cap - n,
+					      "cpu,dc=eu,host=h%u idle=%di,user=%d.25 %lld%s", h, i,
+					      i, t, eol);
+			break;
+		case 4: /* same prefix, one more field, a string field between */
+			n += (size_t)snprintf(s + n, cap - n,
+					      "cpu,dc=eu,host=h%u user=%d,s=\"a b\",idle=%di,sys=1,"
+					      "extra=%du %lld%s",
+					      h, i, i, i, t, eol);
+			break;
+		case 5: /* same prefix, a bad value: the point is dropped */
+			n += (size_t)snprintf(s + n, cap - n, "cpu,dc=eu,host=h%u user=abc %lld%s",
+					      h, t, eol);
+			break;
+		case 6: /* escaped: never cached */
+			n += (size_t)snprintf(s + n, cap - n,
+					      "cpu,dc=eu,host=h\\ %u user=%d,idle=1i %lld%s", h, i,
+					      t, eol);
+			break;
+		case 7: /* unsorted tags, "value" field */
+			n += (size_t)snprintf(s + n, cap - n,
+					      "mem,zone=z%u,host=h%u value=%d %lld%s", h % 2, h, i,
+					      t, eol);
+			break;
+		case 8: /* no tags */
+			n += (size_t)snprintf(s + n, cap - n, "disk value=%d,free=%d %lld%s", i, i,
+					      t, eol);
+			break;
+		case 9: { /* more fields than the parser's first pass keeps */
+			n += (size_t)snprintf(s + n, cap - n, "wide,host=h%u ", h % 2);
+			for (int f = 0; f < 70; f++)
+				n += (size_t)snprintf(s + n, cap - n, "%sf%d=%d", f ? "," : "",
+						      (f + i) % 71, f);
+			n += (size_t)snprintf(s + n, cap - n, " %lld%s", t, eol);
+			break;
+		}
+		case 10: /* another measurement, same tags */
+			n += (size_t)snprintf(s + n, cap - n, "2cpu,dc=eu,host=h%u user=%d %lld%s",
+					      h, i, t, eol);
+			break;
+		case 11: /* a reserved tag key, booleans */
+			n += (size_t)snprintf(s + n, cap - n,
+					      "cpu,__x=1,host=h%u up=true,dn=F %lld%s", h, t, eol);
+			break;
+		case 12: /* bad tags */
+			n += (size_t)snprintf(s + n, cap - n, "cpu,host=,dc=eu user=1 %lld%s", t,
+					      eol);
+			break;
+		case 13: /* cached prefix, no fields */
+			n += (size_t)snprintf(s + n, cap - n, "cpu,dc=eu,host=h%u %s", h, eol);
+			break;
+		case 14: /* blank and comment lines */
+			n += (size_t)snprintf(s + n, cap - n, "%s# cpu,dc=eu,host=h%u user=1%s",
+					      eol, h, eol);
+			break;
+		default: /* the same prefix, value field */
+			n += (size_t)snprintf(s + n, cap - n, "cpu,dc=eu,host=h%u value=%d %lld%s",
+					      h, i, t, eol);
+			break;
+		}
+		assert_true(n < cap - 4096);
+	}
+	*len = n;
+	return s;
+}
+
+/* Parse body whole (by_line false) or one line per call into one batch of a fresh
+ * pipeline with a 4-partition log, commit, and return the log's samples as text. */
+static char *write_through_cache(const char *name, const char *yaml, const char *body, size_t len,
+				 bool by_line, ingest_lp_result *sum, ingest_write_result *wres)
+{
+	const char *dir = fresh_dir(name);
+	char logdir[1200];
+	snprintf(logdir, sizeof(logdir), "%s/log", dir);
+	env e;
+	env_open(&e, 4, open_log(logdir, 4, 0), config(dir, "%s", yaml));
+	ingest_batch *b;
+	assert_int_equal(ingest_batch_begin(e.p, &b, NULL), TS_OK);
+	memset(sum, 0, sizeof(*sum));
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *q = by_line ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		q = q ? q + 1 : end;
+		ingest_lp_result r;
+		ts_err err = {0};
+		if (ingest_lp_parse(p, (size_t)(q - p), INGEST_PREC_S, 0, NULL, ingest_batch_add, b,
+				    &r, &err))
+			fail_msg("parse: %s", err.msg);
+		sum->n_lines += r.n_lines;
+		sum->n_samples += r.n_samples;
+		sum->n_bad_lines += r.n_bad_lines;
+		sum->n_string_fields_skipped += r.n_string_fields_skipped;
+		sum->n_cached_points += r.n_cached_points;
+		p = q;
+	}
+	memset(wres, 0, sizeof(*wres));
+	assert_int_equal(ingest_batch_commit(b, wres, NULL), TS_OK);
+	ingest_batch_free(b);
+	char *d = dump_log(e.log);
+	env_close(&e);
+	return d;
+}
+
+static void cache_same_records(const char *yaml)
+{
+	size_t len;
+	char *body = make_mixed_lp(&len);
+	ingest_lp_result whole, lines;
+	ingest_write_result wr_whole, wr_lines;
+	char *a = write_through_cache("cache_whole", yaml, body, len, false, &whole, &wr_whole);
+	char *b = write_through_cache("cache_lines", yaml, body, len, true, &lines, &wr_lines);
+	assert_true(whole.n_cached_points > 300); /* the cache was used */
+	assert_int_equal(lines.n_cached_points, 0);
+	assert_int_equal(whole.n_lines, lines.n_lines);
+	assert_int_equal(whole.n_samples, lines.n_samples);
+	assert_int_equal(whole.n_bad_lines, lines.n_bad_lines);
+	assert_true(whole.n_bad_lines > 0);
+	assert_int_equal(whole.n_string_fields_skipped, lines.n_string_fields_skipped);
+	assert_int_equal(wr_whole.n_samples, wr_lines.n_samples);
+	assert_int_equal(wr_whole.n_limited, wr_lines.n_limited);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(body);
+}
+
+static void test_ingest_lp_parse_series_cache_same_records(void **state)
+{
+	cache_same_records("");
+}
+
+/* With series limits some series are refused: the cache must not let them through. */
+static void test_ingest_lp_parse_series_cache_series_limits(void **state)
+{
+	ingest_lp_result whole, lines;
+	ingest_write_result wr_whole, wr_lines;
+	size_t len;
+	char *body = make_mixed_lp(&len);
+	const char *yaml = "ingest:\n  max_series: 12\n";
+	char *a = write_through_cache("cache_lim_whole", yaml, body, len, false, &whole, &wr_whole);
+	char *b = write_through_cache("cache_lim_lines", yaml, body, len, true, &lines, &wr_lines);
+	assert_true(whole.n_cached_points > 300);
+	assert_true(wr_whole.n_limited > 0);
+	assert_int_equal(wr_whole.n_limited, wr_lines.n_limited);
+	assert_int_equal(wr_whole.n_samples, wr_lines.n_samples);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(body);
+	cache_same_records("ingest:\n  compression: snappy\n  max_record_bytes: 4096\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -816,6 +1044,8 @@ int main(void)
 	    cmocka_unit_test(test_ingest_config_parse_values),
 	    cmocka_unit_test(test_ingest_config_parse_examples_file),
 	    cmocka_unit_test(test_ingest_batch_commit_direct_mode),
+	    cmocka_unit_test(test_ingest_lp_parse_series_cache_same_records),
+	    cmocka_unit_test(test_ingest_lp_parse_series_cache_series_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * store (duplicates dropped); drain on stop; corrupt records (bad record CRC) and corrupt
  * segment frames are skipped and counted; a resume offset below the first retained offset
  * starts at the first retained one; the replay-done flag; the consumer-lag bound (admit)
- * and its accounting; store rejections counted.
+ * and its accounting; store rejections counted; records at hand merged into one append
+ * per series in time order.
  */
 #include "ingest/consumer.h"
 
@@ -90,7 +91,8 @@ static ingest_consumers *start(ingest_log *l, tsdb_db *db, uint64_t max_lag)
 }
 
 /* Append a record of n samples of series m{id="<id>"}, t = T0 + 1000 * (first + i). */
-static size_t append_rec(ingest_log *l, int part, int id, int first, int n)
+/* A record of n samples of m{id="<id>"}: t = T0 + first..first+n-1 s, value = t index + add. */
+static size_t append_rec_v(ingest_log *l, int part, int id, int first, int n, double add)
 {
 	ingest_record_builder *b;
 	assert_int_equal(ingest_record_builder_new(INGEST_RECORD_COMPRESS_NONE, 0, &b, NULL),
@@ -99,9 +101,9 @@ static size_t append_rec(ingest_log *l, int part, int id, int first, int n)
 	snprintf(v, sizeof(v), "%d", id);
 	ts_label lb[] = {{"__name__", "m"}, {"id", v}};
 	for (int i = 0; i < n; i++)
-		assert_int_equal(
-		    ingest_record_builder_add(b, lb, 2, T0 + 1000LL * (first + i), first + i, NULL),
-		    TS_OK);
+		assert_int_equal(ingest_record_builder_add(b, lb, 2, T0 + 1000LL * (first + i),
+							   first + i + add, NULL),
+				 TS_OK);
 	ts_buf out;
 	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
 	assert_int_equal(ingest_record_builder_finish(b, &out, NULL), TS_OK);
@@ -112,6 +114,11 @@ static size_t append_rec(ingest_log *l, int part, int id, int first, int n)
 	size_t len = out.len;
 	ts_buf_free(&out);
 	return len;
+}
+
+static size_t append_rec(ingest_log *l, int part, int id, int first, int n)
+{
+	return append_rec_v(l, part, id, first, n, 0);
 }
 
 /* Samples of m{id="<id>"} in the store; checks they are first, first+1, ... in order. */
@@ -420,6 +427,7 @@ static void test_ingest_consumers_start_rejections_counted(void **state)
 	tsdb_db *db = open_db(1); /* out-of-order window 0 */
 	ingest_consumers *c = start(l, db, 0);
 	append_rec(l, 0, 6, 10, 5); /* t = 10..14 */
+	wait_applied(c, 0, 1);      /* applied on its own, not merged with the next */
 	append_rec(l, 0, 6, 0, 5);  /* t = 0..4: too old */
 	wait_applied(c, 0, 2);
 	ingest_consumer_stats st;
@@ -427,6 +435,43 @@ static void test_ingest_consumers_start_rejections_counted(void **state)
 	assert_int_equal(st.n_samples, 5);
 	assert_int_equal(st.n_rejected, 5);
 	assert_int_equal(ingest_consumers_rejected(c), 5);
+	ingest_consumers_stop(c);
+	tsdb_close(db);
+	ingest_log_close(l);
+}
+
+/*
+ * Records at hand are merged: samples of a series from several records are appended in
+ * time order (no out-of-order rejections with a window of 0), records past
+ * MERGE_MAX_RECORDS go to the next merge, and of two samples with the same time the one
+ * earlier in the log wins (the other is a rejected conflict), as record by record.
+ */
+static void test_ingest_consumers_start_merges_records(void **state)
+{
+	const char *dir = fresh_dir("merge");
+	ingest_log *l = open_log(dir, 1, 1 << 20);
+	tsdb_db *db = open_db(1); /* out-of-order window 0 */
+	ingest_consumers *c = start_opt(l, db, 0, true);
+	append_rec(l, 0, 7, 10, 5); /* t = 10..14 */
+	append_rec(l, 0, 7, 0, 5);  /* t = 0..4 */
+	append_rec(l, 0, 8, 0, 5);
+	append_rec(l, 0, 7, 5, 5);        /* t = 5..9 */
+	append_rec_v(l, 0, 9, 0, 5, 0);   /* t = 0..4 */
+	append_rec_v(l, 0, 9, 0, 5, 100); /* the same times, other values: conflicts */
+	for (int r = 0; r < 100; r++)     /* more than one merge */
+		append_rec(l, 0, 10, r * 3, 3);
+	ingest_consumers_set_paused(c, false);
+	wait_applied(c, 0, 106);
+	ingest_consumer_stats st;
+	ingest_consumers_stats(c, 0, &st);
+	assert_int_equal(st.n_records, 106);
+	assert_int_equal(st.n_samples, 15 + 5 + 5 + 300);
+	assert_int_equal(st.n_rejected, 5);
+	assert_int_equal(st.lag_bytes, 0);
+	assert_int_equal(count_series(db, 7, 0), 15); /* checks times and values in order */
+	assert_int_equal(count_series(db, 8, 0), 5);
+	assert_int_equal(count_series(db, 9, 0), 5); /* the first record's values */
+	assert_int_equal(count_series(db, 10, 0), 300);
 	ingest_consumers_stop(c);
 	tsdb_close(db);
 	ingest_log_close(l);
@@ -454,6 +499,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_consumers_start_corrupt_frame_skipped),
 	    cmocka_unit_test(test_ingest_consumers_start_resume_below_first_retained),
 	    cmocka_unit_test(test_ingest_consumers_start_rejections_counted),
+	    cmocka_unit_test(test_ingest_consumers_start_merges_records),
 	    cmocka_unit_test(test_ingest_consumers_start_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

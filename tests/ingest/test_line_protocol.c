@@ -441,6 +441,67 @@ static void test_ingest_lp_parse_floats(void **state)
 	free(c);
 }
 
+/*
+ * Random decimal literals (fixed seed) parse to exactly strtod's double: the exact fast
+ * path (short mantissas, small exponents) and the strtod fallback must agree bit for bit.
+ * Many values per body, so one parse covers the fast path's whole range.
+ */
+static void test_ingest_lp_parse_floats_random_match_strtod(void **state)
+{
+	(void)state;
+	enum { N_BODIES = 40, PER_BODY = 250 };
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	capture *c = cap_new();
+	char *body = malloc(PER_BODY * 64 + 64);
+	char(*lits)[48] = malloc(PER_BODY * sizeof(*lits));
+	assert_non_null(body);
+	assert_non_null(lits);
+	for (int b = 0; b < N_BODIES; b++) {
+		size_t n = 0;
+		for (int i = 0; i < PER_BODY; i++) {
+			char *l = lits[i];
+			size_t k = 0;
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (x & 1)
+				l[k++] = '-';
+			int n_int = (int)((x >> 1) % 12), n_frac = (int)((x >> 5) % 21);
+			if (n_int == 0 && n_frac == 0)
+				n_int = 1;
+			for (int d = 0; d < n_int; d++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				l[k++] = (char)('0' + (int)(x % 10));
+			}
+			if (n_frac || (x & 0x100)) {
+				l[k++] = '.';
+				for (int d = 0; d < n_frac; d++) {
+					x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+					l[k++] = (char)('0' + (int)(x % 10));
+				}
+			}
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (x % 3 == 0)
+				k +=
+				    (size_t)snprintf(l + k, 48 - k, "e%d", (int)(x >> 8) % 60 - 30);
+			l[k] = '\0';
+			n += (size_t)snprintf(body + n, 64, "m f=%s %d\n", l, i);
+		}
+		body[n] = '\0';
+		ingest_lp_result r;
+		assert_int_equal(run(c, body, &r), TS_OK);
+		if (r.n_bad_lines)
+			fail_msg("unexpected bad line: %s", r.first_error);
+		assert_int_equal(c->n, PER_BODY);
+		for (int i = 0; i < PER_BODY; i++) {
+			double want = strtod(lits[i], NULL);
+			if (memcmp(&c->s[i].v, &want, sizeof(want)) != 0)
+				fail_msg("'%s': got %.17g, strtod %.17g", lits[i], c->s[i].v, want);
+		}
+	}
+	free(lits);
+	free(body);
+	free(c);
+}
+
 static void test_ingest_lp_parse_floats_bad(void **state)
 {
 	(void)state;
@@ -1316,6 +1377,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_lp_parse_integers),
 	    cmocka_unit_test(test_ingest_lp_parse_integers_bad),
 	    cmocka_unit_test(test_ingest_lp_parse_floats),
+	    cmocka_unit_test(test_ingest_lp_parse_floats_random_match_strtod),
 	    cmocka_unit_test(test_ingest_lp_parse_floats_bad),
 	    cmocka_unit_test(test_ingest_lp_parse_nan_inf_rejected),
 	    cmocka_unit_test(test_ingest_lp_parse_booleans),

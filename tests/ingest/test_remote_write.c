@@ -5,7 +5,8 @@
  * timestamps, label normalization, every rejection reason (messages name the series,
  * nothing is delivered), the skip-invalid mode, limits and size caps, bad bodies
  * (snappy and protobuf), histograms/exemplars/unknown fields in hand-built protobuf,
- * metadata, sink aborts, allocation failures, and the node_exporter data set.
+ * metadata, sink aborts, allocation failures, the node_exporter data set, and decoding
+ * through pooled scratch buffers (ingest_rw_pool).
  *
  * With STRATA_RW_SEED_DIR set, the test also writes the fuzz seeds for
  * fuzz/fuzz_remote_write.c into that directory (test_..._encode_fuzz_seeds).
@@ -668,8 +669,8 @@ static void test_ingest_remote_write_decode_sink_abort(void **state)
 static void test_ingest_remote_write_decode_many_fields(void **state)
 {
 	(void)state;
-	/* Series with more than 16 fields make protobuf-c allocate and free scratch slabs;
-	 * the arena recycles them. */
+	/* Wide series (40 labels) and many samples: the decoder's arrays grow several
+	 * times within one request. */
 	enum { N_SERIES = 300, N_LABELS = 40, N_SAMPLES = 70 };
 	static char names[N_LABELS][8], values[N_SERIES][N_LABELS][12];
 	static ts_label labels[N_SERIES][N_LABELS];
@@ -903,6 +904,8 @@ static void test_ingest_remote_write_encode_fuzz_seeds(void **state)
 	snappy_body(&rich, &rich_body);
 	if (dir) {
 		write_seed_pair(dir, "histograms_exemplars", &rich_body, 0);
+		write_seed_pair(dir, "histograms_exemplars_scratch", &rich_body, 0x10);
+		write_seed_pair(dir, "valid_metadata_scratch", &a, 0x10);
 		write_seed_pair(dir, "duplicate_label_skip", &b, 0x02);
 		write_seed_pair(dir, "valid_small_limits_abort", &a, 0x0c);
 		write_seed_pair(dir, "valid_metadata", &a, 0);
@@ -917,6 +920,66 @@ static void test_ingest_remote_write_encode_fuzz_seeds(void **state)
 	ts_buf_free(&b);
 	ts_buf_free(&c3);
 	ts_buf_free(&d);
+}
+
+static void test_ingest_rw_pool_scratch_reuse(void **state)
+{
+	(void)state;
+	/* Requests of growing, then shrinking, size through one scratch give the same
+	 * samples as without it; a bad body in between leaves it usable. */
+	enum { N = 300 };
+	static char vals[N][16];
+	static ts_label labels[N][3];
+	static ingest_rw_series s[N];
+	static const int64_t t[] = {1000, 2000};
+	static const double v[] = {1.5, 2.5};
+	for (int i = 0; i < N; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "h%d", i);
+		labels[i][0] = (ts_label){"__name__", "up"};
+		labels[i][1] = (ts_label){"instance", vals[i]};
+		labels[i][2] = (ts_label){"job", "node"};
+		s[i] = (ingest_rw_series){labels[i], 3, t, v, 2};
+	}
+	ingest_rw_pool *pool;
+	assert_int_equal(ingest_rw_pool_new(&pool, NULL), TS_OK);
+	static const size_t sizes[] = {1, 30, 300, 2, 300, 0};
+	static capture c, ref;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		ts_buf body;
+		encode(s, sizes[k], NULL, 0, &body);
+		ingest_rw_options opt = {.scratch = ingest_rw_pool_get(pool)};
+		assert_non_null(opt.scratch);
+		ingest_rw_result res, res_ref;
+		ts_err err;
+		assert_int_equal(decode(&body, &opt, NULL, &c, &res, &err), TS_OK);
+		assert_int_equal(decode(&body, NULL, NULL, &ref, &res_ref, &err), TS_OK);
+		assert_int_equal(res.n_samples, 2 * sizes[k]);
+		assert_int_equal(res.n_samples, res_ref.n_samples);
+		assert_int_equal(c.n, ref.n);
+		assert_memory_equal(c.s, ref.s, sizeof(c.s));
+		if (k == 2) { /* garbage through the same scratch */
+			static const char junk[] =
+			    "\x03\x08\x0a\x05\x0a"; /* snappy literal 0a 05 0a */
+			memset(&c, 0, sizeof(c));
+			assert_int_equal(ingest_remote_write_decode_ex(junk, 5, &opt, NULL, cap_fn,
+								       &c, NULL, &err),
+					 TS_EPARSE);
+			assert_non_null(strstr(err.msg, "not a valid WriteRequest"));
+		}
+		ingest_rw_pool_put(pool, opt.scratch);
+		ts_buf_free(&body);
+	}
+	/* More scratches than the pool keeps: the extra ones are freed (ASan checks). */
+	ingest_rw_scratch *many[INGEST_RW_POOL_MAX + 2];
+	for (int i = 0; i < INGEST_RW_POOL_MAX + 2; i++)
+		assert_non_null(many[i] = ingest_rw_pool_get(pool));
+	for (int i = 0; i < INGEST_RW_POOL_MAX + 2; i++)
+		ingest_rw_pool_put(pool, many[i]);
+	ingest_rw_pool_put(pool, NULL);
+	ingest_rw_pool_free(pool);
+	/* No pool: get gives none, put frees. */
+	assert_null(ingest_rw_pool_get(NULL));
+	ingest_rw_pool_free(NULL);
 }
 
 int main(void)
@@ -938,6 +1001,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_remote_write_encode_errors),
 	    cmocka_unit_test(test_ingest_remote_write_decode_node_exporter),
 	    cmocka_unit_test(test_ingest_remote_write_encode_fuzz_seeds),
+	    cmocka_unit_test(test_ingest_rw_pool_scratch_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

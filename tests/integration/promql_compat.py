@@ -493,6 +493,26 @@ def query(base, params):
     except ValueError:
         return {"status": "error", "error": "HTTP %d: %r" % (code, body[:200])}
 
+def wait_applied(prom, strata, t_start, t_end, seconds=30):
+    """A 2xx from the import means durable in the log; the store applies it a moment later.
+    Wait (bounded) until Strata returns as many raw samples as Prometheus over the range."""
+    span = "%ds" % ((t_end - t_start) // 1000 + 60)
+    params = {"query": "{__name__=~\".+\"}[%s]" % span, "time": secs(t_end)}
+
+    def n_samples(answer):
+        return sum(len(s.get("values", [])) for s in answer.get("data", {}).get("result", []))
+
+    want = n_samples(query(prom, params))
+    deadline = time.time() + seconds
+    while True:
+        got = n_samples(query(strata, params))
+        if got == want:
+            return
+        if time.time() > deadline:
+            raise RuntimeError("strata did not apply the imported samples within %ds: %d of %d"
+                               % (seconds, got, want))
+        time.sleep(0.1)
+
 # ---------------------------------------------------------------------------- battery
 
 
@@ -860,6 +880,7 @@ def main():
                               headers={"Content-Type": "text/plain; version=0.0.4"})
             if code not in (200, 204):
                 raise RuntimeError("import failed: HTTP %d %r" % (code, resp[:300]))
+        wait_applied(prom, strata, t_start, t_end)
         log("loaded into prometheus and strata in %.1fs" % (time.time() - t0))
 
         mid, inst, rng = eval_points(t_start, t_end)

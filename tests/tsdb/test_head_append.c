@@ -3,7 +3,9 @@
  * test_head_append.c: tests for tsdb/head_append.c's run append, tsdb_append_series:
  * the same results as one tsdb_append per sample (differential test over random runs
  * of in-order, out-of-order, duplicate and conflicting samples, which drives the
- * open-chunk lookup cursor), rejection counts and messages, allocation failures.
+ * open-chunk lookup cursor), rejection counts and messages, allocation failures;
+ * interleaved writers against a reference model (the buffered tail, settling, rechunks,
+ * tsdb_append_series_hashed), a cut's GC with a buffered tail.
  * Single-sample appends, the out-of-order buffer and rechunks are tested in test_head.c.
  */
 #include "tsdb/tsdb_int.h"
@@ -11,6 +13,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -202,12 +205,254 @@ static void test_tsdb_append_series_alloc_failure(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- interleaved writers */
+
+/* Reference model of one series: accepted samples by timestamp (open addressing). */
+enum { MODEL_SLOTS = 1 << 14 };
+typedef struct model {
+	int64_t t[MODEL_SLOTS];
+	uint64_t bits[MODEL_SLOTS];
+	bool used[MODEL_SLOTS];
+	int64_t newest, window_ms;
+	bool has_newest;
+	uint64_t accepted, dups, rejected;
+} model;
+
+static uint64_t bits_of(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof(b));
+	return b;
+}
+
+static size_t model_slot(const model *m, int64_t t)
+{
+	size_t i = (size_t)((uint64_t)t * 0x9E3779B97F4A7C15ull >> 50) & (MODEL_SLOTS - 1);
+	while (m->used[i] && m->t[i] != t)
+		i = (i + 1) & (MODEL_SLOTS - 1);
+	return i;
+}
+
+/* What the store must answer for (t, v), applied to the model. */
+static int model_append(model *m, int64_t t, double v)
+{
+	size_t i = model_slot(m, t);
+	if (m->used[i]) {
+		if (m->bits[i] == bits_of(v)) {
+			m->dups++;
+			return TS_OK;
+		}
+		m->rejected++;
+		return TS_EOUTOFORDER;
+	}
+	if (m->has_newest && t < m->newest && m->newest - t > m->window_ms) {
+		m->rejected++;
+		return TS_EOUTOFORDER;
+	}
+	m->used[i] = true;
+	m->t[i] = t;
+	m->bits[i] = bits_of(v);
+	m->accepted++;
+	if (!m->has_newest || t > m->newest)
+		m->newest = t;
+	m->has_newest = true;
+	return TS_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Read the series back and compare it with the model, sample by sample (value bits). */
+static void model_check(tsdb_db *db, model *m)
+{
+	static int64_t t[MODEL_SLOTS], want[MODEL_SLOTS];
+	static double v[MODEL_SLOTS];
+	size_t n = read_all(db, t, v, MODEL_SLOTS), k = 0;
+	for (size_t i = 0; i < MODEL_SLOTS; i++)
+		if (m->used[i])
+			want[k++] = m->t[i];
+	qsort(want, k, sizeof(*want), cmp_i64);
+	assert_int_equal(n, k);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(t[i], want[i]);
+		assert_true(bits_of(v[i]) == m->bits[model_slot(m, t[i])]);
+	}
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.samples_appended, m->accepted);
+	assert_int_equal(st.duplicates_dropped, m->dups);
+	assert_int_equal(st.out_of_order_rejected, m->rejected);
+	assert_int_equal(st.n_samples, m->accepted);
+	assert_true(st.head_ooo_samples <= TSDB_OOO_MAX);
+}
+
+/*
+ * Four writers posting consecutive 10 s slices: each group of 4 scrapes reaches the
+ * series in a random order, across chunk and 2 h range boundaries. Phase 1 (only that)
+ * must never rechunk: samples behind the newest land in the buffered tail. Phase 2 adds
+ * exact duplicates, conflicting values, staleness markers, samples far behind (older
+ * than the chunks' newest, so rechunks) and beyond the window; every answer, the data
+ * read back and the counters must match the model.
+ */
+static void test_tsdb_append_series_interleaved_writers(void **state)
+{
+	(void)state;
+	static model m;
+	memset(&m, 0, sizeof(m));
+	m.window_ms = 3600 * 1000;
+	tsdb_db *db = open_db(m.window_ms);
+	uint64_t x = 99;
+#define NEXT() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	const int64_t t0 = 1700000000000;
+	int k = 0;
+	for (int phase = 1; phase <= 2; phase++) {
+		for (int g = 0; g < 600; g++, k += 4) {
+			int perm[4] = {0, 1, 2, 3};
+			for (int j = 3; j > 0; j--) {
+				int r = (int)(NEXT() % (uint64_t)(j + 1)), tmp = perm[j];
+				perm[j] = perm[r];
+				perm[r] = tmp;
+			}
+			for (int j = 0; j < 4; j++) {
+				int64_t t = t0 + (int64_t)(k + perm[j]) * 10000;
+				double v = (double)((k + perm[j]) % 97);
+				if (phase == 2) {
+					uint64_t r = NEXT() % 40, back = NEXT() % 40;
+					uint64_t far = NEXT() % 300, ms = NEXT() % 9999;
+					if (r == 0) { /* repeat an earlier scrape: a duplicate */
+						t = t0 + (int64_t)(k - (int)back) * 10000;
+						v = (double)((t - t0) / 10000 % 97);
+					} else if (r == 1) { /* the same, with another value */
+						t = t0 + (int64_t)(k - (int)back) * 10000;
+						v = -1;
+					} else if (r == 2) { /* far behind, between scrapes */
+						t = t0 + (int64_t)(k - 5 - (int)far) * 10000 +
+						    (int64_t)ms + 1;
+					} else if (r ==
+						   3) { /* staleness marker (own NaN payload) */
+						memcpy(&v, &(uint64_t){0x7ff0000000000002ull}, 8);
+					} else if (r == 4) { /* beyond the out-of-order window */
+						t = m.newest - m.window_ms - 1 - (int64_t)ms;
+					}
+				}
+				int want = model_append(&m, t, v);
+				size_t done = 0, rejected = 0;
+				uint64_t h = ts_series_hash(cpu_a, 2);
+				int rc = (NEXT() & 1)
+					     ? tsdb_append_series(db, cpu_a, 2, &t, &v, 1, &done,
+								  &rejected, NULL)
+					     : tsdb_append_series_hashed(db, h, cpu_a, 2, &t, &v, 1,
+									 &done, &rejected, NULL);
+				assert_int_equal(rc, TS_OK);
+				assert_int_equal(done, 1);
+				assert_int_equal(rejected, want == TS_EOUTOFORDER);
+			}
+		}
+		model_check(db, &m);
+		tsdb_stats st;
+		tsdb_stats_get(db, &st);
+		assert_int_equal(st.n_series, 1);
+		if (phase == 1)
+			assert_int_equal(st.rechunks, 0);
+		else
+			assert_true(st.rechunks > 0 && m.dups > 20 && m.rejected > 20);
+	}
+#undef NEXT
+	tsdb_close(db);
+}
+
+/*
+ * A cut's snapshot and GC with a buffered tail: appending after the buffer's newest
+ * does not keep the written prefix from being dropped; an insertion before it does
+ * (the GC then keeps it, and nothing is lost either way).
+ */
+static void test_tsdb_append_buffered_tail_cut_gc(void **state)
+{
+	(void)state;
+	tsdb_db *db = open_db(600000);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+	assert_int_equal(tsdb_append(db, cpu_a, 2, 50500, -1, NULL), TS_OK); /* buffered */
+	for (int i = 100; i < 105; i++) /* buffered too: the buffer is not empty */
+		assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.head_ooo_samples, 6);
+	tsdb_hseries *s;
+	assert_int_equal(tsdb_head_get_or_create(db, cpu_a, 2, &s, NULL), TS_OK);
+	tsdb_hsnap snap;
+	assert_int_equal(tsdb_head_snap_take(s, INT64_MIN, 102000, &snap, NULL), TS_OK);
+	assert_int_equal(tsdb_append(db, cpu_a, 2, 105000, 105, NULL), TS_OK);
+	assert_false(tsdb_head_series_gc(db, s, &snap));
+	tsdb_head_snap_release(db, &snap);
+	int64_t lo, hi;
+	assert_true(tsdb_head_series_range(s, &lo, &hi));
+	assert_int_equal(lo, 103000);
+	assert_int_equal(hi, 105000);
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.n_samples, 3);
+	/* An insertion before the end between snapshot and GC: the buffer stays. */
+	assert_int_equal(tsdb_head_snap_take(s, INT64_MIN, 104000, &snap, NULL), TS_OK);
+	assert_int_equal(tsdb_append(db, cpu_a, 2, 103500, 7, NULL), TS_OK);
+	assert_false(tsdb_head_series_gc(db, s, &snap));
+	tsdb_head_snap_release(db, &snap);
+	int64_t t[8];
+	double v[8];
+	assert_int_equal(read_all(db, t, v, 8), 4);
+	int64_t want_t[] = {103000, 103500, 104000, 105000};
+	assert_memory_equal(t, want_t, sizeof(want_t));
+	tsdb_hseries_release(db, s);
+	tsdb_close(db);
+}
+
+/*
+ * Allocation failures while samples are buffered and settled into chunks: a failed
+ * append is not accepted, every accepted sample stays readable, the store goes on.
+ */
+static void test_tsdb_append_buffered_alloc_failure(void **state)
+{
+	(void)state;
+	static model m;
+	for (int64_t fail = 0; fail < 40; fail++) {
+		memset(&m, 0, sizeof(m));
+		m.window_ms = 600000;
+		tsdb_db *db = open_db(m.window_ms);
+		for (int i = 0; i < 100; i++) {
+			assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+			model_append(&m, i * 1000LL, i);
+		}
+		assert_int_equal(tsdb_append(db, cpu_a, 2, 50500, -1, NULL), TS_OK);
+		model_append(&m, 50500, -1);
+		ts_alloc_fail_after(fail);
+		for (int i = 100; i < 400; i++) {
+			int64_t t = (i ^ 1) * 1000LL; /* pairs swapped: every other one behind */
+			int rc = tsdb_append(db, cpu_a, 2, t, i, NULL);
+			if (rc == TS_OK) {
+				assert_int_equal(model_append(&m, t, i), TS_OK);
+			} else {
+				assert_int_equal(rc, TS_ENOMEM);
+			}
+		}
+		ts_alloc_fail_after(-1);
+		/* Counters count what was accepted; the model checks data and counters. */
+		model_check(db, &m);
+		assert_int_equal(tsdb_append(db, cpu_a, 2, 500000, 1, NULL), TS_OK);
+		tsdb_close(db);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tsdb_append_series_matches_single_appends),
 	    cmocka_unit_test(test_tsdb_append_series_rejections),
 	    cmocka_unit_test(test_tsdb_append_series_alloc_failure),
+	    cmocka_unit_test(test_tsdb_append_series_interleaved_writers),
+	    cmocka_unit_test(test_tsdb_append_buffered_tail_cut_gc),
+	    cmocka_unit_test(test_tsdb_append_buffered_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
