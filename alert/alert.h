@@ -189,10 +189,34 @@ typedef struct alert_notifier alert_notifier;
 /* An alert as posted (defined in alert/alert_int.h; the rules engine's type). */
 typedef struct alert_posted alert_posted;
 
+/*
+ * Active/standby notification through Kafka (cluster.role alert; alert/ha.c,
+ * docs/formats/kafka.md "Alert notifications"). Every node evaluates and groups; the
+ * member of consumer group `group_id` that is assigned partition 0 of `topic` is the active
+ * one: only it publishes notifications (records carrying the payload and the nlog record)
+ * to partition 0, and only it delivers them, reading from the group's committed offset and
+ * committing after each delivery. Every node reads the topic from its start and applies
+ * the nlog records, so a standby that takes over does not notify again what was notified.
+ * Strings are borrowed for alert_notifier_new (copied).
+ */
+typedef struct alert_ha_options {
+	const char *brokers;               /* bootstrap.servers */
+	const char *topic;                 /* the notification topic ("<kafka.topic>-alerts") */
+	const char *group_id;              /* the electing group ("<kafka.group_id>.alert") */
+	const char *client_id;             /* client.id of this node's handles */
+	int64_t session_timeout_ms;        /* a silent active node loses partition 0 after this */
+	int64_t timeout_ms;                /* produce acknowledgement and commit timeout */
+	const char *const *property_names; /* librdkafka properties passed through */
+	const char *const *property_values;
+	size_t n_properties;
+} alert_ha_options;
+
 typedef struct alert_notifier_options {
-	const ts_config *config;  /* borrowed for the call; `alerting:` section (NULL = none) */
-	const char *data_dir;     /* required; state goes to <data_dir>/alerting/ */
-	const char *external_url; /* externalURL unless alerting.external_url is set; NULL = "" */
+	const ts_config *config;    /* borrowed for the call; `alerting:` section (NULL = none) */
+	const char *data_dir;       /* required; state goes to <data_dir>/alerting/ */
+	const char *external_url;   /* externalURL unless alerting.external_url is set; NULL = "" */
+	const alert_ha_options *ha; /* borrowed for the call; NULL = single node: the durable
+				       on-disk outbox delivers (role all) */
 } alert_notifier_options;
 
 /*

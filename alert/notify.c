@@ -28,6 +28,12 @@
  *     of a successful flush and have not changed since leave the group; empty groups
  *     are deleted.
  *
+ * Role alert (alert_notifier_options.ha, ha.c): step 4 publishes to the Kafka notification
+ * topic instead of the outbox (the round's sync waits for Kafka's acknowledgements), the
+ * active node delivers from the topic, and a standby's flushes notify nothing (the
+ * active node's nlog records reach it through the topic, so after a takeover it
+ * notifies only what changed).
+ *
  * Differences from Alertmanager (see also docs/formats/alerting.md): the nlog is updated
  * when the notification is durably queued, not when the receiver acknowledged it (the
  * outbox owns delivery from then on, so an outage does not cause a resend every
@@ -55,7 +61,9 @@
 #define RESOLVED_KEEP_MS     (15 * 60 * 1000)
 #define MAX_ALERT_LABELS     1024
 
-enum { FLUSH_DONE, FLUSH_DEFER, FLUSH_FAIL };
+/* FLUSH_STANDBY: role alert, not the active node: nothing sent, resolved alerts are kept
+ * (RESOLVED_KEEP_MS) so that this node notifies their resolution if it takes over first */
+enum { FLUSH_DONE, FLUSH_DEFER, FLUSH_FAIL, FLUSH_STANDBY };
 
 typedef struct agroup {
 	uint64_t key;                  /* map key: hash of route index and group labels */
@@ -91,6 +99,7 @@ struct alert_notifier {
 	alert_silences *sil;
 	alert_outbox *ob;
 	alert_forwarder *fwd; /* alerting.alertmanagers */
+	alert_ha *ha;         /* role alert: notifications through Kafka (ha.c); NULL = outbox */
 	char *default_url;
 	char hostname[256];
 	pthread_t thread;
@@ -556,7 +565,7 @@ static int enqueue(alert_notifier *n, job *j, const alert_ncfg_receiver *rec,
 	    .payload = payload.data ? payload.data : (char *)"",
 	    .payload_len = payload.len,
 	};
-	rc = alert_outbox_put(n->ob, &e, true, err);
+	rc = n->ha ? alert_ha_put(n->ha, &e, err) : alert_outbox_put(n->ob, &e, true, err);
 	ts_buf_free(&payload);
 	return rc;
 }
@@ -568,6 +577,10 @@ static void flush(alert_notifier *n, job *j)
 	j->result = FLUSH_DONE;
 	if (!rec || !rec->n_integ || !j->n_alerts)
 		return;
+	if (n->ha && !alert_ha_is_active(n->ha)) {
+		j->result = FLUSH_STANDBY; /* the active node notifies; its nlog reaches us */
+		return;
+	}
 	int64_t now = j->now_ms;
 	alert_nalert **kept = ts_malloc(j->n_alerts * sizeof(*kept));
 	alert_nalert **firing_only = ts_malloc(j->n_alerts * sizeof(*firing_only));
@@ -744,12 +757,14 @@ static void apply(alert_notifier *n, job *jobs, size_t n_jobs)
 			pthread_cond_signal(&n->cond);
 			continue;
 		}
-		if (j->result != FLUSH_DONE)
+		if (j->result != FLUSH_DONE && j->result != FLUSH_STANDBY)
 			continue;
 		g->has_flushed = true;
+		int64_t resolved_before =
+		    j->result == FLUSH_STANDBY ? j->now_ms - RESOLVED_KEEP_MS : j->now_ms;
 		for (size_t i = 0; i < j->n_alerts; i++) {
 			alert_nalert *a = j->alerts[i];
-			if (alert_nalert_is_resolved(a, j->now_ms) &&
+			if (alert_nalert_is_resolved(a, resolved_before) &&
 			    alert_u64map_get(&g->alerts, a->fp) == a) {
 				alert_u64map_del(&g->alerts, a->fp);
 				alert_nalert_release(a);
@@ -790,7 +805,17 @@ static void round_commit(alert_notifier *n, job *jobs, size_t n_jobs)
 	for (size_t k = 0; k < n_jobs; k++)
 		n_puts += jobs[k].n_nputs;
 	ts_err e = {0};
-	if (alert_outbox_sync(n->ob, &e)) { /* no I/O when nothing was written */
+	if (n->ha && n_puts && alert_ha_sync(n->ha, &e)) {
+		/* some may have been written: their nlog records reach us through the topic */
+		ts_log_error("cannot publish %zu notifications, retrying their groups at the "
+			     "next group_interval: %s",
+			     n_puts, e.msg);
+		for (size_t k = 0; k < n_jobs; k++)
+			if (jobs[k].n_nputs)
+				jobs[k].result = FLUSH_FAIL;
+		return;
+	}
+	if (!n->ha && alert_outbox_sync(n->ob, &e)) { /* no I/O when nothing was written */
 		size_t dropped = alert_outbox_discard_held(n->ob);
 		ts_log_error("cannot make %zu queued notifications durable, retrying their "
 			     "groups at the next group_interval: %s",
@@ -810,7 +835,8 @@ static void round_commit(alert_notifier *n, job *jobs, size_t n_jobs)
 	}
 	if (n_puts && alert_nlog_persist(n->nlog, &e))
 		ts_log_error("cannot persist the notification log: %s", e.msg);
-	alert_outbox_commit(n->ob);
+	if (!n->ha)
+		alert_outbox_commit(n->ob);
 }
 
 static void *dispatch_main(void *arg)
@@ -971,6 +997,16 @@ int alert_notifier_new(const alert_notifier_options *o, alert_notifier **out, ts
 	alert_outbox_each_nlog(n->ob, replay_nlog, n);
 	if ((rc = alert_forwarder_new(&n->fwd, err)))
 		goto fail;
+	if (o->ha) {
+		alert_ha_callbacks hcb = {.ctx = n,
+					  .apply_nlog = replay_nlog,
+					  .deliver = send_entry,
+					  .slot_free = slot_free};
+		if ((rc = alert_ha_new(o->ha, &hcb, &n->ha, err)))
+			goto fail;
+		alert_ha_set_retry(n->ha, cfg->outbox_max_age_ms, cfg->retry_initial_ms,
+				   cfg->retry_max_ms);
+	}
 	if ((rc = alert_outbox_start(n->ob, err)))
 		goto fail;
 	int e = pthread_create(&n->thread, NULL, dispatch_main, n);
@@ -995,6 +1031,9 @@ int alert_notifier_reload(alert_notifier *n, const ts_config *config, ts_err *er
 		return rc;
 	alert_outbox_set_retry(n->ob, cfg->outbox_max_age_ms, cfg->retry_initial_ms,
 			       cfg->retry_max_ms);
+	if (n->ha)
+		alert_ha_set_retry(n->ha, cfg->outbox_max_age_ms, cfg->retry_initial_ms,
+				   cfg->retry_max_ms);
 	pthread_mutex_lock(&n->mu);
 	alert_ncfg *old = n->cfg;
 	n->cfg = cfg;
@@ -1015,6 +1054,7 @@ void alert_notifier_free(alert_notifier *n)
 		pthread_mutex_unlock(&n->mu);
 		pthread_join(n->thread, NULL);
 	}
+	alert_ha_free(n->ha); /* after the dispatcher (it publishes), before the config */
 	alert_forwarder_free(n->fwd);
 	alert_outbox_close(n->ob);
 	if (n->nlog) {

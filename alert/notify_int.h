@@ -544,6 +544,60 @@ size_t alert_outbox_stats(alert_outbox *ob, alert_outbox_stat *out, size_t cap);
 int64_t alert_outbox_backoff(int64_t initial_ms, int64_t max_ms, uint32_t attempt, uint64_t *state);
 void alert_outbox_entry_fini(alert_outbox_entry *e);
 
+/* ================================================================ HA (ha_record.c, ha.c) */
+
+/*
+ * A notification record of the Kafka notification topic (role alert; layout in
+ * docs/formats/kafka.md "Alert notifications"): magic "SAN1" u32le | version u8 | crc32c
+ * u32le of the body | body = the outbox entry (created_ms, kind, integration index,
+ * receiver, group key, nlog record, payload) as outbox.c encodes it, without the id.
+ */
+#define ALERT_HA_RECORD_MAGIC     0x314E4153u /* "SAN1" */
+#define ALERT_HA_RECORD_VERSION   1u
+#define ALERT_HA_RECORD_HDR_BYTES 9u
+#define ALERT_HA_RECORD_MAX_BYTES (16u << 20) /* larger records are refused both ways */
+
+/* Append e's record to out. TS_ENOMEM, TS_ELIMIT (over ALERT_HA_RECORD_MAX_BYTES). */
+int alert_ha_record_encode(const alert_outbox_entry *e, ts_buf *out);
+/*
+ * Decode one record (p borrowed) into *out (fields owned: alert_outbox_entry_fini; id 0).
+ * TS_ECORRUPT (bad magic, CRC, framing, trailing bytes; err names it), TS_EINVAL (a newer
+ * version), TS_ENOMEM. Never reads outside p[0..n).
+ */
+int alert_ha_record_decode(const void *p, size_t n, alert_outbox_entry *out, ts_err *err);
+
+typedef struct alert_ha alert_ha;
+
+/* What the notifier lends the HA client. Called on alert/ha.c's threads. */
+typedef struct alert_ha_callbacks {
+	void *ctx;
+	/* A record of the topic was read ("alert-ha-tail"): apply its nlog record. */
+	void (*apply_nlog)(void *ctx, const alert_nlog_entry *e);
+	/* Deliver a record as the active node ("alert-ha-group"); outbox.c's contract. */
+	alert_outbox_send_fn deliver;
+	void (*slot_free)(void *slot); /* frees deliver's per-thread slot */
+} alert_ha_callbacks;
+
+/*
+ * Connect (producer, electing group member, tail reader) and start the threads
+ * "alert-ha-group" and "alert-ha-tail". o and cb borrowed (copied). *out owned. TS_EINVAL
+ * (a property librdkafka rejects), TS_EIO (a handle or thread could not start), TS_ENOMEM.
+ */
+int alert_ha_new(const alert_ha_options *o, const alert_ha_callbacks *cb, alert_ha **out,
+		 ts_err *err);
+/* Leave the group (the partition goes to a standby at once), stop, free. NULL allowed. */
+void alert_ha_free(alert_ha *h);
+/* Owner of partition 0 and caught up with every record published before it took over. */
+bool alert_ha_is_active(alert_ha *h);
+/* Publish e to partition 0 (queued; alert_ha_sync waits for the acknowledgements). */
+int alert_ha_put(alert_ha *h, const alert_outbox_entry *e, ts_err *err);
+/* Wait until every put was acknowledged (acks=all) or failed. TS_EIO names the failure;
+ * then some of the round's records may still have been written. */
+int alert_ha_sync(alert_ha *h, ts_err *err);
+/* Retry policy of deliveries (reload): 0 keeps a value. */
+void alert_ha_set_retry(alert_ha *h, int64_t max_age_ms, int64_t retry_initial_ms,
+			int64_t retry_max_ms);
+
 /* ================================================================ silences (silences.c) */
 
 #define ALERT_SILENCE_ID_LEN 36

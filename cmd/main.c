@@ -11,7 +11,9 @@
  * serve` with no arguments runs the embedded single node. The `cluster:` section picks
  * the role (docs/SCALING.md): `all` wires everything; `ingest` opens no store, query
  * engine or alerting (writes go to Kafka); `store` opens the store and the query engine
- * but no alerting (a store holds only its partitions' series; rules need them all).
+ * but no alerting (a store holds only its partitions' series; rules need them all);
+ * `query` reads the stores (cluster.stores) through the fan-out; `alert` evaluates the
+ * rules through the same fan-out and notifies in active/standby mode on Kafka.
  * SIGINT and SIGTERM drain and exit 0; they are blocked in every thread and taken by the
  * main thread with sigwait, so no handler code runs in signal context.
  */
@@ -199,9 +201,124 @@ static void print_banner(const ts_config *c, int port)
 }
 
 /*
+ * Wait for SIGINT or SIGTERM; on SIGHUP reload the config through rl (NULL: ignore SIGHUP,
+ * there is nothing to reload).
+ */
+static void wait_for_stop(const sigset_t *sigs, reloader *rl)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			ts_err rerr = {0};
+			if (!rl)
+				continue;
+			if (reload_config(rl, &rerr))
+				ts_log_error("SIGHUP: reload failed, keeping the old config: %s",
+					     rerr.msg);
+			else
+				ts_log_info("SIGHUP: configuration reloaded");
+			continue;
+		}
+		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+}
+
+/*
+ * The notifier (ha: active/standby on Kafka, NULL: single node) and the rules evaluated
+ * through qe (results written to ing; NULL: not written), set in rl->notifier and
+ * rl->alerts (the caller's to free, also on failure). 0, or -1 after logging the error.
+ */
+static int start_alerting(ts_config *cfg, const char *ext_url, const alert_ha_options *ha,
+			  query_engine *qe, ingest_pipeline *ing, reloader *rl)
+{
+	ts_err err = {0};
+	alert_notifier_options nopt = {
+	    .config = cfg, .data_dir = cfg->storage.data_dir, .external_url = ext_url, .ha = ha};
+	if (alert_notifier_new(&nopt, &rl->notifier, &err)) {
+		ts_log_error("cannot start the alert notifier: %s", err.msg);
+		return -1;
+	}
+	alert_options aopt = {.config = cfg,
+			      .query = qe,
+			      .ingest = ing,
+			      .data_dir = cfg->storage.data_dir,
+			      .external_url = ext_url,
+			      .notifier = rl->notifier};
+	if (alert_manager_new(&aopt, &rl->alerts, &err)) {
+		ts_log_error("cannot load the rules: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The query engine's options from the `query:` section (source or db left to the caller). */
+static void engine_options(const ts_config *cfg, query_options *qopt)
+{
+	query_options_init(qopt);
+	qopt->lookback_delta_ms = cfg->query.lookback_delta_ms;
+	qopt->timeout_ms = cfg->query.timeout_ms;
+	qopt->max_samples = cfg->query.max_samples;
+	qopt->max_series = (size_t)cfg->query.max_series;
+}
+
+/*
+ * Roles query and alert: the fan-out to cluster.stores and a query engine reading through
+ * it. 0, or -1 after logging the error (*fan and *qe, when set, are the caller's to free).
+ */
+static int start_fanout_engine(const ts_config *cfg, const ingest_cluster_config *cluster,
+			       web_fanout **fan, query_engine **qe)
+{
+	ts_err err = {0};
+	const char *stores[INGEST_CLUSTER_MAX_STORES];
+	for (size_t i = 0; i < cluster->n_stores; i++)
+		stores[i] = cluster->stores[i];
+	if (web_fanout_new(stores, cluster->n_stores, cfg->query.timeout_ms, cfg->query.max_samples,
+			   fan, &err) ||
+	    web_fanout_configure(*fan, cluster, &err)) {
+		ts_log_error("cannot start the fan-out: %s", err.msg);
+		return -1;
+	}
+	query_options qopt;
+	engine_options(cfg, &qopt);
+	qopt.source = web_fanout_source(*fan);
+	if (query_engine_new(&qopt, qe, &err)) {
+		ts_log_error("cannot start the query engine: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start the HTTP server with wopt (its `server:` settings filled in here from cfg) and
+ * mark it ready. 0, or -1 after logging the error.
+ */
+static int start_web(const ts_config *cfg, web_options *wopt, web_server **web)
+{
+	ts_err err = {0};
+	wopt->listen = cfg->server.listen;
+	wopt->threads = (int)cfg->server.threads;
+	wopt->max_body_bytes = cfg->server.max_body_bytes;
+	wopt->max_connections = (int)cfg->server.max_connections;
+	wopt->read_timeout_ms = cfg->server.read_timeout_ms;
+	wopt->max_connections_per_ip = (int)cfg->server.max_connections_per_ip;
+	wopt->read_header_timeout_ms = cfg->server.read_header_timeout_ms;
+	wopt->max_header_bytes = cfg->server.max_header_bytes;
+	if (web_start(wopt, web, &err)) {
+		ts_log_error("cannot start the HTTP server: %s", err.msg);
+		return -1;
+	}
+	web_set_ready(*web, true);
+	return 0;
+}
+
+/*
  * cluster.role query: no store, no log, no alerting. The engine reads through the
- * fan-out to cluster.stores (web/fanout.c); range queries are not cached (the cache's
- * invalidation follows a local store's late writes). Returns the process status.
+ * fan-out to cluster.stores (web/fanout.c); range queries go through the range cache,
+ * invalidated by the stores' late-write marks (web/fanout_late.c polls them; a store that
+ * cannot be polled makes requests bypass the cache). Returns the process status.
  */
 static int serve_query_role(ts_config *cfg, const ingest_cluster_config *cluster,
 			    const sigset_t *sigs)
@@ -210,59 +327,129 @@ static int serve_query_role(ts_config *cfg, const ingest_cluster_config *cluster
 	int status = 1;
 	web_fanout *fan = NULL;
 	query_engine *qe = NULL;
+	web_late_client *late = NULL;
+	query_cache *qcache = NULL;
 	web_server *web = NULL;
 	const char *stores[INGEST_CLUSTER_MAX_STORES];
 	for (size_t i = 0; i < cluster->n_stores; i++)
 		stores[i] = cluster->stores[i];
-	if (web_fanout_new(stores, cluster->n_stores, cfg->query.timeout_ms, cfg->query.max_samples,
-			   &fan, &err)) {
-		ts_log_error("cannot start the fan-out: %s", err.msg);
+	if (start_fanout_engine(cfg, cluster, &fan, &qe))
+		goto out;
+	int64_t poll_ms = cfg->query.timeout_ms < 1000 ? cfg->query.timeout_ms : 1000;
+	query_cache_options copt = {.max_bytes = (size_t)cfg->query.cache_max_bytes,
+				    .freshness_ms = cfg->query.cache_freshness_ms};
+	if (web_late_client_new(stores, cluster->n_stores, poll_ms, &late, &err) ||
+	    web_late_client_set_auth(late, cluster->store_token, cluster->store_user,
+				     cluster->store_password, &err)) {
+		ts_log_error("cannot start the query cache: %s", err.msg);
 		goto out;
 	}
-	query_options qopt;
-	query_options_init(&qopt);
-	qopt.source = web_fanout_source(fan);
-	qopt.lookback_delta_ms = cfg->query.lookback_delta_ms;
-	qopt.timeout_ms = cfg->query.timeout_ms;
-	qopt.max_samples = cfg->query.max_samples;
-	qopt.max_series = (size_t)cfg->query.max_series;
-	if (query_engine_new(&qopt, &qe, &err)) {
-		ts_log_error("cannot start the query engine: %s", err.msg);
+	copt.late = web_late_client_provider(late);
+	if (query_cache_new(qe, &copt, &qcache, &err)) {
+		ts_log_error("cannot start the query cache: %s", err.msg);
 		goto out;
 	}
 	web_options wopt = {
-	    .listen = cfg->server.listen,
-	    .threads = (int)cfg->server.threads,
-	    .max_body_bytes = cfg->server.max_body_bytes,
-	    .max_connections = (int)cfg->server.max_connections,
-	    .read_timeout_ms = cfg->server.read_timeout_ms,
-	    .max_connections_per_ip = (int)cfg->server.max_connections_per_ip,
-	    .read_header_timeout_ms = cfg->server.read_header_timeout_ms,
-	    .max_header_bytes = cfg->server.max_header_bytes,
 	    .query = qe,
+	    .query_cache = qcache,
 	    .fanout = fan,
 	    .config = cfg,
 	};
-	if (web_start(&wopt, &web, &err)) {
-		ts_log_error("cannot start the HTTP server: %s", err.msg);
+	if (start_web(cfg, &wopt, &web))
 		goto out;
-	}
-	web_set_ready(web, true);
 	ts_log_info("strata %s ready on %s (role query, node %s, %zu stores)", STRATA_VERSION,
 		    cfg->server.listen, cluster->node_id, cluster->n_stores);
 	print_banner(cfg, web_port(web));
-	for (;;) {
-		int sig = 0;
-		if (sigwait(sigs, &sig) != 0 || sig == SIGHUP)
-			continue; /* nothing to reload: the store list is static */
-		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
-	}
+	wait_for_stop(sigs, NULL); /* nothing to reload: the store list is static */
 	status = 0;
 out:
 	web_stop(web);
+	query_cache_free(qcache);
+	web_late_client_free(late);
 	query_engine_free(qe);
 	web_fanout_free(fan);
+	return status;
+}
+
+/*
+ * cluster.role alert: rules evaluated through the fan-out to cluster.stores (like role
+ * query), the notifier in active/standby mode on Kafka (alert/ha.c): every alert node
+ * evaluates and groups, the member of consumer group <kafka.group_id>.alert owning
+ * partition 0 of <kafka.topic>-alerts publishes and delivers. Rule results (recording
+ * rules, ALERTS) are not written: there is no log producer on this node. State (silences,
+ * nlog file) lives in the data directory. Returns the process status.
+ */
+static int serve_alert_role(ts_config *cfg, const serve_flags *f,
+			    const ingest_cluster_config *cluster, const sigset_t *sigs)
+{
+	ts_err err = {0};
+	int status = 1;
+	web_fanout *fan = NULL;
+	query_engine *qe = NULL;
+	alert_notifier *notifier = NULL;
+	alert_manager *alerts = NULL;
+	web_server *web = NULL;
+	ingest_kafka_settings ks = {0};
+	reloader rl = {.mu = PTHREAD_MUTEX_INITIALIZER, .flags = f, .initial = cfg, .current = cfg};
+	if (ingest_kafka_settings_load(cfg, &ks, &err)) {
+		ts_log_error("config error: %s", err.msg);
+		goto out;
+	}
+	if (mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
+		ts_log_error("cannot create data directory %s: %s", cfg->storage.data_dir,
+			     strerror(errno));
+		goto out;
+	}
+	if (start_fanout_engine(cfg, cluster, &fan, &qe))
+		goto out;
+	char topic[600], group[600], client[600], ext_url[300];
+	snprintf(topic, sizeof(topic), "%s-alerts", ks.topic);
+	snprintf(group, sizeof(group), "%s.alert", ks.group_id);
+	snprintf(client, sizeof(client), "%s-%s", ks.client_id, cluster->node_id);
+	snprintf(ext_url, sizeof(ext_url), "http://%s", cfg->server.listen);
+	alert_ha_options hopt = {
+	    .brokers = ks.brokers,
+	    .topic = topic,
+	    .group_id = group,
+	    .client_id = client,
+	    .session_timeout_ms = cluster->session_timeout_ms,
+	    .timeout_ms = ks.produce_timeout_ms,
+	    .property_names = (const char *const *)ks.property_names,
+	    .property_values = (const char *const *)ks.property_values,
+	    .n_properties = ks.n_properties,
+	};
+	int arc = start_alerting(cfg, ext_url, &hopt, qe, NULL, &rl);
+	notifier = rl.notifier;
+	alerts = rl.alerts;
+	if (arc)
+		goto out;
+	web_options wopt = {
+	    .query = qe,
+	    .fanout = fan,
+	    .config = cfg,
+	    .notify = notifier,
+	    .alerts = alerts,
+	    .reload = reload_config,
+	    .reload_ctx = &rl,
+	};
+	if (start_web(cfg, &wopt, &web))
+		goto out;
+	ts_log_info("strata %s ready on %s (role alert, node %s, %zu stores, notifications "
+		    "through %s, group %s)",
+		    STRATA_VERSION, cfg->server.listen, cluster->node_id, cluster->n_stores, topic,
+		    group);
+	print_banner(cfg, web_port(web));
+	wait_for_stop(sigs, &rl);
+	status = 0;
+out:
+	web_stop(web);
+	alert_manager_free(alerts);
+	alert_notifier_free(notifier); /* leaves the group: a standby takes over at once */
+	query_engine_free(qe);
+	web_fanout_free(fan);
+	ingest_kafka_settings_fini(&ks);
+	if (rl.current != cfg)
+		ts_config_free(rl.current);
 	return status;
 }
 
@@ -291,6 +478,7 @@ static int serve(int argc, char **argv)
 	ingest_pipeline *ing = NULL;
 	query_engine *qe = NULL;
 	query_cache *qcache = NULL;
+	query_late_log *late_log = NULL; /* role store: late marks for its cache and query nodes */
 	alert_notifier *notifier = NULL;
 	alert_manager *alerts = NULL;
 	web_server *web = NULL;
@@ -306,13 +494,17 @@ static int serve(int argc, char **argv)
 		status = serve_query_role(cfg, &cluster, &sigs);
 		goto out;
 	}
+	if (cluster.role == INGEST_ROLE_ALERT) {
+		status = serve_alert_role(cfg, &f, &cluster, &sigs);
+		goto out;
+	}
 	bool has_store = cluster.role != INGEST_ROLE_INGEST;
 	bool has_alerting = cluster.role == INGEST_ROLE_ALL;
 	if (!has_alerting &&
 	    (ts_config_section(cfg, "rule_files") || ts_config_section(cfg, "alerting")))
 		ts_log_warn(
 		    "cluster.role %s: rule_files and alerting are not evaluated on this node "
-		    "(rules need every series; the alert role is not available yet)",
+		    "(rules need every series: run them on nodes with role alert)",
 		    ingest_role_name(cluster.role));
 	if (has_store && mkdir(cfg->storage.data_dir, 0755) != 0 && errno != EEXIST) {
 		ts_log_error("cannot create data directory %s: %s", cfg->storage.data_dir,
@@ -350,19 +542,19 @@ static int serve(int argc, char **argv)
 	if (!has_store)
 		goto web; /* role ingest: writes only */
 	query_options qopt;
-	query_options_init(&qopt);
+	engine_options(cfg, &qopt);
 	qopt.db = db;
-	qopt.lookback_delta_ms = cfg->query.lookback_delta_ms;
-	qopt.timeout_ms = cfg->query.timeout_ms;
-	qopt.max_samples = cfg->query.max_samples;
-	qopt.max_series = (size_t)cfg->query.max_series;
 	if (query_engine_new(&qopt, &qe, &err)) {
 		ts_log_error("cannot start the query engine: %s", err.msg);
 		goto out;
 	}
 	query_cache_options copt = {.max_bytes = (size_t)cfg->query.cache_max_bytes,
 				    .freshness_ms = cfg->query.cache_freshness_ms};
-	if (query_cache_new(qe, &copt, &qcache, &err)) {
+	if (cluster.role == INGEST_ROLE_STORE &&
+	    query_late_log_new(db, 0, &late_log, &err) == TS_OK)
+		copt.late = query_late_log_provider(late_log);
+	if ((cluster.role == INGEST_ROLE_STORE && !late_log) ||
+	    query_cache_new(qe, &copt, &qcache, &err)) {
 		ts_log_error("cannot start the query cache: %s", err.msg);
 		goto out;
 	}
@@ -372,77 +564,41 @@ static int serve(int argc, char **argv)
 	snprintf(ext_url, sizeof(ext_url), "http://%s", cfg->server.listen);
 	if (!has_alerting)
 		goto web;
-	alert_notifier_options nopt = {
-	    .config = cfg, .data_dir = cfg->storage.data_dir, .external_url = ext_url};
-	if (alert_notifier_new(&nopt, &notifier, &err)) {
-		ts_log_error("cannot start the alert notifier: %s", err.msg);
+	/* Rule groups (rule_files: section) are evaluated through the query engine. */
+	int arc = start_alerting(cfg, ext_url, NULL, qe, ing, &rl);
+	notifier = rl.notifier;
+	alerts = rl.alerts;
+	if (arc)
 		goto out;
-	}
-	/* Rule groups (rule_files: section), evaluated through the query engine. */
-	alert_options aopt = {.config = cfg,
-			      .query = qe,
-			      .ingest = ing,
-			      .data_dir = cfg->storage.data_dir,
-			      .external_url = ext_url,
-			      .notifier = notifier};
-	if (alert_manager_new(&aopt, &alerts, &err)) {
-		ts_log_error("cannot load the rules: %s", err.msg);
-		goto out;
-	}
-	rl.alerts = alerts;
-	rl.notifier = notifier;
 web:;
 	web_options wopt = {
-	    .listen = cfg->server.listen,
-	    .threads = (int)cfg->server.threads,
-	    .max_body_bytes = cfg->server.max_body_bytes,
-	    .max_connections = (int)cfg->server.max_connections,
-	    .read_timeout_ms = cfg->server.read_timeout_ms,
-	    .max_connections_per_ip = (int)cfg->server.max_connections_per_ip,
-	    .read_header_timeout_ms = cfg->server.read_header_timeout_ms,
-	    .max_header_bytes = cfg->server.max_header_bytes,
 	    .db = db,
 	    .ingest = ing,
 	    .query = qe,
 	    .query_cache = qcache,
+	    .late_log = late_log,
 	    .config = cfg,
+	    .cluster = &cluster,
 	    .notify = notifier,
 	    .alerts = alerts,
 	    .reload = reload_config,
 	    .reload_ctx = &rl,
 	};
-	if (web_start(&wopt, &web, &err)) {
-		ts_log_error("cannot start the HTTP server: %s", err.msg);
+	if (start_web(cfg, &wopt, &web))
 		goto out;
-	}
-	web_set_ready(web, true);
 	ts_log_info("strata %s ready on %s (role %s, node %s, replica group %s)", STRATA_VERSION,
 		    cfg->server.listen, ingest_role_name(cluster.role), cluster.node_id,
 		    cluster.replica_group);
 	print_banner(cfg, web_port(web));
 
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			ts_err rerr = {0};
-			if (reload_config(&rl, &rerr))
-				ts_log_error("SIGHUP: reload failed, keeping the old config: %s",
-					     rerr.msg);
-			else
-				ts_log_info("SIGHUP: configuration reloaded");
-			continue;
-		}
-		ts_log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
-	}
+	wait_for_stop(&sigs, &rl);
 	status = 0;
 out:
 	web_stop(web);
 	alert_manager_free(alerts);
 	alert_notifier_free(notifier);
 	query_cache_free(qcache);
+	query_late_log_free(late_log);
 	query_engine_free(qe);
 	ingest_close(ing);
 	tsdb_close(db);

@@ -292,6 +292,8 @@ typedef enum ingest_role {
 	INGEST_ROLE_INGEST = 1, /* stateless: parse, validate, produce to Kafka; no store */
 	INGEST_ROLE_STORE = 2,  /* consume the assigned partitions into the store, serve queries */
 	INGEST_ROLE_QUERY = 3,  /* no store, no log: answer queries by reading cluster.stores */
+	INGEST_ROLE_ALERT = 4,  /* rules read cluster.stores; notifications through Kafka, one
+				   active evaluator (alert/ha.c) */
 } ingest_role;
 
 #define INGEST_CLUSTER_NAME_MAX           64    /* node_id and replica_group, bytes */
@@ -299,6 +301,7 @@ typedef enum ingest_role {
 #define INGEST_CLUSTER_SESSION_TIMEOUT_MS 10000 /* default cluster.session_timeout */
 #define INGEST_CLUSTER_MAX_STORES         256   /* cluster.stores entries */
 #define INGEST_CLUSTER_ADDR_MAX           128   /* bytes of one "host:port" */
+#define INGEST_CLUSTER_STATUS_INTERVAL_MS 1000  /* default cluster.status_interval */
 
 /* The parsed `cluster:` section. */
 typedef struct ingest_cluster_config {
@@ -314,22 +317,51 @@ typedef struct ingest_cluster_config {
 							of every store node; owned, free with
 							ingest_cluster_config_fini */
 	size_t n_stores;
+	/* cluster.store_auth (nodes that read cluster.stores): credentials for the stores'
+	 * internal API, owned (ingest_cluster_config_fini): a bearer token, or a user and
+	 * password for basic auth; all NULL: none. */
+	char *store_token, *store_user, *store_password;
+	int64_t status_interval_ms; /* cluster.status_interval (nodes that read cluster.stores):
+				       how long the stores' status is reused (default 1 s) */
 } ingest_cluster_config;
 
 /* Free what ingest_cluster_config_load allocated (the stores list). NULL allowed. */
 void ingest_cluster_config_fini(ingest_cluster_config *c);
 
-/* The name of a role ("all", "ingest", "store", "query"). Thread-safe. */
+/* The name of a role ("all", "ingest", "store", "query", "alert"). Thread-safe. */
 const char *ingest_role_name(ingest_role r);
 
 /*
  * Parse the `cluster:` section of c (NULL or absent: role all, node_id = host name,
  * replica group "a", session timeout 10 s) into *out. Roles ingest and store need
  * `ingest.backend: kafka`; role ingest refuses series limits (ingest.max_series*: they
- * need the store). Errors: TS_EINVAL "file:line:col: cluster.<key>: reason", and the
+ * need the store); roles query and alert need cluster.stores, alert also a `kafka:`
+ * section. Errors: TS_EINVAL "file:line:col: cluster.<key>: reason", and the
  * errors of the `ingest:`/`kafka:` sections when the role needs them. Thread-safe.
  */
 int ingest_cluster_config_load(const ts_config *c, ingest_cluster_config *out, ts_err *err);
+
+/*
+ * The `kafka:` connection settings of a server config, for a module that runs its own
+ * Kafka client (role alert: alert/ha.c). Every string is owned (ingest_kafka_settings_fini).
+ */
+typedef struct ingest_kafka_settings {
+	char *brokers;              /* bootstrap.servers */
+	char *topic;                /* kafka.topic (the log's topic) */
+	char *group_id;             /* kafka.group_id */
+	char *client_id;            /* kafka.client_id */
+	int64_t produce_timeout_ms; /* kafka.produce_timeout */
+	int64_t request_timeout_ms; /* kafka.request_timeout */
+	char **property_names;      /* kafka.properties, passed through unchanged */
+	char **property_values;
+	size_t n_properties;
+} ingest_kafka_settings;
+
+/* Parse the `kafka:` section of c (borrowed) into *out. TS_EINVAL "... needs a kafka:
+ * section" when absent, the section's parse errors, TS_ENOMEM. Thread-safe. */
+int ingest_kafka_settings_load(const ts_config *c, ingest_kafka_settings *out, ts_err *err);
+/* Free the strings of s. NULL allowed. */
+void ingest_kafka_settings_fini(ingest_kafka_settings *s);
 
 /* The role the pipeline runs in (its config's `cluster.role`). Thread-safe. */
 ingest_role ingest_pipeline_role(const ingest_pipeline *p);

@@ -37,6 +37,12 @@
  * also kept in a ring of MARK_RING so that a request that evaluated while another request
  * drained marks applies them to its own new extents before inserting them; if the ring
  * overflowed meanwhile, the request does not insert.
+ * Where marks come from (query_cache_options.late): the engine's store (role all), a
+ * store's query_late_log (role store, late_log.c), or the stores' logs polled over HTTP
+ * (role query, web/fanout_late.c). A provider with sync is asked before planning, out of
+ * the lock (network); when it fails the request bypasses the cache (counted in
+ * bypasses): correctness over speed. A watch the provider cannot promise means the
+ * request evaluates but does not store.
  *
  * Memory: extents are reference counted. A request takes references to the extents it
  * reads and builds views (pointers into their immutable point arrays) under the lock,
@@ -405,7 +411,8 @@ static bool entry_reads(const centry *e, uint64_t name_hash)
 static void apply_late(query_cache *c)
 {
 	tsdb_late_mark m[TSDB_LATE_MAX_NAMES];
-	size_t n = tsdb_late_drain(c->eng->opt.db, m);
+	const query_late_provider *p = c->opt.late;
+	size_t n = p ? p->drain(p->ctx, m) : tsdb_late_drain(c->eng->opt.db, m);
 	if (!n)
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -578,6 +585,10 @@ static int build_result(piece *p, size_t np, query_result **out, ts_err *err)
 		i = j;
 	}
 	res->stats = st;
+	res->warning[0] = 0;
+	for (size_t i = 0; i < np && !res->warning[0]; i++)
+		if (!p[i].is_cached && p[i].r->warning[0]) /* a partial answer says so */
+			memcpy(res->warning, p[i].r->warning, sizeof(res->warning));
 	ts_free(lists);
 	ts_free(ns);
 	ts_free(r);
@@ -762,8 +773,8 @@ static void insert_new(query_cache *c, const char *key, size_t len, uint64_t h, 
 	if (!nx)
 		return; /* not cached this time */
 	for (size_t i = 0; i < np; i++) {
-		if (p[i].is_cached || p[i].a > upto)
-			continue;
+		if (p[i].is_cached || p[i].a > upto || p[i].r->warning[0])
+			continue; /* partial answers (a store did not answer) are not kept */
 		int64_t b = p[i].b < upto ? p[i].b : upto;
 		const query_series *lists[1] = {p[i].r->series};
 		size_t ns[1] = {p[i].r->n_series};
@@ -853,6 +864,20 @@ int query_range_cached_until(query_engine *e, query_cache *c, const char *expr, 
 	uint64_t h = key_hash((const char *)key.data, key.len);
 	int64_t last = grid_floor(start_ms, step_ms, end_ms);
 	int64_t upto = grid_floor(start_ms, step_ms, sat_sub(now_ms, c->opt.freshness_ms));
+	const query_late_provider *lp = c->opt.late;
+	if (lp && lp->sync) {
+		/* Marks from remote stores: fetched outside the lock, applied under it below. */
+		ts_err se = {0};
+		if (lp->sync(lp->ctx, upto, &se) != TS_OK) {
+			ts_log_debug("query cache bypassed: %s", se.msg);
+			pthread_mutex_lock(&c->lock);
+			c->st.bypasses++;
+			pthread_mutex_unlock(&c->lock);
+			ts_buf_free(&key);
+			return query_range_until(e, expr, len, start_ms, end_ms, step_ms,
+						 deadline_ns, out, err);
+		}
+	}
 
 	piece *p = NULL;
 	size_t np = 0;
@@ -878,7 +903,9 @@ int query_range_cached_until(query_engine *e, query_cache *c, const char *expr, 
 		c->st.partial_hits += has_cached && has_missing;
 		c->st.misses += !has_cached;
 		/* Before evaluating: later writes at or before these steps become late. */
-		if (watch != INT64_MIN)
+		if (watch != INT64_MIN && lp && !lp->watch(lp->ctx, watch))
+			watch = INT64_MIN; /* not promised: evaluate, do not store */
+		else if (watch != INT64_MIN && !lp)
 			tsdb_late_watch(e->opt.db, watch);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -911,6 +938,12 @@ int query_cache_new(query_engine *e, const query_cache_options *o, query_cache *
 {
 	if (!e)
 		return ts_err_set(err, TS_EINVAL, "query cache needs a query engine");
+	if (!o->late && !e->opt.db)
+		return ts_err_set(err, TS_EINVAL,
+				  "query cache over a series source needs a late-marks provider");
+	if (o->late && (!o->late->watch || !o->late->drain))
+		return ts_err_set(err, TS_EINVAL,
+				  "query cache late-marks provider needs watch and drain");
 	if (o->freshness_ms < 0)
 		return ts_err_set(err, TS_EINVAL, "query cache freshness must not be negative");
 	query_cache *c = ts_calloc(1, sizeof(*c));

@@ -177,9 +177,38 @@ int query_format(const char *expr, size_t len, ts_buf *out, query_result_type *t
  */
 typedef struct query_cache query_cache;
 
+/*
+ * Where a cache learns about late writes (query/cache.c). Without one (NULL) the cache
+ * uses the engine's store directly (tsdb_late_watch / tsdb_late_drain: role all). A
+ * store node's cache reads a query_late_log (below); a query node's cache polls every
+ * store's log over HTTP (web.h, web_late_client).
+ *
+ * sync: called before a request plans, without the cache lock (it may block on I/O):
+ *   from its return on, every read of the data raises no write at or before upto_ms
+ *   that is not reported by a later drain, and every late write recorded before the call
+ *   is drained by the next drain. TS_OK, or an error when that cannot be promised (a
+ *   store did not answer): the request then bypasses the cache. NULL: nothing to do.
+ * watch: before evaluating steps up to t_ms that it will store (after sync); false when
+ *   the provider cannot promise to report late writes up to t_ms (the request then does
+ *   not store what it evaluated).
+ * drain: take the marks known so far (at most TSDB_LATE_MAX_NAMES; more collapse into
+ *   one TSDB_LATE_ALL mark holding the minimum). A mark {TSDB_LATE_ALL, INT64_MIN}
+ *   drops every entry (a store restarted or its log overflowed). Called under the cache
+ *   lock: must not block.
+ * Every callback may be called from many threads at once.
+ */
+typedef struct query_late_provider {
+	int (*sync)(void *ctx, int64_t upto_ms, ts_err *err);
+	bool (*watch)(void *ctx, int64_t t_ms);
+	size_t (*drain)(void *ctx, tsdb_late_mark out[TSDB_LATE_MAX_NAMES]);
+	void *ctx; /* passed to every callback */
+} query_late_provider;
+
 typedef struct query_cache_options {
 	size_t max_bytes;     /* memory bound of cached extents and keys; 0 = disabled */
 	int64_t freshness_ms; /* steps newer than now - freshness_ms are not cached */
+	/* borrowed, must outlive the cache; NULL = the engine's store (needs query_options.db) */
+	const query_late_provider *late;
 } query_cache_options;
 
 typedef struct query_cache_stats {
@@ -190,6 +219,7 @@ typedef struct query_cache_stats {
 	uint64_t entries;       /* entries held (gauge) */
 	uint64_t evictions;     /* entries evicted to stay under max_bytes */
 	uint64_t invalidations; /* extents trimmed or dropped because of late writes */
+	uint64_t bypasses;      /* cacheable requests evaluated uncached: provider sync failed */
 } query_cache_stats;
 
 /*
@@ -216,5 +246,44 @@ int query_range_cached_until(query_engine *e, query_cache *c, const char *expr, 
 
 /* Snapshot of the counters. Thread-safe. */
 void query_cache_stats_get(query_cache *c, query_cache_stats *out);
+
+/* ---------------------------------------------------------------- late-write log */
+
+/*
+ * A store node's record of late writes for several readers (query/late_log.c): its own
+ * range cache and the query nodes polling GET /internal/v1/late
+ * (docs/formats/internal_read.md). It is the only consumer of the store's tsdb_late
+ * marks (tsdb_late_drain) and keeps the last `cap` of them in a ring, numbered 1, 2, ...
+ * (seq). A reader remembers the epoch (random, new on every start) and the last seq it
+ * saw; when its epoch is not the log's or its marks fell off the ring, it is told to
+ * reset (drop everything it cached). Thread-safe.
+ */
+typedef struct query_late_log query_late_log;
+
+#define QUERY_LATE_LOG_CAP 4096 /* default ring size */
+
+/* A log over db (borrowed; the log must be its only tsdb_late_drain caller). cap 0 =
+ * QUERY_LATE_LOG_CAP. TS_ENOMEM. */
+int query_late_log_new(tsdb_db *db, size_t cap, query_late_log **out, ts_err *err);
+void query_late_log_free(query_late_log *l);      /* NULL allowed */
+uint64_t query_late_log_epoch(query_late_log *l); /* never 0 */
+/* Raise the store's late-write watermark to at least t_ms (tsdb_late_watch). */
+void query_late_log_watch(query_late_log *l, int64_t t_ms);
+
+typedef struct query_late_read {
+	uint64_t epoch;    /* the log's */
+	uint64_t next_seq; /* pass as since next time */
+	bool is_reset;     /* epoch or since unknown, or marks lost: drop everything */
+	size_t n;          /* marks written to out */
+} query_late_read;
+
+/*
+ * The marks after `since` of epoch `epoch` (at most cap; next_seq tells where to go on).
+ * With is_reset, n is 0 and next_seq is the newest seq. Thread-safe.
+ */
+void query_late_log_read(query_late_log *l, uint64_t epoch, uint64_t since, tsdb_late_mark *out,
+			 size_t cap, query_late_read *r);
+/* A provider for the store's own cache: one more reader of l. Valid while l lives. */
+const query_late_provider *query_late_log_provider(query_late_log *l);
 
 #endif /* QUERY_QUERY_H */

@@ -2,30 +2,45 @@
 /*
  * api_internal.c: the internal read API of a store node, read by query nodes (fanout.c).
  *
- *   POST /internal/v1/select            match, start, end, max_series, max_samples, samples
+ *   POST /internal/v1/select            match, start, end, max_series, max_samples, samples,
+ *                                       partitions, n_partitions
  *   POST /internal/v1/labels            match, start, end
  *   POST /internal/v1/label/<name>/values match, start, end
+ *   GET  /internal/v1/status            format (json; default binary)
  *
  * Parameters are form fields (or the query string): `match` one series selector in
  * PromQL syntax (absent for labels and values: all series), `start`/`end` integer ms
  * (inclusive; absent: all of time), `max_series` (0 = no bound), `max_samples` (default
- * and upper bound STORE_MAX_SAMPLES) and `samples=0` to send label sets only. Answers are
- * binary (application/x-strata-series, application/x-strata-strings), laid out in
+ * and upper bound STORE_MAX_SAMPLES) and `samples=0` to send label sets only;
+ * `partitions=0,3` (with `n_partitions`, the count the query node planned with) keeps
+ * only series whose partition (ts_series_hash % P, docs/formats/kafka.md) is listed: the
+ * query node reads each partition from one replica. Answers are binary
+ * (application/x-strata-series, application/x-strata-strings), laid out in
  * docs/formats/internal_read.md: every sample of every selected series in the range, raw
  * (stale markers included, NaN bits exact), so the query node evaluates PromQL exactly as
  * a single node would. Errors use the Prometheus JSON error envelope and status.
  *
+ * Status: node id, replica group, partition count, the time range held, request
+ * counters, and per partition owned or held: owned now, caught up (owned, replay done,
+ * lag <= WEB_CAUGHT_UP_LAG records), applied offset, the log's end and the lag, from
+ * ingest_partition_stats (fanout_plan.c encodes it).
+ *
  * Bounds: a selection over max_series or a response over max_samples samples is refused
  * with 422 (TS_ELIMIT) instead of being cut short, so a query node never merges a
  * truncated answer. The routes are registered on nodes with a store (roles all and
- * store) and go through the same access control as the rest of the API.
+ * store) and go through the same access control as the rest of the API (scope read
+ * when an `auth:` section exists; query nodes send cluster.store_auth).
  *
- * Tested by tests/integration/test_cluster_query.sh (2 stores read through a query node)
+ * Tested by tests/integration/test_cluster_query.sh (2 stores read through a query node),
+ * tests/integration/test_cluster_replicas.sh (2 replica groups, status, partitions, auth)
  * and tests/web/test_fanout.c (the fan-out and the engine reading a real store through it).
  */
 #include "web/web_int.h"
 
+#include "web/fanout_plan.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +90,7 @@ static bool parse_common(web_req *req, web_resp *resp, ts_matcher **m, size_t *n
 	return true;
 }
 
-static int put_str(ts_buf *b, const char *s)
+int web_put_str(ts_buf *b, const char *s)
 {
 	size_t n = strlen(s);
 	if (n > UINT16_MAX)
@@ -100,8 +115,8 @@ static int put_series(ts_buf *b, tsdb_querier *q, tsdb_series *s, int64_t start,
 	const ts_label *l = tsdb_series_labels(s, &nl);
 	int rc = ts_buf_put_u16le(b, (uint16_t)nl);
 	for (size_t i = 0; rc == TS_OK && i < nl; i++)
-		if ((rc = put_str(b, l[i].name)) == TS_OK)
-			rc = put_str(b, l[i].value);
+		if ((rc = web_put_str(b, l[i].name)) == TS_OK)
+			rc = web_put_str(b, l[i].value);
 	if (rc)
 		return ts_err_set(err, rc, "answer too large (labels)");
 	size_t count_at = b->len;
@@ -139,6 +154,67 @@ static int put_series(ts_buf *b, tsdb_querier *q, tsdb_series *s, int64_t start,
 	return TS_OK;
 }
 
+/*
+ * The `partitions` filter: *keep (n_partitions entries, owned) marks the listed
+ * partitions; NULL when the field is absent. false (and a 400 answer) when malformed or
+ * planned with another partition count than this store's.
+ */
+static bool partitions_param(web_req *req, web_resp *resp, web_server *s, bool **keep, int *np)
+{
+	*keep = NULL;
+	*np = 0;
+	const char *v = web_req_param(req, "partitions");
+	if (!v)
+		return true;
+	int64_t want;
+	if (!int_param(req, resp, "n_partitions", 0, &want))
+		return false;
+	int have = s->opt.ingest ? ingest_n_partitions(s->opt.ingest) : 0;
+	if (have <= 0 || want != have) {
+		web_resp_error(
+		    resp, 400, "bad_data",
+		    "invalid parameter \"partitions\": this store has %d log partitions, "
+		    "the request was planned with %lld",
+		    have, (long long)want);
+		return false;
+	}
+	if (!(*keep = ts_calloc((size_t)have, sizeof(**keep)))) {
+		web_api_error(resp, TS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (const char *p = v; *p;) {
+		char *end = NULL;
+		errno = 0;
+		long x = strtol(p, &end, 10);
+		if (errno || end == p || x < 0 || x >= have || (*end && *end != ',')) {
+			web_resp_error(resp, 400, "bad_data",
+				       "invalid parameter \"partitions\": '%.64s' is not a list of "
+				       "partitions below %d",
+				       v, have);
+			ts_free(*keep);
+			*keep = NULL;
+			return false;
+		}
+		(*keep)[x] = true;
+		p = *end ? end + 1 : end;
+	}
+	*np = have;
+	return true;
+}
+
+/* Drop the series of sel whose partition is not kept (order preserved). */
+static size_t filter_partitions(tsdb_series **sel, size_t n, const bool *keep, int np)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl;
+		const ts_label *l = tsdb_series_labels(sel[i], &nl);
+		if (keep[ts_series_hash(l, nl) % (uint64_t)np])
+			sel[w++] = sel[i];
+	}
+	return w;
+}
+
 static int h_select(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
 	web_server *s = ctx;
@@ -147,14 +223,18 @@ static int h_select(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	int64_t start, end, max_series, max_samples, with_samples;
 	if (!parse_common(req, resp, &m, &n_m, &start, &end))
 		return TS_OK;
+	bool *keep = NULL;
+	int np = 0;
 	if (!int_param(req, resp, "max_series", 0, &max_series) ||
 	    !int_param(req, resp, "max_samples", STORE_MAX_SAMPLES, &max_samples) ||
-	    !int_param(req, resp, "samples", 1, &with_samples)) {
+	    !int_param(req, resp, "samples", 1, &with_samples) ||
+	    !partitions_param(req, resp, s, &keep, &np)) {
 		query_matchers_free(m, n_m);
 		return TS_OK;
 	}
 	if (n_m == 0) {
 		query_matchers_free(m, n_m);
+		ts_free(keep);
 		return web_resp_error(resp, 400, "bad_data", "no match parameter provided");
 	}
 	if (max_samples <= 0 || max_samples > STORE_MAX_SAMPLES)
@@ -166,8 +246,18 @@ static int h_select(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	tsdb_series **sel = NULL;
 	size_t n_sel = 0;
 	int rc = tsdb_querier_open(s->opt.db, start, end, &q, &e);
+	/* With a partition filter the bound applies to the series kept, not to those of
+	 * partitions this store holds but was not asked for. */
 	if (rc == TS_OK)
-		rc = tsdb_select(q, m, n_m, (size_t)max_series, &sel, &n_sel, &e);
+		rc = tsdb_select(q, m, n_m, keep ? 0 : (size_t)max_series, &sel, &n_sel, &e);
+	if (rc == TS_OK && keep) {
+		n_sel = filter_partitions(sel, n_sel, keep, np);
+		if (max_series && n_sel > (size_t)max_series)
+			rc = ts_err_set(
+			    &e, TS_ELIMIT,
+			    "the selector matches %zu series, more than the limit of %lld", n_sel,
+			    (long long)max_series);
+	}
 	ts_buf *b = web_resp_body(resp);
 	if (rc == TS_OK && (rc = put_header(b, WEB_INTERNAL_SERIES_MAGIC)) == TS_OK &&
 	    (rc = ts_buf_put_u32le(b, (uint32_t)n_sel)))
@@ -178,13 +268,72 @@ static int h_select(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	if (rc == TS_OK && (rc = ts_buf_append(b, WEB_INTERNAL_END_MAGIC, 4)))
 		ts_err_set(&e, rc, "answer too large");
 	ts_free(sel);
+	ts_free(keep);
 	tsdb_querier_close(q);
 	query_matchers_free(m, n_m);
 	if (rc) {
 		ts_buf_reset(b);
 		return web_api_error(resp, rc, e.msg);
 	}
+	atomic_fetch_add_explicit(&s->internal_selects, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->internal_series_sent, n_sel, memory_order_relaxed);
 	web_resp_content_type(resp, WEB_INTERNAL_SERIES_TYPE);
+	return TS_OK;
+}
+
+/* GET /internal/v1/status: what this store holds, per log partition. */
+static int h_status(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_server *s = ctx;
+	const char *fmt = web_req_param(req, "format");
+	bool json = fmt && !strcmp(fmt, "json");
+	if (fmt && *fmt && !json)
+		return web_resp_error(resp, 400, "bad_data",
+				      "invalid parameter \"format\": '%.32s' (json or absent)",
+				      fmt);
+	web_store_status st;
+	memset(&st, 0, sizeof(st));
+	const ingest_cluster_config *cc = s->opt.cluster;
+	snprintf(st.node_id, sizeof(st.node_id), "%s", cc ? cc->node_id : "");
+	snprintf(st.replica_group, sizeof(st.replica_group), "%s",
+		 cc ? cc->replica_group : INGEST_CLUSTER_REPLICA_GROUP);
+	tsdb_stats ts;
+	tsdb_stats_get(s->opt.db, &ts);
+	st.min_t_ms = ts.min_t_ms;
+	st.max_t_ms = ts.max_t_ms;
+	st.n_selects = atomic_load_explicit(&s->internal_selects, memory_order_relaxed);
+	st.n_series_sent = atomic_load_explicit(&s->internal_series_sent, memory_order_relaxed);
+	int np = s->opt.ingest ? ingest_n_partitions(s->opt.ingest) : 0;
+	if (np > WEB_STATUS_MAX_PARTS)
+		np = 0;
+	if (np > 0 && !(st.parts = ts_calloc((size_t)np, sizeof(*st.parts))))
+		return web_api_error(resp, TS_ENOMEM, "out of memory");
+	st.n_partitions = np;
+	for (int p = 0; p < np; p++) {
+		ingest_partition_stats ps;
+		ts_err e = {0};
+		if (ingest_partition_stats_get(s->opt.ingest, p, &ps, &e))
+			continue;
+		web_part_status *o = &st.parts[p];
+		o->applied = ps.consumer_next_offset;
+		o->high = ps.log_next_offset;
+		o->lag = ps.owned ? ps.lag_records : 0;
+		if (ps.owned)
+			o->flags |= WEB_PART_OWNED;
+		if (ps.owned && ps.is_replayed && ps.lag_records <= WEB_CAUGHT_UP_LAG)
+			o->flags |= WEB_PART_CAUGHT_UP;
+		if (ps.owned || ps.consumer_next_offset > 0 ||
+		    tsdb_partition_resume_offset(s->opt.db, p) > 0)
+			o->flags |= WEB_PART_HELD;
+	}
+	ts_buf *b = web_resp_body(resp);
+	int rc = json ? web_store_status_json(&st, b) : web_store_status_encode(&st, b);
+	web_store_status_fini(&st);
+	if (rc) {
+		ts_buf_reset(b);
+		return web_api_error(resp, rc, "status answer too large");
+	}
+	web_resp_content_type(resp, json ? "application/json" : WEB_STATUS_TYPE);
 	return TS_OK;
 }
 
@@ -208,7 +357,7 @@ static int strings_answer(web_req *req, web_resp *resp, web_server *s, const cha
 	if (rc == TS_OK && (rc = put_header(b, WEB_INTERNAL_STRINGS_MAGIC)) == TS_OK)
 		rc = ts_buf_put_u32le(b, (uint32_t)n);
 	for (size_t i = 0; rc == TS_OK && i < n; i++)
-		rc = put_str(b, v[i]);
+		rc = web_put_str(b, v[i]);
 	if (rc == TS_OK)
 		rc = ts_buf_append(b, WEB_INTERNAL_END_MAGIC, 4);
 	if (rc && !e.msg[0])
@@ -253,5 +402,7 @@ int web_api_internal_routes(web_server *s, ts_err *err)
 	if (rc == TS_OK)
 		rc =
 		    web_http_route(s->http, "POST", "/internal/v1/label/*", h_label_values, s, err);
+	if (rc == TS_OK)
+		rc = web_http_route(s->http, "GET", "/internal/v1/status", h_status, s, err);
 	return rc;
 }

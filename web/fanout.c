@@ -1,55 +1,81 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fanout.c: cluster.role query: read every store node in parallel and merge.
+ * fanout.c: cluster.role query: read one replica per partition from the stores and merge.
  *
  * A query node has no store. Its PromQL engine reads through the query_source this file
- * provides (query.h): for each selector, one POST /internal/v1/select per store of the
- * static cluster.stores list, all in flight at once on one libcurl multi handle, bounded
- * by the fan-out timeout. Answers (docs/formats/internal_read.md) are decoded into
- * web_rseries and merged: series with equal label sets from several stores (a store
- * still holds the data of partitions it used to own, and both owners of a partition
- * during a handover hold some of it) become one series whose samples are merged by
- * timestamp, an identical timestamp kept once (the first store's value; owners hold the
- * same record, so the values agree).
+ * provides (query.h). The stores of the static cluster.stores list (every replica group)
+ * are polled for their status (GET /internal/v1/status, reused cluster.status_interval, 1 s) and
+ * fanout_plan.c picks per log partition one store that owns it and is caught up. Each
+ * selector is one POST /internal/v1/select per chosen store carrying its partitions, all
+ * in flight at once on one libcurl multi handle, within the query timeout. A store that
+ * fails is marked down and its partitions are asked of the next caught-up replica in a
+ * further round (failover); a partition with no caught-up owner is asked of every store
+ * holding it. Answers (docs/formats/internal_read.md) are decoded into web_rseries and
+ * merged: series with equal label sets from several stores become one series whose
+ * samples are merged by timestamp, an identical timestamp kept once (the first store's
+ * value; owners hold the same record, so the values agree).
  *
- * Partial answers: a store that cannot be reached, times out or answers 5xx is skipped
- * and the result carries the warning "store <host:port> unavailable: partial result"
- * (Prometheus' and Thanos' partial response). When no store answers the query fails
- * with TS_EUNAVAIL. A 4xx answer (bad selector, a store's limit) fails the query with
- * the store's message: a complete-looking answer must not silently miss data.
+ * Partial answers: when a partition could be read from no reachable store, the result
+ * carries the warning "store <host:port> unavailable: partial result" (Prometheus' and
+ * Thanos' partial response); a partition read from holders that are not caught up adds
+ * "partition N has no caught-up replica: read from every store holding it". When no store
+ * answers the query fails with TS_EUNAVAIL. A 4xx answer (bad selector, a store's limit)
+ * fails the query with the store's message: a complete-looking answer must not silently
+ * miss data. Stores answering status without partitions (no partitioned log, or an older
+ * store: 404) are read whole, as before replica planning.
  *
  * The HTTP side of the role (web_api_fanout_routes): /api/v1/query and query_range
  * (api_query.c's handlers over the engine), /api/v1/labels, /api/v1/label/<n>/values
  * and /api/v1/series answered here from the stores' internal label and select endpoints,
- * /-/healthy and /-/ready; every other /api/ path answers 503 naming the role.
+ * GET /internal/v1/fanout (statuses, plan, counters), /-/healthy and /-/ready; every
+ * other /api/ path answers 503 naming the role. Credentials (cluster.store_auth, a bearer
+ * token or basic auth) go on every store request.
  *
- * Does not: discover stores (the list is static config), pick one replica per partition
- * (every listed store is asked; listing two replica groups is correct, deduplicated,
- * but reads twice), cache, or authenticate to the stores (their internal API must be
- * reachable without credentials from the query node).
+ * Does not: discover stores (the list is static), cache range reads, read rollup tiers.
+ * Guarantees during handovers: docs/SCALING.md "Replicated reads".
  *
- * Tested by tests/web/test_fanout.c (decoding, merge, an unreachable store) and
- * tests/integration/test_cluster_query.sh (2 ingest + 2 store + 1 query on Kafka's mock
- * cluster, a store killed).
+ * Tested by tests/web/test_fanout.c (decoding, merge, an unreachable store, stores
+ * without a partitioned log), tests/web/test_fanout_plan.c (the plan) and
+ * tests/integration/test_cluster_query.sh, test_cluster_replicas.sh (2 replica groups x 2
+ * stores with auth on Kafka's mock cluster, a replica killed under load and restarted).
  */
 #include "web/web_int.h"
 
+#include "web/fanout_plan.h"
+#include "web/store_client.h"
+
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FANOUT_MAX_ANSWER_BYTES   ((size_t)1 << 30) /* per store and request */
 #define FANOUT_CONNECT_TIMEOUT_MS 2000
+#define FANOUT_STATUS_TIMEOUT_MS  1000 /* one status poll */
+#define FANOUT_STATUS_TTL_MS      1000 /* statuses are polled again after this */
+#define FANOUT_STATUS_STALE_MS    5000 /* while another query polls, use one this old */
 #define MIN_TIME_MS               (INT64_MIN / 4)
 #define MAX_TIME_MS               (INT64_MAX / 4)
 
 struct web_fanout {
 	char **stores; /* "host:port", owned; immutable after new */
 	size_t n_stores;
-	int64_t timeout_ms;  /* one fan-out round */
-	int64_t max_samples; /* per store answer (sent as max_samples) */
-	query_source src;    /* select = fanout_select, ctx = this */
+	int64_t timeout_ms;           /* one query's reads, failover included */
+	int64_t max_samples;          /* per store answer (sent as max_samples) */
+	query_source src;             /* select = fanout_select, ctx = this */
+	web_store_auth auth;          /* cluster.store_auth (set before the first query) */
+	pthread_mutex_t mu;           /* guards the status cache below */
+	web_store_status *status;     /* n_stores, as of status_ms; NULL before the first poll */
+	int64_t status_ms;            /* monotonic ms of the last poll, 0 never */
+	int64_t status_ttl_ms;        /* reuse statuses this long (cluster.status_interval) */
+	bool refreshing;              /* a query is polling */
+	char refused[256];            /* a store refused the status request (credentials) */
+	int np;                       /* partition count the stores agree on (0 none, -1 not) */
+	int *choice;                  /* the plan: np entries, store index or -1 */
+	_Atomic uint64_t n_polls;     /* status polls */
+	_Atomic uint64_t n_requests;  /* store requests answered */
+	_Atomic uint64_t n_failovers; /* store requests failed mid-query */
 };
 
 /* ---------------------------------------------------------------- decoding */
@@ -305,6 +331,9 @@ int web_rseries_merge(web_rseries **v, size_t n, size_t max_series, query_series
 /* ---------------------------------------------------------------- fan-out over HTTP */
 
 typedef struct fetch {
+	int store;   /* index in f->stores */
+	char *form;  /* owned POST body; NULL = GET */
+	bool *parts; /* owned: partitions asked (n_partitions), NULL = whole store */
 	CURL *h;
 	ts_buf body;   /* the store's answer */
 	CURLcode code; /* transfer result */
@@ -312,59 +341,49 @@ typedef struct fetch {
 	char curl_msg[CURL_ERROR_SIZE];
 } fetch;
 
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+static void fetch_done(void *priv, CURLcode code, long status)
 {
-	fetch *f = ud;
-	size_t n = size * nmemb;
-	return ts_buf_append(&f->body, p, n) == TS_OK ? n : 0;
+	fetch *x = priv;
+	x->code = code;
+	x->status = status;
 }
 
-/* POST form to path on every store at once; fills fs[i] (caller frees bodies). */
-static int fetch_all(web_fanout *f, const char *path, const char *form, fetch *fs, ts_err *err)
+static int64_t mono_ms(void)
+{
+	return ts_mono_ns() / 1000000;
+}
+
+/* Run every request of fs at once (path on store fs[i].store), each bounded by timeout_ms. */
+static int fetch_run(web_fanout *f, const char *path, fetch *fs, size_t n, int64_t timeout_ms,
+		     ts_err *err)
 {
 	CURLM *multi = curl_multi_init();
 	if (!multi)
 		return ts_err_set(err, TS_ENOMEM, "fan-out: curl_multi_init failed");
+	if (timeout_ms < 1)
+		timeout_ms = 1;
 	int rc = TS_OK;
-	for (size_t i = 0; i < f->n_stores; i++) {
+	for (size_t i = 0; i < n; i++) {
 		fetch *x = &fs[i];
 		ts_buf_init(&x->body, FANOUT_MAX_ANSWER_BYTES);
 		x->code = CURLE_FAILED_INIT;
-		x->h = curl_easy_init();
+		x->status = 0;
+		char url[600];
+		snprintf(url, sizeof(url), "http://%s%s", f->stores[x->store], path);
+		x->h = web_store_easy(url, &x->body, x, timeout_ms, FANOUT_CONNECT_TIMEOUT_MS,
+				      &f->auth);
 		if (!x->h) {
 			rc = ts_err_set(err, TS_ENOMEM, "fan-out: curl_easy_init failed");
 			continue;
 		}
-		char url[600];
-		snprintf(url, sizeof(url), "http://%s%s", f->stores[i], path);
-		curl_easy_setopt(x->h, CURLOPT_URL, url);
-		curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
-		curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
-		curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
-		curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, (long)FANOUT_CONNECT_TIMEOUT_MS);
+		if (x->form)
+			curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->form);
 		curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->curl_msg);
-		curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
 		curl_multi_add_handle(multi, x->h);
 	}
-	int running = 1;
-	while (rc == TS_OK && running) {
-		if (curl_multi_perform(multi, &running) != CURLM_OK)
-			break;
-		if (running)
-			curl_multi_poll(multi, NULL, 0, 100, NULL);
-	}
-	CURLMsg *msg;
-	int left;
-	while ((msg = curl_multi_info_read(multi, &left)))
-		if (msg->msg == CURLMSG_DONE) {
-			fetch *x = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			x->code = msg->data.result;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &x->status);
-		}
-	for (size_t i = 0; i < f->n_stores; i++)
+	if (rc == TS_OK)
+		web_store_multi_run(multi, fetch_done);
+	for (size_t i = 0; i < n; i++)
 		if (fs[i].h) {
 			curl_multi_remove_handle(multi, fs[i].h);
 			curl_easy_cleanup(fs[i].h);
@@ -376,13 +395,16 @@ static int fetch_all(web_fanout *f, const char *path, const char *form, fetch *f
 
 static void fetch_free_all(fetch *fs, size_t n)
 {
-	for (size_t i = 0; fs && i < n; i++)
+	for (size_t i = 0; fs && i < n; i++) {
 		ts_buf_free(&fs[i].body);
+		ts_free(fs[i].form);
+		ts_free(fs[i].parts);
+	}
 	ts_free(fs);
 }
 
-/* Is store i's answer usable? Unavailable stores add to the warning; a 4xx is an error. */
-static int classify(web_fanout *f, fetch *x, size_t i, char *warning, size_t cap, ts_err *err)
+/* Is an answer usable? TS_OK, TS_ENOTFOUND (store unavailable: skip it) or a 4xx error. */
+static int classify(web_fanout *f, const fetch *x, ts_err *err)
 {
 	if (x->code == CURLE_OK && x->status == 200)
 		return TS_OK;
@@ -392,16 +414,183 @@ static int classify(web_fanout *f, fetch *x, size_t i, char *warning, size_t cap
 		const char *e = m ? strchr(m + 9, '"') : NULL;
 		int len = m && e ? (int)(e - m - 9) : 0;
 		return ts_err_set(err, x->status == 422 ? TS_ELIMIT : TS_EINVAL,
-				  "store %s answered %ld: %.*s", f->stores[i], x->status,
+				  "store %s answered %ld: %.*s", f->stores[x->store], x->status,
 				  len > 180 ? 180 : len, m ? m + 9 : "");
 	}
-	if (warning && !warning[0])
-		snprintf(warning, cap, "store %s unavailable: partial result", f->stores[i]);
 	if (x->code != CURLE_OK)
-		ts_log_debug("fan-out: store %s: %s", f->stores[i],
+		ts_log_debug("fan-out: store %s: %s", f->stores[x->store],
 			     x->curl_msg[0] ? x->curl_msg : curl_easy_strerror(x->code));
-	return TS_ENOTFOUND; /* skip this store */
+	return TS_ENOTFOUND;
 }
+
+/* ---------------------------------------------------------------- store status, plan */
+
+/* What one query plans with: a copy of the status cache. */
+typedef struct snapshot {
+	web_store_status *st; /* n_stores (parts owned) */
+	int np;               /* agreed partition count: 0 none, -1 the stores disagree */
+	int *choice;          /* np entries (np > 0) */
+} snapshot;
+
+static void snapshot_fini(snapshot *s, size_t n)
+{
+	for (size_t i = 0; s->st && i < n; i++)
+		web_store_status_fini(&s->st[i]);
+	ts_free(s->st);
+	ts_free(s->choice);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Deep copy of n statuses into *out (allocated). */
+static int status_copy(const web_store_status *in, size_t n, web_store_status **out)
+{
+	web_store_status *st = ts_calloc(n, sizeof(*st));
+	if (!st)
+		return TS_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		st[i] = in[i];
+		st[i].parts = NULL;
+		size_t np = (size_t)in[i].n_partitions;
+		if (in[i].parts && np) {
+			if (!(st[i].parts = ts_malloc(np * sizeof(*st[i].parts)))) {
+				for (size_t k = 0; k < i; k++)
+					web_store_status_fini(&st[k]);
+				ts_free(st);
+				return TS_ENOMEM;
+			}
+			memcpy(st[i].parts, in[i].parts, np * sizeof(*st[i].parts));
+		}
+	}
+	*out = st;
+	return TS_OK;
+}
+
+/* Ask every store for its status (in parallel, bounded); st: n_stores, filled. */
+static int status_poll(web_fanout *f, web_store_status *st, char *refused, size_t cap, ts_err *err)
+{
+	fetch *fs = ts_calloc(f->n_stores, sizeof(*fs));
+	if (!fs)
+		return ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
+	for (size_t i = 0; i < f->n_stores; i++)
+		fs[i].store = (int)i;
+	int64_t t =
+	    f->timeout_ms < FANOUT_STATUS_TIMEOUT_MS ? f->timeout_ms : FANOUT_STATUS_TIMEOUT_MS;
+	int rc = fetch_run(f, "/internal/v1/status", fs, f->n_stores, t, err);
+	for (size_t i = 0; rc == TS_OK && i < f->n_stores; i++) {
+		fetch *x = &fs[i];
+		ts_err e = {0};
+		memset(&st[i], 0, sizeof(st[i]));
+		if (x->code == CURLE_OK && x->status == 200) {
+			if (web_store_status_decode(x->body.data, x->body.len, &st[i], &e))
+				ts_log_warn("fan-out: store %s: %s", f->stores[i], e.msg);
+		} else if (x->code == CURLE_OK && x->status == 404) {
+			st[i].up = true; /* a store without status: read it whole, as before */
+		} else if (x->code == CURLE_OK && (x->status == 401 || x->status == 403)) {
+			if (!refused[0])
+				snprintf(refused, cap,
+					 "store %s refused the status request with %ld: check "
+					 "cluster.store_auth against the store's auth: section",
+					 f->stores[i], x->status);
+		} else {
+			classify(f, x, &e);
+		}
+	}
+	fetch_free_all(fs, f->n_stores);
+	return rc;
+}
+
+/* Recompute the plan of the cache from its statuses (f->mu held). */
+static void replan_locked(web_fanout *f)
+{
+	int np = web_plan_n_partitions(f->status, f->n_stores);
+	if (np != f->np) {
+		ts_free(f->choice);
+		f->choice = np > 0 ? ts_malloc((size_t)np * sizeof(*f->choice)) : NULL;
+		if (f->choice)
+			for (int p = 0; p < np; p++)
+				f->choice[p] = -1;
+		f->np = f->choice || np <= 0 ? np : 0;
+	}
+	if (f->np > 0)
+		web_plan_compute(f->status, f->n_stores, f->np, f->choice, f->choice);
+}
+
+/*
+ * The statuses and plan for one query: the cache when younger than status_ttl_ms
+ * (or being refreshed by another query and younger than FANOUT_STATUS_STALE_MS), else
+ * polled now.
+ */
+static int snapshot_get(web_fanout *f, snapshot *snap, ts_err *err)
+{
+	memset(snap, 0, sizeof(*snap));
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&f->mu);
+	bool fresh = f->status_ms && now - f->status_ms < f->status_ttl_ms;
+	bool wait_other = f->refreshing && f->status_ms &&
+			  now - f->status_ms < f->status_ttl_ms + FANOUT_STATUS_STALE_MS;
+	bool poll = !fresh && !wait_other;
+	if (poll)
+		f->refreshing = true;
+	pthread_mutex_unlock(&f->mu);
+	if (poll) {
+		web_store_status *st = ts_calloc(f->n_stores, sizeof(*st));
+		char refused[256] = "";
+		int rc = st ? status_poll(f, st, refused, sizeof(refused), err)
+			    : ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
+		pthread_mutex_lock(&f->mu);
+		f->refreshing = false;
+		if (rc == TS_OK) {
+			for (size_t i = 0; f->status && i < f->n_stores; i++)
+				web_store_status_fini(&f->status[i]);
+			ts_free(f->status);
+			f->status = st;
+			f->status_ms = mono_ms();
+			snprintf(f->refused, sizeof(f->refused), "%s", refused);
+			replan_locked(f);
+			atomic_fetch_add_explicit(&f->n_polls, 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&f->mu);
+		if (rc) {
+			for (size_t i = 0; st && i < f->n_stores; i++)
+				web_store_status_fini(&st[i]);
+			ts_free(st);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&f->mu);
+	int rc = TS_OK;
+	if (f->refused[0])
+		rc = ts_err_set(err, TS_EUNAVAIL, "%s", f->refused);
+	else if (!f->status || status_copy(f->status, f->n_stores, &snap->st))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
+	snap->np = f->np;
+	if (rc == TS_OK && f->np > 0) {
+		if ((snap->choice = ts_malloc((size_t)f->np * sizeof(*snap->choice))))
+			memcpy(snap->choice, f->choice, (size_t)f->np * sizeof(*snap->choice));
+		else
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (rc)
+		snapshot_fini(snap, f->n_stores);
+	return rc;
+}
+
+/* A store failed mid-query: the cache counts it down until the next poll. */
+static void mark_down(web_fanout *f, int store)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->status && f->status[store].up) {
+		f->status[store].up = false;
+		replan_locked(f);
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* ---------------------------------------------------------------- planned rounds */
+
+/* An answer of a store (200), passed to the caller's decoder. */
+typedef int (*answer_fn)(void *arg, int store, const ts_buf *body, ts_err *err);
 
 /* Append "&key=<escaped value>" to b. */
 static int form_add(ts_buf *b, const char *key, const char *val)
@@ -411,6 +600,240 @@ static int form_add(ts_buf *b, const char *key, const char *val)
 		return TS_ENOMEM;
 	int rc = ts_buf_printf(b, "%s%s=%s", b->len ? "&" : "", key, esc);
 	curl_free(esc);
+	return rc;
+}
+
+/* The form of one store's request: base, plus its partitions when filtered. */
+static char *job_form(const char *base, const bool *parts, int np)
+{
+	ts_buf b;
+	ts_buf_init(&b, (size_t)1 << 24);
+	int rc = ts_buf_puts(&b, base);
+	if (rc == TS_OK && parts) {
+		rc = ts_buf_printf(&b, "%sn_partitions=%d&partitions=", b.len ? "&" : "", np);
+		bool first = true;
+		for (int p = 0; rc == TS_OK && p < np; p++)
+			if (parts[p]) {
+				rc = ts_buf_printf(&b, first ? "%d" : "%%2C%d", p);
+				first = false;
+			}
+	}
+	if (rc == TS_OK)
+		rc = ts_buf_putc(&b, '\0');
+	if (rc) {
+		ts_buf_free(&b);
+		return NULL;
+	}
+	return ts_buf_take(&b, NULL);
+}
+
+/* Per-query planning state of fan_rounds. */
+typedef struct rounds {
+	web_fanout *f;
+	snapshot snap;
+	int np;        /* partitions planned (0: no partitioned store) */
+	bool *failed;  /* n_stores: down (status) or failed in this query */
+	bool *pending; /* np: still to read */
+	bool *asked;   /* n_stores x np: asked for p in this query */
+	int lost;      /* first partition nobody could serve, -1 none */
+	int fallback;  /* first partition read from every holder, -1 none */
+	int down;      /* first store down or failed, -1 none */
+	bool filter;   /* send the partitions (select); label requests go unfiltered */
+} rounds;
+
+/* Plan round r: one request per store with the partitions it serves now. */
+static int plan_round(rounds *q, int r, const char *base, fetch **out, size_t *n_out)
+{
+	web_fanout *f = q->f;
+	size_t n = f->n_stores;
+	int np = q->np;
+	bool *want = ts_calloc(n * (size_t)(np ? np : 1), sizeof(*want));
+	bool *whole = ts_calloc(n, sizeof(*whole));
+	fetch *fs = ts_calloc(n, sizeof(*fs));
+	if (!want || !whole || !fs) {
+		ts_free(want);
+		ts_free(whole);
+		ts_free(fs);
+		return TS_ENOMEM;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) /* stores without a partitioned log */
+		whole[i] = q->snap.st[i].up && (q->snap.st[i].n_partitions == 0 || np <= 0);
+	for (int p = 0; p < np; p++) {
+		if (!q->pending[p])
+			continue;
+		q->pending[p] = false;
+		int c = web_plan_pick(q->snap.st, n, np, p, q->failed,
+				      r == 0 && q->snap.choice ? q->snap.choice[p] : -1);
+		if (c >= 0) {
+			want[(size_t)c * (size_t)np + (size_t)p] = true;
+			continue;
+		}
+		/* No caught-up owner: every reachable holder not yet asked for p. */
+		size_t holders = 0;
+		for (size_t i = 0; i < n; i++) {
+			const web_store_status *s = &q->snap.st[i];
+			if (q->failed[i] || !s->up || s->n_partitions != np ||
+			    !(s->parts[p].flags & (WEB_PART_HELD | WEB_PART_OWNED)) ||
+			    q->asked[i * (size_t)np + (size_t)p])
+				continue;
+			want[i * (size_t)np + (size_t)p] = true;
+			holders++;
+		}
+		if (holders && q->fallback < 0)
+			q->fallback = p;
+		if (!holders && q->lost < 0)
+			q->lost = p;
+	}
+	size_t k = 0;
+	int rc = TS_OK;
+	for (size_t i = 0; rc == TS_OK && i < n; i++) {
+		bool any = false;
+		for (int p = 0; p < np && !any; p++)
+			any = want[i * (size_t)np + (size_t)p];
+		if (!any && !whole[i])
+			continue;
+		fetch *x = &fs[k++];
+		x->store = (int)i;
+		if (!whole[i] && np > 0) {
+			if (!(x->parts = ts_malloc((size_t)np * sizeof(*x->parts)))) {
+				rc = TS_ENOMEM;
+				break;
+			}
+			memcpy(x->parts, want + i * (size_t)np, (size_t)np * sizeof(*x->parts));
+			for (int p = 0; p < np; p++)
+				if (x->parts[p])
+					q->asked[i * (size_t)np + (size_t)p] = true;
+		}
+		if (!(x->form = job_form(base, q->filter ? x->parts : NULL, np)))
+			rc = TS_ENOMEM;
+	}
+	ts_free(want);
+	ts_free(whole);
+	if (rc) {
+		fetch_free_all(fs, n);
+		return rc;
+	}
+	*out = fs;
+	*n_out = k;
+	return TS_OK;
+}
+
+/*
+ * Read path from the stores the plan picks, failing over within the fan-out timeout:
+ * round 0 asks each partition's chosen replica (and every store without a partitioned
+ * log); a store that fails is counted down and its partitions go to the next caught-up
+ * replica in the next round, or to every holder when there is none. fn gets each
+ * answer. The warning says when the result may be partial or was read from holders
+ * that are not caught up. TS_EUNAVAIL when no store answered at all.
+ */
+static int fan_rounds(web_fanout *f, const char *path, const char *base, bool filter, answer_fn fn,
+		      void *arg, char *warning, size_t cap, ts_err *err)
+{
+	rounds q = {.f = f, .lost = -1, .fallback = -1, .down = -1, .filter = filter};
+	int rc = snapshot_get(f, &q.snap, err);
+	if (rc)
+		return rc;
+	size_t n = f->n_stores;
+	q.np = q.snap.np > 0 ? q.snap.np : 0;
+	q.failed = ts_calloc(n, sizeof(*q.failed));
+	q.pending = ts_calloc(q.np ? (size_t)q.np : 1, sizeof(*q.pending));
+	q.asked = ts_calloc(n * (size_t)(q.np ? q.np : 1), sizeof(*q.asked));
+	if (!q.failed || !q.pending || !q.asked) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
+		goto out;
+	}
+	size_t n_up = 0;
+	for (size_t i = 0; i < n; i++) {
+		n_up += q.snap.st[i].up;
+		if (!q.snap.st[i].up) {
+			q.failed[i] = true;
+			if (q.down < 0)
+				q.down = (int)i;
+		}
+	}
+	for (int p = 0; p < q.np; p++)
+		q.pending[p] = true;
+	int64_t deadline = mono_ms() + f->timeout_ms;
+	size_t answered = 0, asked = 0;
+	for (int r = 0; rc == TS_OK && r <= (int)n; r++) {
+		fetch *fs = NULL;
+		size_t k = 0;
+		if ((rc = plan_round(&q, r, base, &fs, &k))) {
+			ts_err_set(err, rc, "out of memory in the fan-out");
+			break;
+		}
+		if (k == 0) {
+			fetch_free_all(fs, n);
+			break;
+		}
+		int64_t left = deadline - mono_ms();
+		if (left <= 0) { /* no time left to fail over: the result is partial */
+			if (q.lost == -1)
+				q.lost = -2;
+			fetch_free_all(fs, n);
+			break;
+		}
+		asked += k;
+		rc = fetch_run(f, path, fs, k, left, err);
+		bool again = false;
+		for (size_t j = 0; rc == TS_OK && j < k; j++) {
+			fetch *x = &fs[j];
+			int c = classify(f, x, err);
+			if (c == TS_OK) {
+				answered++;
+				atomic_fetch_add_explicit(&f->n_requests, 1, memory_order_relaxed);
+				rc = fn(arg, x->store, &x->body, err);
+				ts_buf_free(&x->body); /* decoded: release early */
+				continue;
+			}
+			if (c != TS_ENOTFOUND) {
+				rc = c;
+				break;
+			}
+			/* Unavailable: its partitions go to the next replica. */
+			q.failed[x->store] = true;
+			if (q.down < 0)
+				q.down = x->store;
+			atomic_fetch_add_explicit(&f->n_failovers, 1, memory_order_relaxed);
+			mark_down(f, x->store);
+			for (int p = 0; x->parts && p < q.np; p++)
+				if (x->parts[p]) {
+					q.pending[p] = true;
+					again = true;
+				}
+			if (!x->parts && q.lost < 0)
+				q.lost = -2; /* a whole store's data is missing */
+		}
+		fetch_free_all(fs, n);
+		if (!again)
+			break;
+	}
+	/* Nothing answered although something was asked, or every store is down. (Stores
+	 * that are up but own nothing yet answer an empty result with a warning.) */
+	if (rc == TS_OK && answered == 0 && (asked > 0 || n_up == 0))
+		rc = ts_err_set(err, TS_EUNAVAIL, "no store answered (%zu asked; first: %s)",
+				asked ? asked : n, f->stores[q.down >= 0 ? q.down : 0]);
+	if (rc == TS_OK && warning && !warning[0]) {
+		if ((q.lost != -1 || q.np == 0) && q.down >= 0)
+			snprintf(warning, cap, "store %s unavailable: partial result",
+				 f->stores[q.down]);
+		else if (q.lost >= 0)
+			snprintf(warning, cap, "partition %d: no store owns it: partial result",
+				 q.lost);
+		else if (q.snap.np < 0)
+			snprintf(warning, cap,
+				 "the stores report different partition counts: read every store");
+		else if (q.fallback >= 0)
+			snprintf(warning, cap,
+				 "partition %d has no caught-up replica: read from every store "
+				 "holding it",
+				 q.fallback);
+	}
+out:
+	ts_free(q.failed);
+	ts_free(q.pending);
+	ts_free(q.asked);
+	snapshot_fini(&q.snap, n);
 	return rc;
 }
 
@@ -433,36 +856,6 @@ static int selector_text(ts_buf *b, const ts_matcher *m, size_t n)
 	return rc ? rc : ts_buf_putc(b, '}');
 }
 
-/* One fan-out round: form to path on every store; answers kept in *out (owned). */
-static int round_trip(web_fanout *f, const char *path, const ts_buf *form, fetch **out,
-		      size_t *n_ok, char *warning, size_t cap, ts_err *err)
-{
-	fetch *fs = ts_calloc(f->n_stores, sizeof(*fs));
-	if (!fs)
-		return ts_err_set(err, TS_ENOMEM, "out of memory in the fan-out");
-	int rc = fetch_all(f, path, form->data ? form->data : "", fs, err);
-	size_t ok = 0;
-	for (size_t i = 0; rc == TS_OK && i < f->n_stores; i++) {
-		int c = classify(f, &fs[i], i, warning, cap, err);
-		if (c == TS_OK)
-			ok++;
-		else if (c != TS_ENOTFOUND)
-			rc = c;
-		else
-			fs[i].status = 0; /* mark as skipped */
-	}
-	if (rc == TS_OK && ok == 0)
-		rc = ts_err_set(err, TS_EUNAVAIL, "no store answered (%zu asked; first: %s)",
-				f->n_stores, f->stores[0]);
-	if (rc) {
-		fetch_free_all(fs, f->n_stores);
-		return rc;
-	}
-	*out = fs;
-	*n_ok = ok;
-	return TS_OK;
-}
-
 static int range_form(ts_buf *form, const char *selector, int64_t mint, int64_t maxt)
 {
 	char num[32];
@@ -474,7 +867,19 @@ static int range_form(ts_buf *form, const char *selector, int64_t mint, int64_t 
 	return rc ? rc : form_add(form, "end", num);
 }
 
-/* Select over every store and pass the merged series to fn. */
+/* Decoded select answers of one query. */
+typedef struct rseries_list {
+	web_rseries **v;
+	size_t n;
+} rseries_list;
+
+static int rseries_answer(void *arg, int store, const ts_buf *body, ts_err *err)
+{
+	rseries_list *l = arg;
+	return web_rseries_decode(body->data, body->len, store, &l->v, &l->n, err);
+}
+
+/* Select over the planned stores and pass the merged series to fn. */
 static int select_all(web_fanout *f, const char *selector, int64_t mint, int64_t maxt,
 		      size_t max_series, bool with_samples, query_series_fn fn, void *arg,
 		      char *warning, size_t cap, ts_err *err)
@@ -491,28 +896,19 @@ static int select_all(web_fanout *f, const char *selector, int64_t mint, int64_t
 		rc = form_add(&form, "max_samples", num);
 	if (rc == TS_OK && !with_samples)
 		rc = form_add(&form, "samples", "0");
+	if (rc == TS_OK)
+		rc = ts_buf_putc(&form, '\0');
 	if (rc) {
 		ts_buf_free(&form);
 		return ts_err_set(err, rc, "fan-out request too large");
 	}
-	fetch *fs = NULL;
-	size_t ok = 0;
-	rc = round_trip(f, "/internal/v1/select", &form, &fs, &ok, warning, cap, err);
+	rseries_list l = {0};
+	rc = fan_rounds(f, "/internal/v1/select", form.data, true, rseries_answer, &l, warning, cap,
+			err);
 	ts_buf_free(&form);
-	if (rc)
-		return rc;
-	web_rseries **v = NULL;
-	size_t n_v = 0;
-	for (size_t i = 0; rc == TS_OK && i < f->n_stores; i++)
-		if (fs[i].status == 200) {
-			rc = web_rseries_decode(fs[i].body.data, fs[i].body.len, (int)i, &v, &n_v,
-						err);
-			ts_buf_free(&fs[i].body); /* decoded: release early */
-		}
-	fetch_free_all(fs, f->n_stores);
 	if (rc == TS_OK)
-		rc = web_rseries_merge(v, n_v, max_series, fn, arg, err);
-	web_rseries_free_all(v, n_v);
+		rc = web_rseries_merge(l.v, l.n, max_series, fn, arg, err);
+	web_rseries_free_all(l.v, l.n);
 	return rc;
 }
 
@@ -523,6 +919,8 @@ static int fanout_select(void *ctx, const ts_matcher *m, size_t n_m, int64_t min
 	ts_buf sel;
 	ts_buf_init(&sel, 1 << 20);
 	int rc = selector_text(&sel, m, n_m);
+	if (rc == TS_OK)
+		rc = ts_buf_putc(&sel, '\0');
 	if (rc == TS_OK)
 		rc = select_all(ctx, sel.data, mint_ms, maxt_ms, max_series, true, fn, arg, warning,
 				warning_cap, err);
@@ -549,6 +947,7 @@ int web_fanout_new(const char *const *stores, size_t n, int64_t timeout_ms, int6
 		ts_free(f);
 		return ts_err_set(err, TS_ENOMEM, "out of memory creating the fan-out");
 	}
+	pthread_mutex_init(&f->mu, NULL);
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(stores[i]);
 		if (len == 0 || len > 255) {
@@ -565,19 +964,40 @@ int web_fanout_new(const char *const *stores, size_t n, int64_t timeout_ms, int6
 	}
 	f->timeout_ms = timeout_ms;
 	f->max_samples = max_samples;
+	f->status_ttl_ms = FANOUT_STATUS_TTL_MS;
 	f->src.select = fanout_select;
 	f->src.ctx = f;
 	*out = f;
 	return TS_OK;
 }
 
+int web_fanout_set_auth(web_fanout *f, const char *token, const char *user, const char *password,
+			ts_err *err)
+{
+	return web_store_auth_set(&f->auth, "fan-out", token, user, password, err);
+}
+
+int web_fanout_configure(web_fanout *f, const ingest_cluster_config *cc, ts_err *err)
+{
+	if (cc->status_interval_ms > 0)
+		f->status_ttl_ms = cc->status_interval_ms;
+	return web_fanout_set_auth(f, cc->store_token, cc->store_user, cc->store_password, err);
+}
+
 void web_fanout_free(web_fanout *f)
 {
 	if (!f)
 		return;
-	for (size_t i = 0; i < f->n_stores; i++)
+	for (size_t i = 0; i < f->n_stores; i++) {
 		ts_free(f->stores[i]);
+		if (f->status)
+			web_store_status_fini(&f->status[i]);
+	}
 	ts_free(f->stores);
+	ts_free(f->status);
+	ts_free(f->choice);
+	web_store_auth_clear(&f->auth);
+	pthread_mutex_destroy(&f->mu);
 	ts_free(f);
 }
 
@@ -626,7 +1046,20 @@ static int end_envelope(web_json *w, web_resp *resp, const char *warning)
 	return TS_OK;
 }
 
-/* /api/v1/labels and /api/v1/label/<name>/values over every store. */
+/* Decoded strings answers of one request (fan_rounds). */
+typedef struct strings_list {
+	char ***all;
+	size_t *n;
+} strings_list;
+
+static int strings_answer(void *arg, int store, const ts_buf *body, ts_err *err)
+{
+	strings_list *l = arg;
+	(void)store;
+	return strings_decode(body->data, body->len, l->all, l->n, err);
+}
+
+/* /api/v1/labels and /api/v1/label/<name>/values over the planned stores. */
 static int strings_all(web_req *req, web_resp *resp, web_server *s, const char *name)
 {
 	int64_t start, end;
@@ -657,16 +1090,14 @@ static int strings_all(web_req *req, web_resp *resp, web_server *s, const char *
 			ts_buf_free(&form);
 			break;
 		}
-		fetch *fs = NULL;
-		size_t ok = 0;
-		rc = round_trip(s->opt.fanout, path, &form, &fs, &ok, warning, sizeof(warning), &e);
+		if ((rc = ts_buf_putc(&form, '\0')) == TS_OK) {
+			strings_list l = {&all, &n_all};
+			rc = fan_rounds(s->opt.fanout, path, form.data, false, strings_answer, &l,
+					warning, sizeof(warning), &e);
+		} else {
+			ts_err_set(&e, rc, "request too large");
+		}
 		ts_buf_free(&form);
-		for (size_t i = 0; rc == TS_OK && i < s->opt.fanout->n_stores; i++)
-			if (fs[i].status == 200)
-				rc = strings_decode(fs[i].body.data, fs[i].body.len, &all, &n_all,
-						    &e);
-		if (fs)
-			fetch_free_all(fs, s->opt.fanout->n_stores);
 	}
 	if (rc == TS_OK) {
 		if (n_all > 1)
@@ -825,6 +1256,64 @@ static int h_ready(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	return ts_buf_puts(web_resp_body(resp), "Strata is Ready.\n");
 }
 
+/* GET /internal/v1/fanout: the stores as last polled and the plan (people, tests). */
+static int h_fanout_status(web_req *req, web_resp *resp, void *ctx, ts_err *err)
+{
+	web_fanout *f = ((web_server *)ctx)->opt.fanout;
+	snapshot snap;
+	ts_err e = {0};
+	int rc = snapshot_get(f, &snap, &e);
+	if (rc)
+		return web_api_error(resp, rc, e.msg);
+	web_json w;
+	web_api_begin(&w, web_resp_body(resp));
+	web_json_object_begin(&w);
+	web_json_key(&w, "stores");
+	web_json_array_begin(&w);
+	for (size_t i = 0; i < f->n_stores; i++) {
+		const web_store_status *st = &snap.st[i];
+		size_t owned = 0, caught_up = 0;
+		for (int p = 0; st->parts && p < st->n_partitions; p++) {
+			owned += (st->parts[p].flags & WEB_PART_OWNED) != 0;
+			caught_up += (st->parts[p].flags & WEB_PART_CAUGHT_UP) != 0;
+		}
+		web_json_object_begin(&w);
+		web_json_key(&w, "address");
+		web_json_string(&w, f->stores[i]);
+		web_json_key(&w, "up");
+		web_json_bool(&w, st->up);
+		web_json_key(&w, "node_id");
+		web_json_string(&w, st->node_id);
+		web_json_key(&w, "replica_group");
+		web_json_string(&w, st->replica_group);
+		web_json_key(&w, "n_partitions");
+		web_json_int(&w, st->n_partitions);
+		web_json_key(&w, "owned");
+		web_json_uint(&w, owned);
+		web_json_key(&w, "caught_up");
+		web_json_uint(&w, caught_up);
+		web_json_object_end(&w);
+	}
+	web_json_array_end(&w);
+	web_json_key(&w, "plan"); /* per partition: the store read, or null */
+	web_json_array_begin(&w);
+	for (int p = 0; p < snap.np; p++)
+		if (snap.choice[p] >= 0)
+			web_json_string(&w, f->stores[snap.choice[p]]);
+		else
+			web_json_null(&w);
+	web_json_array_end(&w);
+	web_json_key(&w, "polls");
+	web_json_uint(&w, atomic_load(&f->n_polls));
+	web_json_key(&w, "requests");
+	web_json_uint(&w, atomic_load(&f->n_requests));
+	web_json_key(&w, "failovers");
+	web_json_uint(&w, atomic_load(&f->n_failovers));
+	web_json_object_end(&w);
+	snapshot_fini(&snap, f->n_stores);
+	return end_envelope(&w, resp, "");
+}
+
 static int h_role_query(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
 	return web_api_error(resp, TS_EUNAVAIL,
@@ -839,10 +1328,15 @@ int web_api_fanout_routes(web_server *s, ts_err *err)
 		const char *method, *path;
 		web_http_handler h;
 	} routes[] = {
-	    {"GET", "/-/healthy", h_healthy},           {"GET", "/-/ready", h_ready},
-	    {"GET", "/api/v1/labels", h_labels},        {"POST", "/api/v1/labels", h_labels},
-	    {"GET", "/api/v1/label/*", h_label_values}, {"GET", "/api/v1/series", h_series},
-	    {"POST", "/api/v1/series", h_series},       {NULL, "/api/*", h_role_query},
+	    {"GET", "/-/healthy", h_healthy},
+	    {"GET", "/-/ready", h_ready},
+	    {"GET", "/api/v1/labels", h_labels},
+	    {"POST", "/api/v1/labels", h_labels},
+	    {"GET", "/api/v1/label/*", h_label_values},
+	    {"GET", "/api/v1/series", h_series},
+	    {"POST", "/api/v1/series", h_series},
+	    {"GET", "/internal/v1/fanout", h_fanout_status},
+	    {NULL, "/api/*", h_role_query},
 	};
 	int rc = web_api_query_routes(s, err); /* query and query_range (no store needed) */
 	for (size_t i = 0; rc == TS_OK && i < sizeof(routes) / sizeof(routes[0]); i++)

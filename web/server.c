@@ -7,8 +7,9 @@
  *
  * A node with cluster.role ingest has no store (o->db NULL): it registers the status,
  * write and targets routes only, and every other /api/ path answers 503 naming the role.
- * A node with role query (o->fanout set) registers fanout.c's routes only; nodes with a
- * store also serve the internal read API (api_internal.c) that query nodes read.
+ * A node with role query (o->fanout set) registers fanout.c's routes only, a node with
+ * role alert (o->fanout and o->alerts) also the rules, alerts and silences APIs; nodes
+ * with a store also serve the internal read API (api_internal.c) that query nodes read.
  */
 #include "web/web_int.h"
 
@@ -118,8 +119,12 @@ int web_start(const web_options *o, web_server **out, ts_err *err)
 		goto fail;
 	if (s->auth)
 		ts_log_info("http: access control on (auth: section)");
-	if (o->fanout) { /* role query: no store, no ingest */
+	if (o->fanout) { /* roles query and alert: no store, no ingest */
 		if ((rc = web_api_fanout_routes(s, err)))
+			goto fail;
+		/* role alert: its rules, alerts, notifier and silences (local to the node) */
+		if ((o->alerts || o->notify) &&
+		    ((rc = web_api_rules_routes(s, err)) || (rc = web_api_silences_routes(s, err))))
 			goto fail;
 		*out = s;
 		return TS_OK;
@@ -134,7 +139,8 @@ int web_start(const web_options *o, web_server **out, ts_err *err)
 	    (rc = web_api_query_routes(s, err)) || (rc = web_api_targets_routes(s, err)) ||
 	    (rc = web_api_console_routes(s, err)) || (rc = web_api_silences_routes(s, err)) ||
 	    (rc = web_api_rules_routes(s, err)) || (rc = web_api_meta_routes(s, err)) ||
-	    (rc = web_api_admin_routes(s, err)) || (rc = web_api_internal_routes(s, err)))
+	    (rc = web_api_admin_routes(s, err)) || (rc = web_api_internal_routes(s, err)) ||
+	    (rc = web_api_internal_late_routes(s, err)))
 		goto fail;
 	*out = s;
 	return TS_OK;

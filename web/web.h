@@ -39,8 +39,35 @@ typedef struct web_fanout web_fanout;
 int web_fanout_new(const char *const *stores, size_t n, int64_t timeout_ms, int64_t max_samples,
 		   web_fanout **out, ts_err *err);
 void web_fanout_free(web_fanout *f); /* NULL allowed */
+/*
+ * Credentials for the stores' internal API (cluster.store_auth), copied: a bearer token,
+ * or a user and password for basic auth (all NULL: none). Call before the first query.
+ * TS_EINVAL (both kinds, or a user without a password), TS_ENOMEM.
+ */
+int web_fanout_set_auth(web_fanout *f, const char *token, const char *user, const char *password,
+			ts_err *err);
+/* The cluster.store_auth and cluster.status_interval of cc (borrowed) on f. As _set_auth. */
+int web_fanout_configure(web_fanout *f, const ingest_cluster_config *cc, ts_err *err);
 /* The query_source reading through f (valid while f lives; for query_options.source). */
 const query_source *web_fanout_source(web_fanout *f);
+
+/*
+ * Late-write marks of the stores for a query node's range cache (web/fanout_late.c):
+ * polls GET /internal/v1/late on every store (docs/formats/internal_read.md) and serves
+ * them as a query_late_provider (query.h). A store that cannot be polled makes requests
+ * bypass the cache until it answers again; a store that restarted drops every entry.
+ * stores: n "host:port" (copied); timeout_ms bounds each poll round. *out returned owned.
+ * TS_EINVAL (no stores, timeout <= 0, bad address), TS_ENOMEM, TS_EIO (libcurl init).
+ */
+typedef struct web_late_client web_late_client;
+int web_late_client_new(const char *const *stores, size_t n, int64_t timeout_ms,
+			web_late_client **out, ts_err *err);
+void web_late_client_free(web_late_client *c); /* NULL allowed */
+/* Store credentials, as web_fanout_set_auth. */
+int web_late_client_set_auth(web_late_client *c, const char *token, const char *user,
+			     const char *password, ts_err *err);
+/* The provider (valid while c lives; for query_cache_options.late). */
+const query_late_provider *web_late_client_provider(web_late_client *c);
 
 typedef struct web_options {
 	const char *listen;      /* "host:port"; port 0 picks a free port (borrowed) */
@@ -56,6 +83,7 @@ typedef struct web_options {
 	ingest_pipeline *ingest;        /* borrowed */
 	query_engine *query;            /* borrowed */
 	query_cache *query_cache;       /* borrowed; NULL = range queries are not cached */
+	query_late_log *late_log;       /* borrowed; role store: served on GET /internal/v1/late */
 	web_fanout *fanout;             /* borrowed; set on cluster.role query (no db, no ingest) */
 	const ts_config *config;        /* borrowed; shown on /api/v1/status/config */
 	alert_notifier *notify;         /* borrowed; NULL: /api/v2 alerts, silences answer 503 */
@@ -63,6 +91,8 @@ typedef struct web_options {
 	/* POST /-/reload: re-read the config and rule files (cmd/ provides it); NULL = 500 */
 	int (*reload)(void *ctx, ts_err *err);
 	void *reload_ctx; /* passed to reload */
+	/* borrowed; NULL = role all defaults: node id and replica group in the store status */
+	const ingest_cluster_config *cluster;
 } web_options;
 
 /*

@@ -22,6 +22,8 @@ struct web_server {
 	_Atomic bool ready;
 	int64_t start_ms; /* process start, for /api/v1/status/runtimeinfo */
 	web_auth *auth;   /* owned; NULL = no access control (no auth: section) */
+	/* Internal read API counters (api_internal.c; in its status answer). */
+	_Atomic uint64_t internal_selects, internal_series_sent;
 };
 
 /* The `tls:` config section (tls.c). */
@@ -56,6 +58,8 @@ int web_api_meta_routes(web_server *s, ts_err *err);
 
 /* Internal read API of store nodes (api_internal.c; docs/formats/internal_read.md). */
 int web_api_internal_routes(web_server *s, ts_err *err);
+/* GET /internal/v1/late when opt.late_log is set (api_internal_late.c). */
+int web_api_internal_late_routes(web_server *s, ts_err *err);
 /* Routes of a node with cluster.role query (fanout.c): query API over the stores. */
 int web_api_fanout_routes(web_server *s, ts_err *err);
 
@@ -101,5 +105,11 @@ int web_api_end(web_json *w);
 
 /* Send a Prometheus JSON error for an error code (status and errorType from the code). */
 int web_api_error(web_resp *resp, int code, const char *msg);
+
+/*
+ * Append s as a u16le length and its bytes (the string encoding of the internal formats,
+ * docs/formats/internal_read.md; api_internal.c). TS_ELIMIT over 65535 bytes, TS_ENOMEM.
+ */
+int web_put_str(ts_buf *b, const char *s);
 
 #endif /* WEB_WEB_INT_H */

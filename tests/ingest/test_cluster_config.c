@@ -115,6 +115,15 @@ static void test_ingest_cluster_config_load_roles(void **state)
 	assert_string_equal(ingest_role_name(cc.role), "query");
 	ingest_cluster_config_fini(&cc);
 	ingest_cluster_config_fini(NULL);
+	/* role alert: the store list and a kafka: section (no Kafka log backend needed) */
+	assert_int_equal(parse("cluster:\n  role: alert\n  stores: [s1:1]\n"
+			       "kafka:\n  brokers: 127.0.0.1:1\n",
+			       &cc, &err),
+			 TS_OK);
+	assert_int_equal(cc.role, INGEST_ROLE_ALERT);
+	assert_string_equal(ingest_role_name(cc.role), "alert");
+	assert_int_equal(cc.n_stores, 1);
+	ingest_cluster_config_fini(&cc);
 	/* the longest names */
 	char yaml[512];
 	snprintf(yaml, sizeof(yaml), "cluster:\n  node_id: %064d\n  replica_group: %064d\n", 7, 8);
@@ -142,9 +151,12 @@ static void test_ingest_cluster_config_load_errors(void **state)
 	expect_error("cluster:\n  role: query\n  stores: [a:0]\n", TS_EINVAL,
 		     "cluster.stores: 'a:0' is not host:port");
 	expect_error("cluster:\n  role: store\n  stores: [a:1]\n" KAFKA_SECTION, TS_EINVAL,
-		     "cluster.yml:3:11: cluster.stores: only role query reads the stores (this "
-		     "node has role store)");
-	expect_error("cluster:\n  role: alert\n", TS_EINVAL, "'alert' is not available yet");
+		     "cluster.yml:3:11: cluster.stores: only roles query and alert read the stores "
+		     "(this node has role store)");
+	expect_error("cluster:\n  role: alert\n", TS_EINVAL,
+		     "cluster.yml:2:9: cluster.role: 'alert' needs cluster.stores");
+	expect_error("cluster:\n  role: alert\n  stores: [a:1]\n", TS_EINVAL,
+		     "cluster.yml:2:9: cluster.role: 'alert' needs a kafka: section");
 	expect_error("cluster:\n  role: [store]\n", TS_EINVAL, "cluster.yml:2:9: cluster.role");
 	expect_error("cluster:\n  rol: store\n", TS_EINVAL,
 		     "cluster.yml:2:3: unknown key 'cluster.rol'");
@@ -190,6 +202,33 @@ static void test_ingest_cluster_config_load_role_requirements(void **state)
 			 TS_OK);
 }
 
+static void test_ingest_kafka_settings_load(void **state)
+{
+	(void)state;
+	ts_err err = {0};
+	ts_config *c = load("kafka:\n  brokers: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n  topic: t\n"
+			    "  group_id: g\n  client_id: c\n  produce_timeout: 2s\n"
+			    "  properties:\n    socket.keepalive.enable: \"true\"\n",
+			    &err);
+	ingest_kafka_settings ks;
+	assert_int_equal(ingest_kafka_settings_load(c, &ks, &err), TS_OK);
+	assert_string_equal(ks.brokers, "127.0.0.1:1,127.0.0.1:2");
+	assert_string_equal(ks.topic, "t");
+	assert_string_equal(ks.group_id, "g");
+	assert_string_equal(ks.client_id, "c");
+	assert_int_equal(ks.produce_timeout_ms, 2000);
+	assert_int_equal(ks.n_properties, 1);
+	assert_string_equal(ks.property_names[0], "socket.keepalive.enable");
+	assert_string_equal(ks.property_values[0], "true");
+	ingest_kafka_settings_fini(&ks);
+	ingest_kafka_settings_fini(NULL);
+	ts_config_free(c);
+	c = load("cluster:\n  role: all\n", &err);
+	assert_int_equal(ingest_kafka_settings_load(c, &ks, &err), TS_EINVAL);
+	assert_non_null(strstr(err.msg, "needs a kafka: section"));
+	ts_config_free(c);
+}
+
 static void test_ingest_cluster_group_id(void **state)
 {
 	(void)state;
@@ -226,6 +265,56 @@ static void test_ingest_cluster_open_log_unreachable(void **state)
 	ts_config_free(c);
 }
 
+/* cluster.store_auth: a token (inline or from a file next to the config), or a user and
+ * password; only with cluster.stores; malformed combinations name the key. */
+static void test_ingest_cluster_config_load_store_auth(void **state)
+{
+#define QUERY_HEAD "cluster:\n  role: query\n  stores: [127.0.0.1:1]\n  store_auth:\n"
+	ingest_cluster_config cc;
+	ts_err err = {0};
+	assert_int_equal(parse(QUERY_HEAD "    token: t0ken\n", &cc, &err), TS_OK);
+	assert_string_equal(cc.store_token, "t0ken");
+	assert_null(cc.store_user);
+	ingest_cluster_config_fini(&cc);
+	assert_null(cc.store_token);
+	FILE *f = fopen(STRATA_TEST_TMP "/store.secret", "w");
+	assert_non_null(f);
+	fputs("from-file\nsecond line ignored\n", f);
+	fclose(f);
+	assert_int_equal(parse(QUERY_HEAD "    token_file: store.secret\n", &cc, &err), TS_OK);
+	assert_string_equal(cc.store_token, "from-file");
+	ingest_cluster_config_fini(&cc);
+	assert_int_equal(
+	    parse(QUERY_HEAD "    username: q\n    password_file: store.secret\n", &cc, &err),
+	    TS_OK);
+	assert_string_equal(cc.store_user, "q");
+	assert_string_equal(cc.store_password, "from-file");
+	assert_null(cc.store_token);
+	ingest_cluster_config_fini(&cc);
+	expect_error(QUERY_HEAD "    token: a\n    username: q\n    password: p\n", TS_EINVAL,
+		     "not both");
+	expect_error(QUERY_HEAD "    username: q\n", TS_EINVAL, "needs token");
+	expect_error(QUERY_HEAD "    token: a\n    token_file: store.secret\n", TS_EINVAL,
+		     "set token or token_file, not both");
+	expect_error(QUERY_HEAD "    token_file: missing.secret\n", TS_EINVAL, "cannot open");
+	expect_error(QUERY_HEAD "    tokn: a\n", TS_EINVAL,
+		     "unknown key 'cluster.store_auth.tokn'");
+	expect_error(QUERY_HEAD "    token: ''\n", TS_EINVAL, "must be 1-4096 bytes");
+	expect_error("cluster:\n  role: all\n  store_auth:\n    token: a\n", TS_EINVAL,
+		     "only nodes that read cluster.stores");
+	/* cluster.status_interval: how long a query node reuses the stores' status */
+	assert_int_equal(parse(QUERY_HEAD "    token: t\n  status_interval: 2s\n", &cc, &err),
+			 TS_OK);
+	assert_int_equal(cc.status_interval_ms, 2000);
+	ingest_cluster_config_fini(&cc);
+	assert_int_equal(parse("cluster:\n  role: all\n", &cc, &err), TS_OK);
+	assert_int_equal(cc.status_interval_ms, 1000);
+	ingest_cluster_config_fini(&cc);
+	expect_error("cluster:\n  status_interval: 50ms\n", TS_EINVAL,
+		     "cluster.status_interval: '50ms' is out of range [100ms, 1m]");
+#undef QUERY_HEAD
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +322,8 @@ int main(void)
 	    cmocka_unit_test(test_ingest_cluster_config_load_roles),
 	    cmocka_unit_test(test_ingest_cluster_config_load_errors),
 	    cmocka_unit_test(test_ingest_cluster_config_load_role_requirements),
+	    cmocka_unit_test(test_ingest_kafka_settings_load),
+	    cmocka_unit_test(test_ingest_cluster_config_load_store_auth),
 	    cmocka_unit_test(test_ingest_cluster_group_id),
 	    cmocka_unit_test(test_ingest_cluster_open_log_unreachable),
 	};

@@ -4,6 +4,8 @@
 # (tests/helpers/kafka_mock) and Strata nodes with roles on it.
 #
 #   start_mock TOPIC            mock cluster with TOPIC (4 partitions); sets BROKERS
+#   mock_cmd CMD...             send a command to the mock (topic NAME P, down ID, ...);
+#                               fails unless it answers "ok" within 10 s
 #   node_config ROLE NAME GROUP a config file $T_DIR/NAME.yml for one node on the mock
 #   start_node NAME             start the node with that file; NODE_PID/NODE_URL[NAME]
 #   at NAME                     direct http() to node NAME
@@ -17,6 +19,7 @@ MOCK_BIN="$STRATA_BUILD_DIR/tests/kafka_mock"
 [ -x "$MOCK_BIN" ] || { echo "missing $MOCK_BIN (build the kafka_mock target)"; exit 1; }
 
 declare -A NODE_PID NODE_URL
+CL_AUTH=()
 MOCK_PID=""
 MOCK_TOPIC=""
 stop_all() {
@@ -46,7 +49,7 @@ node_config() {
 cluster:
   role: $1
   node_id: $2
-  replica_group: a
+  replica_group: ${4:-a}
   session_timeout: 3s
 ingest:
   backend: kafka
@@ -58,6 +61,7 @@ kafka:
   produce_timeout: 5s
   request_timeout: 5s
 YML
+  if [ -n "${NODE_EXTRA:-}" ]; then printf '%s\n' "$NODE_EXTRA" >>"$T_DIR/$2.yml"; fi
 }
 
 start_node() {
@@ -66,6 +70,13 @@ start_node() {
   NODE_PID[$1]=$STRATA_PID
   NODE_URL[$1]=$STRATA_URL
   STRATA_PID="" # the nodes are stopped by stop_all, not by lib.sh's cleanup
+}
+
+restart_node() {
+  start_strata --config "$T_DIR/$1.yml" --data-dir "$T_DIR/$1" --listen "${NODE_URL[$1]#http://}" ||
+    { echo "node $1 did not restart"; exit 1; }
+  NODE_PID[$1]=$STRATA_PID
+  STRATA_PID=""
 }
 
 at() { STRATA_URL=${NODE_URL[$1]}; }
@@ -83,7 +94,7 @@ wait_ready() {
 
 owned() {
   at "$1"
-  http GET /metrics
+  http GET /metrics "${CL_AUTH[@]}"
   awk '/^strata_ingest_partition_owned\{/ { n += $2 } END { print n + 0 }' <<<"$BODY"
 }
 
@@ -97,4 +108,15 @@ wait_owned() {
   done
   echo "  $1 owns $a partitions (wanted $2), $3 owns $b (wanted $4)"
   return 1
+}
+
+mock_cmd() {
+  local before
+  before=$(wc -l <"$T_DIR/mock.out")
+  echo "$*" >&7
+  for _ in $(seq 1 100); do
+    [ "$(wc -l <"$T_DIR/mock.out")" -gt "$before" ] && break
+    sleep 0.1
+  done
+  [ "$(tail -n1 "$T_DIR/mock.out")" = ok ]
 }

@@ -6,6 +6,7 @@
  */
 #include "web/auth.h"
 #include "web/web_int.h"
+#include "support/test_support.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,8 +30,8 @@ static int setup(void **state)
 
 static ts_config *load_text(const char *text, ts_err *err, int *rc)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/test_auth.%d.yml", STRATA_TEST_TMP, (int)strlen(text));
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%d.yml", test_fresh_dir("test_auth"), (int)strlen(text));
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);

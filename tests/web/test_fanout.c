@@ -9,7 +9,9 @@
  * "several stores hold the same series" case: the answer must equal the single one),
  * against an unreachable address (partial result with the warning, or TS_EUNAVAIL); and
  * the PromQL engine reading through the fan-out must give bit-identical results to the
- * engine reading the store directly.
+ * engine reading the store directly. The store here has no partitioned log, so its status
+ * makes the fan-out read it whole; store credentials are checked for their argument rules.
+ * Replica planning: test_fanout_plan.c and tests/integration/test_cluster_replicas.sh.
  */
 #include "web/web_int.h"
 
@@ -332,6 +334,37 @@ static void test_fanout_select_store_down(void **state)
 	web_fanout_free(NULL);
 }
 
+/* Store credentials: a token or a user and password, never both; sent on every request
+ * (a store without an auth: section ignores them). */
+static void test_fanout_set_auth(void **state)
+{
+	fixture *f = *state;
+	const char *one[] = {f->addr};
+	web_fanout *fan = NULL;
+	ts_err e = {0};
+	assert_int_equal(web_fanout_new(one, 1, 5000, 1000000, &fan, NULL), TS_OK);
+	assert_int_equal(web_fanout_set_auth(fan, "t", "u", "p", &e), TS_EINVAL);
+	assert_non_null(strstr(e.msg, "not both"));
+	assert_int_equal(web_fanout_set_auth(fan, NULL, "u", NULL, &e), TS_EINVAL);
+	assert_int_equal(web_fanout_set_auth(fan, NULL, NULL, "p", &e), TS_EINVAL);
+	assert_int_equal(web_fanout_set_auth(fan, NULL, "u", "p", &e), TS_OK);
+	assert_int_equal(web_fanout_set_auth(fan, "token", NULL, NULL, &e), TS_OK);
+	assert_int_equal(web_fanout_set_auth(fan, NULL, NULL, NULL, &e), TS_OK);
+	assert_int_equal(web_fanout_set_auth(fan, "token", NULL, NULL, &e), TS_OK);
+	ts_matcher *m = NULL;
+	size_t nm = 0;
+	gathered g;
+	char w[256] = "";
+	assert_int_equal(query_parse_selector("a", 1, &m, &nm, NULL), TS_OK);
+	const query_source *src = web_fanout_source(fan);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(src->select(src->ctx, m, nm, 0, 100000, 0, gather, &g, w, 256, &e), TS_OK);
+	assert_int_equal(g.n_series, 3);
+	assert_string_equal(w, "");
+	query_matchers_free(m, nm);
+	web_fanout_free(fan);
+}
+
 /* The engine over the fan-out answers exactly as the engine over the store. */
 static void test_fanout_engine_equals_local(void **state)
 {
@@ -406,6 +439,7 @@ int main(void)
 	    cmocka_unit_test(test_web_rseries_merge_dedups_timestamps),
 	    cmocka_unit_test(test_fanout_select_once_and_twice),
 	    cmocka_unit_test(test_fanout_select_store_down),
+	    cmocka_unit_test(test_fanout_set_auth),
 	    cmocka_unit_test(test_fanout_engine_equals_local),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
