@@ -1126,17 +1126,10 @@ static int h_labels(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 
 static int h_label_values(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
-	const char *rest = web_req_path_rest(req); /* "<name>/values" */
-	const char *slash = strchr(rest, '/');
-	if (!slash || strcmp(slash, "/values") != 0 || slash == rest)
-		return web_resp_error(resp, 404, "not_found", "unknown path %s", web_req_path(req));
 	char name[256];
-	size_t n = (size_t)(slash - rest);
-	if (n >= sizeof(name) || !ts_label_name_valid(rest, n))
-		return web_resp_error(resp, 400, "bad_data", "invalid label name: \"%.*s\"",
-				      (int)(n > 200 ? 200 : n), rest);
-	memcpy(name, rest, n);
-	name[n] = '\0';
+	int rc;
+	if (!web_label_values_name(req, resp, name, sizeof(name), &rc))
+		return rc;
 	return strings_all(req, resp, ctx, name);
 }
 

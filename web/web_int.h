@@ -112,4 +112,9 @@ int web_api_error(web_resp *resp, int code, const char *msg);
  */
 int web_put_str(ts_buf *b, const char *s);
 
+/* The <name> of /api/v1/label/<name>/values (the route's path rest "<name>/values") into
+ * name (cap bytes): true; false with a 404 (another path) or 400 (invalid name) answer in
+ * resp and *rc the handler's return value (api_query.c; also the query role's). */
+bool web_label_values_name(web_req *req, web_resp *resp, char *name, size_t cap, int *rc);
+
 #endif /* WEB_WEB_INT_H */

@@ -100,6 +100,16 @@ http GET /api/v1/query_range --get --data-urlencode 'query=sum(fq_v)' \
 check "a range query through q1 sums to $expect_sum at its last step" \
   test "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["values"][-1][1])' <"$T_DIR/body")" = "$expect_sum"
 at q1
+http GET /api/v1/label/1bad/values
+check "label values of an invalid name through q1 is 400 naming it ($HTTP_CODE)" \
+  grep -q 'invalid label name: \\"1bad\\"' <<<"$BODY"
+http GET /api/v1/label/host/other
+check "an unknown label path through q1 is 404 ($HTTP_CODE)" test "$HTTP_CODE" = 404
+at s1
+http GET /api/v1/label/1bad/values
+check "the same on a store: 400 naming it ($HTTP_CODE)" \
+  grep -q 'invalid label name: \\"1bad\\"' <<<"$BODY"
+at q1
 http GET /api/v1/rules
 check "other APIs on the query node answer 503 naming the role ($HTTP_CODE)" \
   grep -q "this node has role query" <<<"$BODY"
