@@ -18,8 +18,12 @@
  *    notification log holds everything its predecessor published before it evaluates
  *    groups as the notifier of record. As owner it delivers the records of partition 0
  *    from the group's committed offset, one at a time: deliver (retrying with backoff
- *    while it stays owner, up to max_age), then commit offset + 1 synchronously, then the
- *    next record. While a record is in flight the partition is paused; afterwards the
+ *    while it stays owner, up to max_age), then publish a delivered marker (next = offset
+ *    + 1, acknowledged) and commit offset + 1 synchronously, then the next record. Markers,
+ *    and records below the highest marker the tail has read, are committed past without
+ *    delivery, and nothing is delivered before the tail has read up to the high watermark
+ *    of the takeover: a commit lost in a rebalance does not make the next owner deliver a
+ *    record again. While a record is in flight the partition is paused; afterwards the
  *    member seeks to the next offset and resumes (messages fetched meanwhile are ignored).
  *  - the tail: a plain consumer (no group membership, no commits) assigned partition 0
  *    from the beginning; it applies the nlog record of every record (alert_nlog_put keeps
@@ -32,8 +36,8 @@
  *
  * Guarantee: a notification published by the active node is delivered by whichever node
  * owns partition 0 later (nothing is lost when the active node dies). A duplicate needs a
- * kill after a delivery and before its commit: at most one notification (the one in
- * flight) per takeover. A node that is cut off but alive keeps believing it is active
+ * kill after a delivery and before its marker is acknowledged: at most one notification
+ * (the one in flight) per takeover. A node that is cut off but alive keeps believing it is active
  * until its session expires (librdkafka revokes the partition as lost then); during that
  * window both nodes may publish for a group that changed, so a notification can be sent
  * twice in a network partition (no fencing; Alertmanager's gossip has the same window).
@@ -64,6 +68,7 @@ typedef struct inflight {
 	int64_t offset;       /* of the record in partition 0 */
 	alert_outbox_entry e; /* decoded (fields owned) */
 	bool is_bad;          /* undecodable: committed past without delivery */
+	bool is_marker;       /* a delivered marker: committed past, nothing to deliver */
 	uint32_t attempt;     /* attempts made */
 	int64_t due_mono;     /* next attempt */
 	int64_t first_mono;   /* first attempt (for max_age) */
@@ -80,14 +85,19 @@ struct alert_ha {
 	pthread_t group_thread, tail_thread;
 	bool has_group_thread, has_tail_thread;
 	atomic_bool stop;
-	atomic_bool is_owner;         /* partition 0 is assigned to the member */
-	_Atomic int64_t takeover_end; /* high watermark when ownership began */
-	_Atomic int64_t tail_next;    /* next offset the tail applies */
+	atomic_bool is_owner;           /* partition 0 is assigned to the member */
+	_Atomic int64_t takeover_end;   /* high watermark when ownership began */
+	_Atomic int64_t tail_next;      /* next offset the tail applies */
+	_Atomic int64_t delivered_upto; /* from the markers the tail read: below was delivered */
 	_Atomic int64_t max_age_ms, retry_initial_ms, retry_max_ms;
 	pthread_mutex_t pmu; /* guards n_inflight, perr, perr_msg */
 	size_t n_inflight;   /* produced, not yet acknowledged */
 	int perr;            /* first failure since the last sync (TS_EIO) */
 	char perr_msg[200];
+	int marker_tag;        /* its address tags the markers' delivery reports */
+	uint64_t markers_done; /* markers acknowledged or failed (under pmu) */
+	bool marker_failed;    /* the last one failed (under pmu) */
+	uint64_t markers_sent; /* "alert-ha-group" only */
 	/* "alert-ha-group" only */
 	inflight cur;
 	int64_t skip_below;     /* ignore partition 0 messages below this offset (after a seek) */
@@ -135,6 +145,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	(void)rk;
 	alert_ha *h = opaque;
 	pthread_mutex_lock(&h->pmu);
+	if (m->_private == &h->marker_tag) { /* a delivered marker (publish_marker) */
+		h->markers_done++;
+		h->marker_failed = m->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+		pthread_mutex_unlock(&h->pmu);
+		return;
+	}
 	if (h->n_inflight)
 		h->n_inflight--;
 	if (m->err && !h->perr) {
@@ -212,7 +228,11 @@ static void *tail_main(void *arg)
 		} else if (m->partition == 0) {
 			alert_outbox_entry e;
 			ts_err err = {0};
-			if (alert_ha_record_decode(m->payload, m->len, &e, &err) == TS_OK) {
+			int64_t next = 0;
+			if (alert_ha_marker_decode(m->payload, m->len, &next)) {
+				if (next > atomic_load(&h->delivered_upto))
+					atomic_store(&h->delivered_upto, next);
+			} else if (alert_ha_record_decode(m->payload, m->len, &e, &err) == TS_OK) {
 				if (e.has_nlog)
 					h->cb.apply_nlog(h->cb.ctx, &e.nlog);
 				alert_outbox_entry_fini(&e);
@@ -245,6 +265,7 @@ static rd_kafka_topic_partition_list_t *p0_list(alert_ha *h, int64_t offset)
 }
 
 static void p0_pause(alert_ha *h, bool pause);
+static bool commit_to(alert_ha *h, int64_t next);
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -293,6 +314,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	}
 	bool is_lost = rd_kafka_assignment_lost(rk) != 0;
 	if (has0 && atomic_load(&h->is_owner)) {
+		/* a delivery whose commit failed (the rebalance was in progress): commit it
+		 * while the partition is still ours, or the next owner delivers it again */
+		if (!is_lost && h->needs_commit)
+			h->needs_commit = !commit_to(h, h->delivered_next);
 		atomic_store(&h->is_owner, false);
 		cur_clear(h);
 		ts_log_info("alert ha: partition 0 of %s %s: this node is a standby", h->topic,
@@ -357,13 +382,50 @@ static void advance(alert_ha *h, int64_t next)
 	p0_pause(h, false);
 }
 
+/*
+ * Publish a delivered marker for the records below `next` and wait (up to the produce
+ * timeout) for its acknowledgement, before the commit: if the commit is then lost, the next
+ * owner still skips what was delivered. A marker that fails leaves the commit as the only
+ * record of the delivery (logged).
+ */
+static void publish_marker(alert_ha *h, int64_t next)
+{
+	uint8_t b[ALERT_HA_MARKER_BYTES];
+	alert_ha_marker_encode(next, b);
+	rd_kafka_resp_err_t ke = rd_kafka_producev(
+	    h->prod, RD_KAFKA_V_TOPIC(h->topic), RD_KAFKA_V_PARTITION(0),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(b, sizeof(b)),
+	    RD_KAFKA_V_OPAQUE(&h->marker_tag), RD_KAFKA_V_END);
+	if (ke) {
+		ts_log_warn("alert ha: delivered marker for %s offset %lld not published: %s",
+			    h->topic, (long long)next - 1, rd_kafka_err2str(ke));
+		return;
+	}
+	uint64_t mine = ++h->markers_sent;
+	int64_t until = mono_ms() + h->timeout_ms;
+	bool done = false, failed = false;
+	while (!done && mono_ms() < until) {
+		rd_kafka_poll(h->prod, 10);
+		pthread_mutex_lock(&h->pmu);
+		done = h->markers_done >= mine;
+		failed = h->marker_failed;
+		pthread_mutex_unlock(&h->pmu);
+	}
+	if (!done || failed)
+		ts_log_warn("alert ha: delivered marker for %s offset %lld %s", h->topic,
+			    (long long)next - 1, done ? "failed" : "not acknowledged in time");
+}
+
 static void take(alert_ha *h, const rd_kafka_message_t *m)
 {
 	if (!atomic_load(&h->is_owner) || h->cur.is_set || m->offset < h->skip_below)
 		return; /* a message fetched before a pause or seek: fetched again later */
 	memset(&h->cur, 0, sizeof(h->cur));
 	ts_err err = {0};
-	if (alert_ha_record_decode(m->payload, m->len, &h->cur.e, &err)) {
+	int64_t next = 0;
+	if (alert_ha_marker_decode(m->payload, m->len, &next)) {
+		h->cur.is_marker = true;
+	} else if (alert_ha_record_decode(m->payload, m->len, &h->cur.e, &err)) {
 		ts_log_error("alert ha: %s offset %lld not delivered: %s", h->topic,
 			     (long long)m->offset, err.msg);
 		h->cur.is_bad = true;
@@ -380,7 +442,9 @@ static void deliver_due(alert_ha *h)
 	inflight *c = &h->cur;
 	if (!c->is_set || !atomic_load(&h->is_owner) || mono_ms() < c->due_mono)
 		return;
-	if (c->is_bad) {
+	if (!alert_ha_is_active(h))
+		return; /* the tail has not read every marker of the previous owner yet */
+	if (c->is_bad || c->is_marker || c->offset < atomic_load(&h->delivered_upto)) {
 		int64_t off = c->offset;
 		cur_clear(h);
 		advance(h, off + 1);
@@ -421,6 +485,7 @@ static void deliver_due(alert_ha *h)
 			     h->topic, (long long)c->offset, c->e.group_key, c->e.receiver);
 	int64_t off = c->offset;
 	cur_clear(h);
+	publish_marker(h, off + 1);
 	advance(h, off + 1);
 }
 

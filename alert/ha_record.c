@@ -58,6 +58,38 @@ int alert_ha_record_encode(const alert_outbox_entry *e, ts_buf *out)
 	return TS_OK;
 }
 
+void alert_ha_marker_encode(int64_t next, uint8_t out[ALERT_HA_MARKER_BYTES])
+{
+	uint64_t v = (uint64_t)next;
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint8_t)(ALERT_HA_MARKER_MAGIC >> (8 * i));
+	out[4] = 1;
+	for (int i = 0; i < 8; i++)
+		out[5 + i] = (uint8_t)(v >> (8 * i));
+	uint32_t crc = ts_crc32c(0, out + 5, 8);
+	for (int i = 0; i < 4; i++)
+		out[13 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+bool alert_ha_marker_decode(const void *p, size_t n, int64_t *next)
+{
+	const uint8_t *b = p;
+	if (n != ALERT_HA_MARKER_BYTES || b[4] != 1)
+		return false;
+	uint32_t magic = 0, crc = 0;
+	uint64_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		magic |= (uint32_t)b[i] << (8 * i);
+		crc |= (uint32_t)b[13 + i] << (8 * i);
+	}
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)b[5 + i] << (8 * i);
+	if (magic != ALERT_HA_MARKER_MAGIC || crc != ts_crc32c(0, b + 5, 8) || v > INT64_MAX)
+		return false;
+	*next = (int64_t)v;
+	return true;
+}
+
 int alert_ha_record_decode(const void *p, size_t n, alert_outbox_entry *out, ts_err *err)
 {
 	const uint8_t *b = p;

@@ -566,6 +566,18 @@ int alert_ha_record_encode(const alert_outbox_entry *e, ts_buf *out);
  */
 int alert_ha_record_decode(const void *p, size_t n, alert_outbox_entry *out, ts_err *err);
 
+/*
+ * A delivered marker, published by the active node after a delivery and before its commit:
+ * every record below `next` was delivered. A new owner skips those even when the commit
+ * was lost (a rebalance while committing). Layout: magic "SAD1" u32le | version u8 (1) |
+ * next u64le | crc32c u32le of the 8 bytes of next.
+ */
+#define ALERT_HA_MARKER_MAGIC 0x31444153u /* "SAD1" */
+#define ALERT_HA_MARKER_BYTES 17u
+void alert_ha_marker_encode(int64_t next, uint8_t out[ALERT_HA_MARKER_BYTES]);
+/* True when p[0..n) is a well-formed marker (*next set); false for anything else. */
+bool alert_ha_marker_decode(const void *p, size_t n, int64_t *next);
+
 typedef struct alert_ha alert_ha;
 
 /* What the notifier lends the HA client. Called on alert/ha.c's threads. */

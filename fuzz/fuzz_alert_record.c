@@ -8,7 +8,9 @@
  *   bit 0 set   - the rest is a body; the target wraps it in a valid header with a correct
  *                 CRC, so the fuzzer reaches the body parser instead of dying at the CRC.
  * A record that decodes must re-encode to a record that decodes to the same fields; a
- * record that does not decode must come with a message. Any violation calls abort().
+ * record that does not decode must come with a message. The input is also read as a
+ * delivered marker: one that decodes must re-encode to the same bytes, and no input is
+ * both a marker and a record. Any violation calls abort().
  * Inputs are capped at 1 MiB.
  */
 #include "alert/notify_int.h"
@@ -67,9 +69,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ts_buf_free(&in);
 		return 0;
 	}
+	int64_t next = 0;
+	bool is_marker = alert_ha_marker_decode(in.data ? in.data : "", in.len, &next);
+	if (is_marker) {
+		uint8_t again[ALERT_HA_MARKER_BYTES];
+		alert_ha_marker_encode(next, again);
+		check(next >= 0 && !memcmp(again, in.data, sizeof(again)));
+	}
 	alert_outbox_entry e;
 	ts_err err = {0};
 	if (alert_ha_record_decode(in.data ? in.data : "", in.len, &e, &err) == TS_OK) {
+		check(!is_marker);
 		ts_buf out;
 		ts_buf_init(&out, ALERT_HA_RECORD_MAX_BYTES + 64);
 		check(alert_ha_record_encode(&e, &out) == TS_OK);

@@ -261,6 +261,49 @@ static void test_alert_ha_record_encode_limit(void **state)
 	free(big);
 }
 
+/* Delivered markers: round trip, pinned bytes, and every kind of damage refused. */
+static void test_alert_ha_marker(void **state)
+{
+	(void)state;
+	uint8_t b[ALERT_HA_MARKER_BYTES];
+	int64_t next = -1;
+	const int64_t cases[] = {0, 1, 4096, INT64_MAX};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		alert_ha_marker_encode(cases[i], b);
+		assert_true(alert_ha_marker_decode(b, sizeof(b), &next));
+		assert_int_equal(next, cases[i]);
+	}
+	alert_ha_marker_encode(0x0102030405060708LL, b);
+	const uint8_t head[] = {'S', 'A', 'D', '1', 1, 8, 7, 6, 5, 4, 3, 2, 1};
+	assert_memory_equal(b, head, sizeof(head));
+	uint32_t crc = ts_crc32c(0, b + 5, 8);
+	assert_int_equal(b[13] | b[14] << 8 | b[15] << 16 | (uint32_t)b[16] << 24, crc);
+	/* every flipped bit and every other length is refused; next is left alone */
+	for (size_t i = 0; i < sizeof(b) * 8; i++) {
+		uint8_t d[ALERT_HA_MARKER_BYTES];
+		memcpy(d, b, sizeof(d));
+		d[i / 8] ^= (uint8_t)(1u << (i % 8));
+		next = -7;
+		assert_false(alert_ha_marker_decode(d, sizeof(d), &next));
+		assert_int_equal(next, -7);
+	}
+	assert_false(alert_ha_marker_decode(b, sizeof(b) - 1, &next));
+	/* a negative next does not come out of a well-formed CRC either */
+	alert_ha_marker_encode(-1, b);
+	assert_false(alert_ha_marker_decode(b, sizeof(b), &next));
+	/* a notification record is never taken for a marker */
+	alert_outbox_entry e;
+	memset(&e, 0, sizeof(e));
+	e.receiver = "r";
+	e.group_key = "g";
+	e.payload = "";
+	ts_buf out;
+	ts_buf_init(&out, 1 << 20);
+	assert_int_equal(alert_ha_record_encode(&e, &out), TS_OK);
+	assert_false(alert_ha_marker_decode(out.data, out.len, &next));
+	ts_buf_free(&out);
+}
+
 static void test_alert_ha_record_alloc_failures(void **state)
 {
 	(void)state;
@@ -295,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_alert_ha_record_decode_errors),
 	    cmocka_unit_test(test_alert_ha_record_encode_limit),
 	    cmocka_unit_test(test_alert_ha_record_alloc_failures),
+	    cmocka_unit_test(test_alert_ha_marker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
