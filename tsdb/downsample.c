@@ -225,8 +225,7 @@ static int64_t unit_ms(int64_t d, int tier)
 	return u;
 }
 
-/* True if the blocks of `tier` in bs cover every ms of [lo, hi]. */
-static bool set_covers(const tsdb_blockset *bs, int tier, int64_t lo, int64_t hi)
+bool tsdb_blockset_covers(const tsdb_blockset *bs, int tier, int64_t lo, int64_t hi)
 {
 	int64_t need = lo;
 	for (size_t i = 0; i < bs->n; i++) {
@@ -257,8 +256,8 @@ static bool unit_ready(const tsdb_blockset *bs, int tier, int64_t lo, int64_t hi
 		if (tier == TSDB_TIER_1H && m->tier == TSDB_TIER_1M && !direct_fresh(bs, bs->b[i]))
 			return false; /* waits for the 1m block's rebuild */
 		if (tier == TSDB_TIER_1H && m->tier == TSDB_TIER_RAW &&
-		    !set_covers(bs, TSDB_TIER_1M, m->range_mint > lo ? m->range_mint : lo,
-				m->range_maxt < hi ? m->range_maxt : hi))
+		    !tsdb_blockset_covers(bs, TSDB_TIER_1M, m->range_mint > lo ? m->range_mint : lo,
+					  m->range_maxt < hi ? m->range_maxt : hi))
 			return false;
 	}
 	return has_src;
@@ -770,7 +769,7 @@ static int run_tier(tsdb_db *db, const char *bdir, int tier, ts_err *err)
 		int64_t lo = ks[i] * u, hi = lo + (u - 1);
 		if (frontier < INT64_MIN + db->opt.out_of_order_window_ms + 1 ||
 		    hi >= frontier - db->opt.out_of_order_window_ms || head_min <= hi ||
-		    (keep > 0 && frontier - keep > hi) || set_covers(bs, tier, lo, hi) ||
+		    (keep > 0 && frontier - keep > hi) || tsdb_blockset_covers(bs, tier, lo, hi) ||
 		    !unit_ready(bs, tier, lo, hi))
 			continue;
 		rc = build_unit(db, bs, bdir, tier, lo, hi, NULL, 0, &paths[n_paths], err);

@@ -131,25 +131,8 @@ void tsdb_late_note(tsdb_db *db, const tsdb_hseries *s, int64_t t_ms)
 			h = tsdb_late_name_hash(s->labels[i].value);
 			break;
 		}
-	pthread_mutex_lock(&l->lock);
-	if (h == TSDB_LATE_ALL) { /* no metric name (not produced by ingest): everything */
-		if (!l->is_all) {
-			l->is_all = true;
-			l->all_min_t = t_ms;
-			for (size_t k = 0; k < LATE_SLOTS; k++)
-				if (l->hash[k] && l->min_t[k] < l->all_min_t)
-					l->all_min_t = l->min_t[k];
-			memset(l->hash, 0, sizeof(l->hash));
-			l->n_names = 0;
-		} else if (t_ms < l->all_min_t) {
-			l->all_min_t = t_ms;
-		}
-	} else {
-		record(l, h, t_ms);
-	}
-	atomic_store_explicit(&l->has_marks, true, memory_order_release);
 	atomic_fetch_add_explicit(&l->n_late, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&l->lock);
+	tsdb_late_note_name(db, h, t_ms); /* no metric name (not produced by ingest): all */
 }
 
 void tsdb_late_note_name(tsdb_db *db, uint64_t h, int64_t t_ms)

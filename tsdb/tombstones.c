@@ -498,23 +498,6 @@ static bool block_hit(const tsdb_tombset *ts, const tsdb_block *b)
 	return tsdb_tombs_any_in(ts, lo, b->meta.range_maxt);
 }
 
-/* Do the blocks of `tier` in bs cover every ms of [lo, hi]? */
-static bool src_covers(const tsdb_blockset *bs, int tier, int64_t lo, int64_t hi)
-{
-	int64_t need = lo;
-	for (size_t i = 0; i < bs->n; i++) { /* sorted by range start */
-		const tsdb_block_meta *m = &bs->b[i]->meta;
-		if (m->tier != tier || m->range_maxt < need)
-			continue;
-		if (m->range_mint > need)
-			return false;
-		if (m->range_maxt >= hi)
-			return true;
-		need = m->range_maxt + 1;
-	}
-	return lo > hi;
-}
-
 /* Remove block b from the set (downsampling builds its units again). */
 static int drop_block(tsdb_db *db, tsdb_block *b, ts_err *err)
 {
@@ -558,7 +541,7 @@ static int rewrite_pass(tsdb_db *db, const tsdb_tombset *ts, size_t *n_rewritten
 		if (!block_hit(ts, bs->b[i]))
 			continue;
 		is_drop[n] = m->tier != TSDB_TIER_RAW &&
-			     src_covers(bs, m->tier - 1, m->range_mint, m->range_maxt);
+			     tsdb_blockset_covers(bs, m->tier - 1, m->range_mint, m->range_maxt);
 		hit[n] = bs->b[i];
 		tsdb_block_acquire(hit[n++]);
 	}

@@ -494,6 +494,10 @@ void tsdb_bg_stop(tsdb_db *db);
  */
 int tsdb_downsample_run(tsdb_db *db, ts_err *err);
 
+/* True if the blocks of `tier` in bs (sorted by range start) cover every ms of [lo, hi]
+ * (also used by tombstones.c). */
+bool tsdb_blockset_covers(const tsdb_blockset *bs, int tier, int64_t lo, int64_t hi);
+
 /* ------------------------------------------------------------------- compact.c */
 
 /*

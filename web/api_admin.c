@@ -146,23 +146,6 @@ static int h_snapshot(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 #define DEL_MAX_TIME_MS (INT64_MAX / 4)
 #define DEL_MAX_MATCH   64
 
-/* Optional time parameter; false after filling resp with a 400. */
-static bool del_time(web_req *req, web_resp *resp, const char *name, int64_t dflt, int64_t *out)
-{
-	const char *v = web_req_param(req, name);
-	if (!v || !*v) {
-		*out = dflt;
-		return true;
-	}
-	ts_err e = {0};
-	if (ts_parse_time_ms(v, strlen(v), out, &e) == TS_OK)
-		return true;
-	web_resp_error(resp, 400, "bad_data",
-		       "invalid parameter \"%s\": Invalid time value for '%s': %s", name, name,
-		       e.msg);
-	return false;
-}
-
 static int store_error(web_resp *resp, int rc, const char *what, const ts_err *e)
 {
 	int status = rc == TS_ENOSPC || rc == TS_EBUSY || rc == TS_ENOMEM ? 503 : 500;
@@ -184,8 +167,8 @@ static int h_delete_series(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 		return web_resp_error(resp, 400, "bad_data", "too many match[] parameters (max %d)",
 				      DEL_MAX_MATCH);
 	int64_t start, end;
-	if (!del_time(req, resp, "start", DEL_MIN_TIME_MS, &start) ||
-	    !del_time(req, resp, "end", DEL_MAX_TIME_MS, &end))
+	if (!web_time_param(req, resp, "start", DEL_MIN_TIME_MS, &start) ||
+	    !web_time_param(req, resp, "end", DEL_MAX_TIME_MS, &end))
 		return TS_OK;
 	if (end < start)
 		return web_resp_error(resp, 400, "bad_data",

@@ -60,23 +60,6 @@ static bool parse_long(const char *s, long *out)
 	return true;
 }
 
-/* Time parameter `name` or dflt when absent; false (response filled) on a bad value. */
-static bool time_param(web_req *req, web_resp *resp, const char *name, int64_t dflt, int64_t *out)
-{
-	const char *v = web_req_param(req, name);
-	if (!v || !*v) {
-		*out = dflt;
-		return true;
-	}
-	ts_err e = {0};
-	if (ts_parse_time_ms(v, strlen(v), out, &e) == TS_OK)
-		return true;
-	web_resp_error(resp, 400, "bad_data",
-		       "invalid parameter \"%s\": Invalid time value for '%s': %s", name, name,
-		       e.msg);
-	return false;
-}
-
 static int send(web_resp *resp, web_json *w)
 {
 	int rc = web_api_end(w);
@@ -137,8 +120,8 @@ static int h_metadata(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 static int h_query_exemplars(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 {
 	int64_t start, end;
-	if (!time_param(req, resp, "start", MIN_TIME_MS, &start) ||
-	    !time_param(req, resp, "end", MAX_TIME_MS, &end))
+	if (!web_time_param(req, resp, "start", MIN_TIME_MS, &start) ||
+	    !web_time_param(req, resp, "end", MAX_TIME_MS, &end))
 		return TS_OK;
 	if (end < start)
 		return web_resp_error(resp, 400, "bad_data",

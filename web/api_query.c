@@ -404,6 +404,22 @@ static int h_labels(web_req *req, web_resp *resp, void *ctx, ts_err *err)
 	return label_strings(req, resp, ctx, NULL);
 }
 
+bool web_time_param(web_req *req, web_resp *resp, const char *name, int64_t dflt, int64_t *out)
+{
+	const char *v = web_req_param(req, name);
+	if (!v || !*v) {
+		*out = dflt;
+		return true;
+	}
+	ts_err e = {0};
+	if (ts_parse_time_ms(v, strlen(v), out, &e) == TS_OK)
+		return true;
+	web_resp_error(resp, 400, "bad_data",
+		       "invalid parameter \"%s\": Invalid time value for '%s': %s", name, name,
+		       e.msg);
+	return false;
+}
+
 bool web_label_values_name(web_req *req, web_resp *resp, char *name, size_t cap, int *rc)
 {
 	const char *rest = web_req_path_rest(req); /* "<name>/values" */

@@ -117,4 +117,9 @@ int web_put_str(ts_buf *b, const char *s);
  * resp and *rc the handler's return value (api_query.c; also the query role's). */
 bool web_label_values_name(web_req *req, web_resp *resp, char *name, size_t cap, int *rc);
 
+/* An optional time parameter (RFC 3339 or Unix seconds) into *out, dflt when absent: true;
+ * false with a 400 "invalid parameter ... Invalid time value" answer in resp (the series,
+ * labels and delete_series endpoints; api_query.c). */
+bool web_time_param(web_req *req, web_resp *resp, const char *name, int64_t dflt, int64_t *out);
+
 #endif /* WEB_WEB_INT_H */
