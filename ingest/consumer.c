@@ -390,22 +390,6 @@ static void merge_reset(merge *m)
 	m->n_ser = m->n_lab = m->n_str = m->n = 0;
 }
 
-/* Grow *p (elements of size elem, capacity *cap) to hold need. TS_OK, TS_ENOMEM. */
-static int grow_to(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return TS_OK;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *q = ts_realloc(*p, c * elem);
-	if (!q)
-		return TS_ENOMEM;
-	*p = q;
-	*cap = c;
-	return TS_OK;
-}
-
 static bool mseries_eq(const merge *m, const mseries *ms, const ts_label *labels, size_t n)
 {
 	if (ms->n_labels != n)
@@ -423,7 +407,7 @@ static int merge_str(merge *m, const char *s, uint32_t *off)
 {
 	size_t len = strlen(s) + 1;
 	if (m->n_str + len > UINT32_MAX ||
-	    grow_to((void **)&m->str, &m->cap_str, m->n_str + len, 1))
+	    ingest_grow((void **)&m->str, &m->cap_str, m->n_str + len, 1))
 		return TS_ENOMEM;
 	memcpy(m->str + m->n_str, s, len);
 	*off = (uint32_t)m->n_str;
@@ -446,8 +430,8 @@ static int merge_series(merge *m, const ts_label *labels, size_t n, uint32_t *si
 		}
 	}
 	if (m->n_ser >= UINT32_MAX / 2 || m->n_lab + 2 * n > UINT32_MAX ||
-	    grow_to((void **)&m->ser, &m->cap_ser, m->n_ser + 1, sizeof(*m->ser)) ||
-	    grow_to((void **)&m->lab, &m->cap_lab, m->n_lab + 2 * n, sizeof(*m->lab)))
+	    ingest_grow((void **)&m->ser, &m->cap_ser, m->n_ser + 1, sizeof(*m->ser)) ||
+	    ingest_grow((void **)&m->lab, &m->cap_lab, m->n_lab + 2 * n, sizeof(*m->lab)))
 		return TS_ENOMEM;
 	if ((m->n_ser + 1) * 2 > m->n_slots) {
 		size_t n_slots = m->n_slots ? m->n_slots * 2 : 1024;
@@ -495,10 +479,10 @@ static int merge_entry(void *ctx, const ts_label *labels, size_t n_labels, const
 	size_t cap = m->cap;
 	if (m->n + n > cap) {
 		size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
-		if (grow_to((void **)&m->s_ser, &c1, m->n + n, sizeof(*m->s_ser)) ||
-		    grow_to((void **)&m->t, &c2, m->n + n, sizeof(*m->t)) ||
-		    grow_to((void **)&m->v, &c3, m->n + n, sizeof(*m->v)) ||
-		    grow_to((void **)&m->order, &c4, m->n + n, sizeof(*m->order)))
+		if (ingest_grow((void **)&m->s_ser, &c1, m->n + n, sizeof(*m->s_ser)) ||
+		    ingest_grow((void **)&m->t, &c2, m->n + n, sizeof(*m->t)) ||
+		    ingest_grow((void **)&m->v, &c3, m->n + n, sizeof(*m->v)) ||
+		    ingest_grow((void **)&m->order, &c4, m->n + n, sizeof(*m->order)))
 			return TS_ENOMEM; /* the arrays that grew keep their larger size */
 		m->cap = c1;
 	}
@@ -542,11 +526,11 @@ static int merge_apply(consumer *c)
 	for (size_t k = 0; k < m->n_ser; k++) {
 		const mseries *ms = &m->ser[k];
 		size_t n = ms->n, cs = m->cap_s, cs2 = m->cap_s, cs3 = m->cap_s;
-		if (grow_to((void **)&m->labels, &m->cap_labels, ms->n_labels,
-			    sizeof(*m->labels)) ||
-		    grow_to((void **)&m->st, &cs, n, sizeof(*m->st)) ||
-		    grow_to((void **)&m->sv, &cs2, n, sizeof(*m->sv)) ||
-		    grow_to((void **)&m->sk, &cs3, n, sizeof(*m->sk)))
+		if (ingest_grow((void **)&m->labels, &m->cap_labels, ms->n_labels,
+				sizeof(*m->labels)) ||
+		    ingest_grow((void **)&m->st, &cs, n, sizeof(*m->st)) ||
+		    ingest_grow((void **)&m->sv, &cs2, n, sizeof(*m->sv)) ||
+		    ingest_grow((void **)&m->sk, &cs3, n, sizeof(*m->sk)))
 			return TS_ENOMEM;
 		m->cap_s = cs;
 		const uint32_t *lab = m->lab + ms->lab_off;

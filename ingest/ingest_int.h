@@ -23,6 +23,10 @@
 typedef int (*ingest_sample_fn)(void *ctx, const ts_label *labels, size_t n_labels, int64_t t_ms,
 				double v);
 
+/* Grow *p (an array of elements of `elem` bytes, *cap allocated) to hold at least n,
+ * doubling from 64. TS_OK or TS_ENOMEM (then *p and *cap are unchanged). record.c. */
+int ingest_grow(void **p, size_t *cap, size_t n, size_t elem);
+
 /* Limits every parser enforces; exceeding one rejects the line/series with a message. */
 typedef struct ingest_limits {
 	size_t max_labels;      /* labels per series, incl. __name__ (default 64) */

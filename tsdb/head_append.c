@@ -617,36 +617,66 @@ int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, con
 					 t_ms, v, n, n_done, n_rejected, err);
 }
 
+/* Append n samples to s under its lock: the loop of tsdb_append_series_hashed. TS_EBUSY
+ * (at *n_done) if s was removed from the head. */
+static int append_n(tsdb_db *db, tsdb_hseries *s, const int64_t *t_ms, const double *v, size_t n,
+		    size_t *n_done, size_t *n_rejected, ts_err *err)
+{
+	size_t done = *n_done, rejected = *n_rejected;
+	int rc = TS_OK;
+	open_cursor cur = {0};
+	pthread_mutex_lock(&s->lock);
+	for (; done < n; done++) {
+		rc = append_locked(db, s, t_ms[done], v[done], &cur, rejected ? NULL : err);
+		if (rc == TS_EOUTOFORDER) {
+			rejected++;
+			rc = TS_OK;
+		} else if (rc) {
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	*n_done = done;
+	*n_rejected = rejected;
+	return rc;
+}
+
 int tsdb_append_series_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n_labels,
 			      const int64_t *t_ms, const double *v, size_t n, size_t *n_done,
 			      size_t *n_rejected, ts_err *err)
 {
-	size_t done = 0, rejected = 0;
+	*n_done = *n_rejected = 0;
 	int rc = TS_OK;
-	for (int attempt = 0; done < n; attempt++) {
+	for (int attempt = 0; *n_done < n; attempt++) {
 		tsdb_hseries *s;
 		if ((rc = tsdb_head_get_or_create_hashed(db, hash, labels, n_labels, &s, err)))
 			break;
-		open_cursor cur = {0};
-		pthread_mutex_lock(&s->lock);
-		for (; done < n; done++) {
-			rc = append_locked(db, s, t_ms[done], v[done], &cur, rejected ? NULL : err);
-			if (rc == TS_EOUTOFORDER) {
-				rejected++;
-				rc = TS_OK;
-			} else if (rc) {
-				break;
-			}
-		}
-		pthread_mutex_unlock(&s->lock);
+		rc = append_n(db, s, t_ms, v, n, n_done, n_rejected, err);
 		tsdb_hseries_release(db, s);
 		/* TS_EBUSY: GC removed the series meanwhile; the next lookup recreates it. */
 		if (rc != TS_EBUSY || attempt > 100)
 			break;
 	}
-	*n_done = done;
-	*n_rejected = rejected;
 	return rc;
+}
+
+int tsdb_series_ref_get(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n_labels,
+			tsdb_series_ref **out, ts_err *err)
+{
+	return tsdb_head_get_or_create_hashed(db, hash, labels, n_labels, out, err);
+}
+
+int tsdb_series_ref_append(tsdb_db *db, tsdb_series_ref *s, const int64_t *t_ms, const double *v,
+			   size_t n, size_t *n_done, size_t *n_rejected, ts_err *err)
+{
+	*n_done = *n_rejected = 0;
+	return append_n(db, s, t_ms, v, n, n_done, n_rejected, err);
+}
+
+void tsdb_series_ref_put(tsdb_db *db, tsdb_series_ref *s)
+{
+	if (s)
+		tsdb_hseries_release(db, s);
 }
 
 void tsdb_hseries_free_data(tsdb_db *db, tsdb_hseries *s)

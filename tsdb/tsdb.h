@@ -126,6 +126,25 @@ int tsdb_append_series_hashed(tsdb_db *db, uint64_t hash, const ts_label *labels
 			      size_t *n_rejected, ts_err *err);
 
 /*
+ * Series references, for a caller that appends to the same series again and again (the
+ * log consumer keeps them across records): a counted reference to one head series, so
+ * the lookup (hash chain, label compare) is paid once instead of at every append.
+ *
+ * _get: the series of a normalized label set (borrowed; hash == ts_series_hash(labels,
+ * n_labels)), created if new; TS_OK, TS_ENOMEM, TS_ELIMIT. _append: as
+ * tsdb_append_series, plus TS_EBUSY (at *n_done) when the series has been removed from
+ * the head since (an empty series is dropped at a cut): put the reference and get a new
+ * one. _put drops the reference (NULL allowed). A reference keeps the series' memory,
+ * not its samples: hold references for a bounded set of series. Thread-safe.
+ */
+typedef struct tsdb_hseries tsdb_series_ref;
+int tsdb_series_ref_get(tsdb_db *db, uint64_t hash, const ts_label *labels, size_t n_labels,
+			tsdb_series_ref **out, ts_err *err);
+int tsdb_series_ref_append(tsdb_db *db, tsdb_series_ref *s, const int64_t *t_ms, const double *v,
+			   size_t n, size_t *n_done, size_t *n_rejected, ts_err *err);
+void tsdb_series_ref_put(tsdb_db *db, tsdb_series_ref *s);
+
+/*
  * Record that every sample from log `partition` up to and including `offset` has been
  * applied to the store. Once those samples are persisted, tsdb_partition_persisted()
  * reports the offset. Thread-safe.
