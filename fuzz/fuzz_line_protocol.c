@@ -9,7 +9,10 @@
  * the result must be consistent with what the sink saw. Then the body is parsed again
  * twice over ("body\nbody"): both halves must give the same samples as the single
  * parse, which checks that the parser's name and tag-order caches (warm in the second
- * half) never change a result. A violation calls abort() so the fuzzer (or the ctest
+ * half) never change a result. The body's leading run of number characters (up to
+ * 40) is also parsed as a field value, followed by a timestamp and at the very end of a
+ * body: when the parser takes it, its value must be strtod's bit for bit (the parser's
+ * short-decimal fast paths). A violation calls abort() so the fuzzer (or the ctest
  * replay) reports it. Inputs are capped at 64 KiB.
  */
 #include "ingest/line_protocol.h"
@@ -18,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +72,40 @@ static int sink(void *ctx, const ts_label *l, size_t n, int64_t t_ms, double v)
 	return (s->abort_at && s->n_calls == s->abort_at) ? TS_EBUSY : TS_OK;
 }
 
+static int value_sink(void *ctx, const ts_label *l, size_t n, int64_t t_ms, double v)
+{
+	(void)l, (void)n, (void)t_ms;
+	*(double *)ctx = v;
+	return TS_OK;
+}
+
+/* The leading number characters of body as a field value: taken means strtod's double. */
+static void check_number(const char *body, size_t len)
+{
+	size_t n = 0;
+	while (n < len && n < 40 && body[n] && strchr("0123456789.-+eE", body[n]))
+		n++;
+	if (n == 0)
+		return;
+	char lit[48], line[96];
+	memcpy(lit, body, n);
+	lit[n] = '\0';
+	for (int at_end = 0; at_end < 2; at_end++) {
+		int k = snprintf(line, sizeof(line),
+				 at_end ? "m v=%s" : "m v=%s 1465839830100400200\n", lit);
+		double v = 0;
+		ingest_lp_result r;
+		ts_err err = {0};
+		check(ingest_lp_parse(line, (size_t)k, INGEST_PREC_NS, 0, NULL, value_sink, &v, &r,
+				      &err) == TS_OK);
+		if (r.n_samples == 1) {
+			char *e;
+			double want = strtod(lit, &e);
+			check(*e == '\0' && memcmp(&v, &want, sizeof(v)) == 0);
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > FUZZ_MAX_INPUT)
@@ -75,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t mode = data[0];
 	const char *body = (const char *)data + 1;
 	size_t len = size - 1;
+	check_number(body, len);
 
 	ingest_limits lim = INGEST_LIMITS_DEFAULT;
 	if (mode & 0x08) {

@@ -32,7 +32,14 @@
  * not compare the point's tags again for every field; and a series cache (lp_pent) maps
  * the raw measurement+tags bytes of points seen earlier in the body to the batch's
  * series refs, so a repeated point skips step 1 and the sample goes to
- * ingest_batch_add_at without any label work.
+ * ingest_batch_add_at without any label work. Points come back in the same order (one
+ * per host per interval), so each entry remembers the entry that followed it, and a
+ * point is first compared with that prediction (one memcmp, no hashing or table probe).
+ * A hit's fields are matched against the entry's remembered keys directly on the bytes
+ * (parse_fields_known: no tokenizing or checks, values into fields[], one
+ * ingest_batch_add_at each); since consecutive points usually share their field keys,
+ * a key sequence id (lp_parser.kid) lets a point whose keys equal the previous point's
+ * skip reading the entry's keys, which lie one interval back in the body.
  * Points of one request usually share their shape, so steps 1 and 4 are cached by
  * position (lp_tag_slot, lp_metric_slot): a tag key equal to the previous one at the
  * same position reuses its label name, a point whose tag keys all match reuses the
@@ -45,10 +52,14 @@
  * from ingest_limits and the body length so that every point within the limits fits.
  * The parser state with its caches and the stack scratch take about 40 KiB of stack.
  *
- * Floats use Clinger's exact fast path (<= 19 significant digits, mantissa <= 2^53,
- * |exp10| <= 22); anything else goes through strtod on a NUL-terminated copy (the
- * process runs in the C locale). Integers ("i", "u") are parsed exactly, then
- * converted to double (values beyond 2^53 round).
+ * Floats: a short decimal ([-]digits[.digits], at most 15 digits, no exponent) is its
+ * digits as an integer divided by an exact power of ten, one correctly rounded IEEE
+ * operation, so strtod's double (parse_short_decimal; up to 7 + 7 digits are read 8 bytes
+ * at a time on little-endian machines). Other floats use Clinger's exact fast path (<= 19
+ * significant digits, mantissa <= 2^53, |exp10| <= 22); anything else goes through strtod
+ * on a NUL-terminated copy (the process runs in the C locale). Integers ("i", "u") are
+ * parsed exactly, then converted to double (values beyond 2^53 round). Timestamps read
+ * their first 16 digits 8 bytes at a time.
  *
  * A bad point is skipped: its end is found again from its start by scan_line(), which
  * follows the same quoting rules, so the next point starts where it would have.
@@ -181,12 +192,23 @@ typedef struct lp_metric_slot {
  * labels the usual way.
  */
 typedef struct lp_pent {
-	uint64_t h;         /* seeded ts_hash64 of the prefix, | 1; 0: empty slot */
-	const char *prefix; /* the prefix in the body */
-	uint32_t len;       /* its bytes */
-	uint32_t first;     /* its field refs start at pf[first] */
-	uint32_t n_fields;  /* field refs known */
+	uint64_t h;            /* seeded ts_hash64 of the prefix */
+	const char *prefix;    /* the prefix in the body */
+	uint32_t len;          /* its bytes */
+	uint32_t first;        /* its field refs start at pf[first] */
+	uint32_t n_fields;     /* field refs known */
+	uint32_t next;         /* 1 + index of the entry of the point that followed this
+				* entry's point last; 0: none yet */
+	uint32_t meas_san_len; /* sanitized measurement length (field key checks) */
+	uint64_t kid;          /* a key sequence (lp_parser.kid) whose keys are this entry's
+				* first field keys; 0: none */
 } lp_pent;
+
+/* A slot of the series cache's hash table: an entry by index. */
+typedef struct lp_pslot {
+	uint32_t h;   /* high half of the entry's hash */
+	uint32_t idx; /* 1 + index in ents; 0: empty */
+} lp_pslot;
 
 typedef struct lp_pfield {
 	const char *key;  /* raw field key in the body */
@@ -233,13 +255,26 @@ typedef struct lp_parser {
 	lp_tag_slot tag_slots[LP_TAG_SLOTS];
 	lp_metric_slot metric_slots[LP_FIELD_BATCH];
 	/* series cache (see lp_pent); pc NULL: not used */
-	lp_pent *pc;             /* open addressing table of pc_mask + 1 slots */
-	size_t pc_mask;          /* slots - 1 */
-	size_t pc_n;             /* entries in use (load <= 1/2) */
-	uint64_t pc_seed;        /* keys the prefix hash */
-	lp_pfield *pf;           /* field refs of every entry, grouped by entry */
-	size_t pf_n, pf_cap;     /* refs used, allocated */
-	lp_pent *cur;            /* entry of the current point; NULL: none */
+	lp_pslot *pc;          /* open addressing table of pc_mask + 1 slots */
+	size_t pc_mask;        /* slots - 1 */
+	uint64_t pc_seed;      /* keys the prefix hash */
+	lp_pent *ents;         /* the entries, in insertion order */
+	size_t ent_n, ent_cap; /* entries used (load <= 1/2), allocated */
+	lp_pfield *pf;         /* field refs of every entry, grouped by entry */
+	size_t pf_n, pf_cap;   /* refs used, allocated */
+	lp_pent *cur;          /* entry of the current point; NULL: none */
+	size_t prev;           /* index of the previous point's entry; SIZE_MAX: none */
+	/*
+	 * Key sequences: points in a row usually have the same field keys, so the raw
+	 * numeric field keys of the last point (fields[0..kid_n).key) get an id, kept while
+	 * the next points repeat them (compared with the previous point's keys, which are
+	 * hot in cache) and renewed when they differ. An entry remembers the id its refs'
+	 * keys were found equal to, so a cache hit whose keys are the previous point's need
+	 * not read the entry's keys (in the body, one interval back: cache misses).
+	 */
+	uint64_t kid;            /* id of the keys in fields[0..kid_n); 0: not valid */
+	size_t kid_n;            /* keys in the sequence */
+	uint64_t kid_last;       /* last id handed out */
 	const char *point_start; /* first byte of the current point */
 	bool has_labels;         /* labels[] hold the current point's label set */
 } lp_parser;
@@ -274,6 +309,20 @@ static bool is_eol(const char *p, const char *end)
 static bool is_value_end(const char *p, const char *end)
 {
 	return p == end || *p == ',' || *p == ' ' || is_eol(p, end);
+}
+
+/* a[0..n) == b[0..n) for the short keys of fields (both readable for n bytes). */
+static bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t x0, x1, y0, y1;
+		memcpy(&x0, a, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 /* ================================================================ tokens */
@@ -417,6 +466,42 @@ static const char *scan_line(const char *p, const char *end, size_t *nl)
 
 /* ================================================================ values */
 
+static const uint64_t pow10_u64[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+
+/*
+ * Digits 8 bytes at a time (little-endian machines): x holds 8 input bytes XOR '0' each,
+ * the first byte lowest, so digit bytes hold 0..9.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LP_SWAR 1
+#else
+#define LP_SWAR 0
+#endif
+#define SWAR_ZEROS 0x3030303030303030ull
+
+static inline uint64_t load_u64(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+/* The high bit of each byte of x that is not a digit (x: bytes XOR '0'). */
+static inline uint64_t swar_nondigits(uint64_t x)
+{
+	return (((x & 0x7F7F7F7F7F7F7F7Full) + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+}
+
+/* The number the first n (1..8) bytes of x spell (all digits). */
+static inline uint64_t swar_value(uint64_t x, size_t n)
+{
+	x <<= 8 * (8 - n); /* the n digits last, zeros (digit 0) before them */
+	x = x * 10 + (x >> 8);
+	return (((x & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+		(((x >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+	       32;
+}
+
 static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -449,6 +534,64 @@ static int bad_value(lp_parser *ps, const char *s, const char *end, const char *
 	if (is_nan_inf(s, (size_t)(q - s)))
 		return bad(ps, "NaN and Inf are not valid field values");
 	return bad(ps, "%s", what);
+}
+
+/*
+ * The common short decimal, [-]digits[.digits] with 1 to 15 digits and nothing after it
+ * but the end of the value: its digits as an integer m < 10^15 < 2^53 and 10^frac are
+ * exact doubles, so one division rounds correctly and gives strtod's double. False for
+ * anything else (parse_number's general path decides).
+ */
+static inline __attribute__((always_inline)) bool
+parse_short_decimal(const char *p, const char *end, const char **out, double *v)
+{
+	bool neg = *p == '-';
+	p += neg;
+	uint64_t m = 0;
+	size_t n = 0, n_frac = 0;
+#if LP_SWAR
+	/* up to 7 integer and 7 fraction digits, 8 bytes at a time, no loop */
+	if (end - p >= 17) {
+		uint64_t x = load_u64(p) ^ SWAR_ZEROS, nd = swar_nondigits(x);
+		if (nd) {
+			n = (size_t)__builtin_ctzll(nd) >> 3;
+			m = n ? swar_value(x, n) : 0;
+			p += n;
+			if (*p == '.') {
+				uint64_t y = load_u64(++p) ^ SWAR_ZEROS, nd2 = swar_nondigits(y);
+				if (!nd2)
+					return false; /* 8 fraction digits or more */
+				n_frac = (size_t)__builtin_ctzll(nd2) >> 3;
+				if (n_frac) {
+					m = m * pow10_u64[n_frac] + swar_value(y, n_frac);
+					p += n_frac;
+					n += n_frac;
+				}
+			}
+			goto done;
+		}
+	}
+#endif
+	const char *ds = p;
+	while (p < end && is_digit(*p) && p - ds < 16)
+		m = m * 10 + (unsigned)(*p++ - '0');
+	n = (size_t)(p - ds);
+	if (p < end && *p == '.') {
+		const char *fs = ++p;
+		while (p < end && is_digit(*p) && n + (size_t)(p - fs) < 16)
+			m = m * 10 + (unsigned)(*p++ - '0');
+		n_frac = (size_t)(p - fs);
+		n += n_frac;
+	}
+#if LP_SWAR
+done:
+#endif
+	if (n == 0 || n > 15 || !is_value_end(p, end))
+		return false;
+	double x = n_frac ? (double)m / pow10_exact[n_frac] : (double)m;
+	*v = neg ? -x : x;
+	*out = p;
+	return true;
 }
 
 /*
@@ -587,16 +730,23 @@ static int parse_bool(lp_parser *ps, const char *p, const char *end, const char 
 
 /* ================================================================ time */
 
-static int64_t floor_div(int64_t a, int64_t b)
+/* a / b rounded down, b > 0. Inlined, and the remainder computed from the quotient, so
+ * that a division by a constant unit becomes a multiplication (no idiv). */
+static inline __attribute__((always_inline)) int64_t floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
-	return (a % b != 0 && a < 0) ? q - 1 : q;
+	return a - q * b < 0 ? q - 1 : q;
 }
 
 /* Convert t in unit prec to ms; false on overflow. */
 static bool time_to_ms(int64_t t, ingest_precision prec, int64_t *out)
 {
 	int64_t k;
+	if (prec == INGEST_PREC_NS) { /* the common case, outside the switch (whose table
+				       * of divisors would make the division a real one) */
+		*out = floor_div(t, 1000000);
+		return true;
+	}
 	switch (prec) {
 	case INGEST_PREC_NS: *out = floor_div(t, 1000000); return true;
 	case INGEST_PREC_US: *out = floor_div(t, 1000); return true;
@@ -623,6 +773,17 @@ static int parse_time(lp_parser *ps, const char *p, const char *end, const char 
 	}
 	const char *ds = p;
 	uint64_t u = 0;
+#if LP_SWAR
+	if (end - p >= 16) { /* the usual 19-digit nanoseconds: 16 digits at once */
+		uint64_t a = load_u64(p) ^ SWAR_ZEROS, b = load_u64(p + 8) ^ SWAR_ZEROS;
+		if (!(swar_nondigits(a) | swar_nondigits(b))) {
+			u = swar_value(a, 8) * 100000000 + swar_value(b, 8);
+			p += 16;
+		}
+	}
+#endif
+	while (p < end && is_digit(*p) && p - ds < 19) /* < 10^19: cannot overflow */
+		u = u * 10 + (unsigned)(*p++ - '0');
 	while (p < end && is_digit(*p)) {
 		unsigned d = (unsigned)(*p++ - '0');
 		if (u > (UINT64_MAX - d) / 10)
@@ -737,6 +898,10 @@ static int parse_fields(lp_parser *ps, const char *p, const char *end, const int
 			const char **out, size_t *nl)
 {
 	size_t n_numeric = 0; /* numeric fields seen (emit mode) */
+	uint64_t kid = ps->kid;
+	bool same_keys = kid != 0; /* the numeric keys so far are the previous point's */
+	if (!emit_t)
+		ps->kid = 0; /* fields[] changes */
 	for (;;) {
 		unsigned f;
 		const char *key = p;
@@ -792,7 +957,10 @@ static int parse_fields(lp_parser *ps, const char *p, const char *end, const int
 		case '6':
 		case '7':
 		case '8':
-		case '9': rc = parse_number(ps, p, end, &p, &v); break;
+		case '9':
+			rc = parse_short_decimal(p, end, &p, &v) ? LP_OK
+								 : parse_number(ps, p, end, &p, &v);
+			break;
 		default: rc = bad_value(ps, p, end, "invalid field value"); break;
 		}
 		if (rc)
@@ -805,14 +973,21 @@ static int parse_fields(lp_parser *ps, const char *p, const char *end, const int
 			if (rc)
 				return rc;
 		} else {
-			if (ps->n_fields < LP_FIELD_BATCH)
-				ps->fields[ps->n_fields] =
-				    (lp_field){key, kl, (f & TOK_ESC) != 0, is_value, v};
+			if (ps->n_fields < LP_FIELD_BATCH) {
+				lp_field *fl = &ps->fields[ps->n_fields];
+				same_keys = same_keys && ps->n_fields < ps->kid_n &&
+					    fl->key_len == kl && bytes_eq(fl->key, key, kl);
+				*fl = (lp_field){key, kl, (f & TOK_ESC) != 0, is_value, v};
+			}
 			ps->n_fields++;
 		}
 		if (p < end && *p == ',') {
 			p++;
 			continue;
+		}
+		if (!emit_t && ps->n_fields <= LP_FIELD_BATCH) {
+			ps->kid = same_keys && ps->n_fields == ps->kid_n ? kid : ++ps->kid_last;
+			ps->kid_n = ps->n_fields;
 		}
 		*out = p;
 		return LP_OK;
@@ -1068,37 +1243,50 @@ static const char *prefix_end(const char *p, const char *end)
 }
 
 /*
- * The slot of prefix p[0..n) with hash h: its entry (slot->h == h) or the empty slot
- * where it would go; NULL when LP_PC_PROBES slots were looked at without either.
+ * The entry of prefix p[0..n) with hash h, or NULL; *empty (when not NULL) is set to the
+ * empty slot where it would go, NULL when LP_PC_PROBES slots were looked at without
+ * finding either.
  */
-static lp_pent *pc_find(lp_parser *ps, const char *p, size_t n, uint64_t h)
+static lp_pent *pc_find(lp_parser *ps, const char *p, size_t n, uint64_t h, lp_pslot **empty)
 {
 	size_t i = (size_t)h & ps->pc_mask;
+	uint32_t hh = (uint32_t)(h >> 32);
+	if (empty)
+		*empty = NULL;
 	for (int k = 0; k < LP_PC_PROBES; k++, i = (i + 1) & ps->pc_mask) {
-		lp_pent *e = &ps->pc[i];
-		if (e->h == 0 || (e->h == h && e->len == n && memcmp(e->prefix, p, n) == 0))
+		lp_pslot *sl = &ps->pc[i];
+		if (sl->idx == 0) {
+			if (empty)
+				*empty = sl;
+			return NULL;
+		}
+		lp_pent *e = &ps->ents[sl->idx - 1];
+		if (sl->h == hh && e->len == n && memcmp(e->prefix, p, n) == 0)
 			return e;
 	}
 	return NULL;
 }
 
-/* Double the table (entries keep their refs). TS_ENOMEM, TS_ELIMIT. */
+/* Double the table and make room for as many entries as it may hold. TS_ENOMEM, TS_ELIMIT. */
 static int pc_grow(lp_parser *ps)
 {
 	size_t n_slots = 2 * (ps->pc_mask + 1);
 	if (n_slots / 2 > LP_PC_MAX_ENTRIES)
 		return TS_ELIMIT;
-	lp_pent *t = ts_calloc(n_slots, sizeof(*t));
+	lp_pent *ents = ts_realloc(ps->ents, n_slots / 2 * sizeof(*ents));
+	if (!ents)
+		return TS_ENOMEM;
+	ps->ents = ents;
+	ps->ent_cap = n_slots / 2;
+	lp_pslot *t = ts_calloc(n_slots, sizeof(*t));
 	if (!t)
 		return TS_ENOMEM;
-	for (size_t k = 0; k <= ps->pc_mask; k++) {
-		const lp_pent *e = &ps->pc[k];
-		if (e->h == 0)
-			continue;
-		size_t i = (size_t)e->h & (n_slots - 1);
-		while (t[i].h)
+	for (size_t k = 0; k < ps->ent_n; k++) {
+		uint64_t h = ps->ents[k].h;
+		size_t i = (size_t)h & (n_slots - 1);
+		while (t[i].idx)
 			i = (i + 1) & (n_slots - 1);
-		t[i] = *e;
+		t[i] = (lp_pslot){(uint32_t)(h >> 32), (uint32_t)(k + 1)};
 	}
 	ts_free(ps->pc);
 	ps->pc = t;
@@ -1112,14 +1300,89 @@ static int pc_grow(lp_parser *ps)
  */
 static void pc_insert(lp_parser *ps, const char *p, size_t n, uint64_t h)
 {
-	if ((ps->pc_n + 1) * 2 > ps->pc_mask + 1 && pc_grow(ps) != TS_OK)
+	if (((ps->ent_n + 1) * 2 > ps->pc_mask + 1 || ps->ent_n >= ps->ent_cap) &&
+	    pc_grow(ps) != TS_OK)
 		return;
-	lp_pent *e = pc_find(ps, p, n, h);
-	if (!e || e->h != 0)
-		return; /* too many collisions, or (cannot happen) already there */
-	*e = (lp_pent){.h = h, .prefix = p, .len = (uint32_t)n, .first = (uint32_t)ps->pf_n};
-	ps->pc_n++;
-	ps->cur = e;
+	lp_pslot *sl;
+	if (pc_find(ps, p, n, h, &sl) || !sl)
+		return; /* (cannot happen) already there, or too many collisions */
+	*sl = (lp_pslot){(uint32_t)(h >> 32), (uint32_t)(ps->ent_n + 1)};
+	ps->ents[ps->ent_n] = (lp_pent){.h = h,
+					.prefix = p,
+					.len = (uint32_t)n,
+					.first = (uint32_t)ps->pf_n,
+					.next = 0,
+					.meas_san_len = (uint32_t)ps->meas_san_len};
+	ps->cur = &ps->ents[ps->ent_n++];
+}
+
+/*
+ * The entry of the point at p when it is the one that followed the previous point's
+ * entry last time (points usually come in the same order again: one per host per
+ * interval): its prefix bytes and the space after them are there. The cached prefix has
+ * no space, backslash or newline, so equal bytes end at the same first space.
+ */
+static lp_pent *pc_predict(lp_parser *ps, size_t prev, const char *p, const char *end)
+{
+	if (prev == SIZE_MAX || ps->ents[prev].next == 0)
+		return NULL;
+	lp_pent *e = &ps->ents[ps->ents[prev].next - 1];
+	if ((size_t)(end - p) <= e->len || p[e->len] != ' ' || memcmp(p, e->prefix, e->len) != 0)
+		return NULL;
+	return e;
+}
+
+/*
+ * Fields of a point whose prefix hit the series cache, when each is numeric and its key is
+ * the one the entry remembers at its position (the same bytes under the same measurement
+ * and limits validate the same way): the values go to ps->fields[], *out is after the
+ * last one, and true says every field has a ref. False leaves the section to
+ * parse_fields (also for a bad value: it finds the same error).
+ * A key equal to the previous point's at its position is known to be the entry's when the
+ * entry's keys were found equal to that key sequence before (lp_pent.kid); otherwise the
+ * entry's key is compared.
+ */
+static bool parse_fields_known(lp_parser *ps, const char *p, const char *end, const char **out)
+{
+	lp_pent *e = ps->cur;
+	const lp_pfield *pf = ps->pf + e->first;
+	uint64_t kid = ps->kid;
+	bool same_keys = kid != 0;                    /* the keys so far are the previous point's */
+	bool known_keys = same_keys && e->kid == kid; /* ... and so the entry's */
+	ps->kid = 0;                                  /* fields[] changes */
+	size_t n = 0;
+	for (;;) {
+		if (n >= e->n_fields || n >= LP_FIELD_BATCH)
+			return false;
+		lp_field *fl = &ps->fields[n];
+		size_t kl = pf[n].key_len;
+		if ((size_t)(end - p) <= kl + 1 || p[kl] != '=')
+			return false;
+		same_keys =
+		    same_keys && n < ps->kid_n && fl->key_len == kl && bytes_eq(p, fl->key, kl);
+		if (!(same_keys && known_keys) && !bytes_eq(p, pf[n].key, kl))
+			return false;
+		fl->key = p;
+		fl->key_len = kl;
+		p += kl + 1;
+		if (!is_digit(*p) && *p != '-' && *p != '.')
+			return false;
+		if (!parse_short_decimal(p, end, &p, &fl->v) &&
+		    parse_number(ps, p, end, &p, &fl->v) != LP_OK)
+			return false;
+		n++;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		break;
+	}
+	ps->kid = same_keys && n == ps->kid_n ? kid : ++ps->kid_last;
+	ps->kid_n = n;
+	e->kid = ps->kid; /* its first n keys are these, and it has n refs or more */
+	ps->n_fields = n;
+	*out = p;
+	return true;
 }
 
 /*
@@ -1136,16 +1399,22 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 	ps->cur = NULL;
 	ps->has_labels = false;
 	ps->point_start = p;
-	const char *sp = ps->pc ? prefix_end(p, end) : NULL;
+	size_t prev = ps->prev;
+	ps->prev = SIZE_MAX;
+	const char *sp = NULL;
 	uint64_t h = 0;
-	if (sp) {
-		h = ts_hash64(p, (size_t)(sp - p), ps->pc_seed) | 1;
-		lp_pent *e = pc_find(ps, p, (size_t)(sp - p), h);
-		if (e && e->h == h)
-			ps->cur = e;
+	if (ps->pc) {
+		ps->cur = pc_predict(ps, prev, p, end);
+		if (ps->cur) {
+			sp = p + ps->cur->len;
+		} else if ((sp = prefix_end(p, end))) {
+			h = ts_hash64(p, (size_t)(sp - p), ps->pc_seed);
+			ps->cur = pc_find(ps, p, (size_t)(sp - p), h, NULL);
+		}
 	}
 	if (ps->cur) {
 		ps->r.n_cached_points++;
+		ps->meas_san_len = ps->cur->meas_san_len; /* checked with the field keys */
 		p = sp; /* known prefix: its labels are built only if a field needs them */
 	} else if ((rc = parse_prefix(ps, p, end, &p))) {
 		return rc;
@@ -1154,28 +1423,38 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 		p++;
 	if (is_eol(p, end))
 		return bad(ps, "missing fields");
+	bool inserted = false;
 	if (!ps->cur) {
 		if (ps->n_tags + 1 > ps->lim.max_labels)
 			return bad(ps, "more than max_labels (%zu) labels", ps->lim.max_labels);
 		if ((rc = finish_labels(ps)))
 			return rc;
 		ps->has_labels = true;
-		if (sp)
+		if (sp) {
 			pc_insert(ps, ps->point_start, (size_t)(sp - ps->point_start), h);
+			inserted = ps->cur != NULL;
+		}
+	}
+	if (ps->cur) {
+		size_t k = (size_t)(ps->cur - ps->ents);
+		if (prev != SIZE_MAX)
+			ps->ents[prev].next = (uint32_t)(k + 1);
+		ps->prev = k;
 	}
 
 	/* fields */
 	const char *fields = p;
 	ps->n_fields = 0;
 	ps->n_strings = 0;
-	if ((rc = parse_fields(ps, p, end, NULL, &p, nl)))
+	bool known = ps->cur && ps->cur->n_fields > 0 && parse_fields_known(ps, p, end, &p);
+	if (!known && (rc = parse_fields(ps, p, end, NULL, &p, nl)))
 		return rc;
 
 	/* timestamp */
 	int64_t t_ms = ps->default_t_ms;
 	while (p < end && *p == ' ')
 		p++;
-	if (!is_eol(p, end) && (rc = parse_time(ps, p, end, &p, &t_ms)))
+	if (__builtin_expect(!is_eol(p, end), 1) && (rc = parse_time(ps, p, end, &p, &t_ms)))
 		return rc;
 	if ((size_t)(p - ls) > ps->lim.max_line_bytes)
 		return bad(ps, "line longer than max_line_bytes (%zu)", ps->lim.max_line_bytes);
@@ -1184,6 +1463,16 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 	*le = p;
 
 	/* deliver */
+	if (known) {
+		const lp_pfield *pf = ps->pf + ps->cur->first;
+		for (size_t i = 0; i < ps->n_fields; i++) {
+			if ((rc = ingest_batch_add_at(ps->ctx, pf[i].ref, t_ms, ps->fields[i].v)) <
+			    0)
+				return rc;
+			ps->r.n_samples++;
+		}
+		return LP_OK;
+	}
 	ps->r.n_string_fields_skipped += ps->n_strings;
 	if (ps->n_fields > LP_FIELD_BATCH) {
 		size_t ignored = 0;
@@ -1197,6 +1486,10 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 			 emit(ps, i, fl->key, fl->key_len, fl->key_esc, fl->is_value, t_ms, fl->v)))
 			return rc;
 	}
+	/* a new entry's refs were made in order from this point's keys: when it got one
+	 * for each, its keys are the current key sequence */
+	if (inserted && ps->kid && ps->cur->n_fields >= ps->kid_n)
+		ps->cur->kid = ps->kid;
 	return LP_OK;
 }
 
@@ -1307,11 +1600,21 @@ int ingest_lp_parse(const char *body, size_t len, ingest_precision prec, int64_t
 		ps->metric_slots[i].gen = 0;
 	ps->pc = NULL;
 	ps->pf = NULL;
-	ps->pc_n = ps->pf_n = ps->pf_cap = 0;
+	ps->ents = NULL;
+	ps->ent_n = ps->ent_cap = ps->pf_n = ps->pf_cap = 0;
 	ps->cur = NULL;
+	ps->prev = SIZE_MAX;
+	ps->kid = ps->kid_last = 0;
+	ps->kid_n = 0;
 	if (fn == ingest_batch_add && len >= LP_PC_MIN_BODY) {
 		/* without memory for it the parse goes on uncached */
 		ps->pc = ts_calloc(LP_PC_SLOTS0, sizeof(*ps->pc));
+		ps->ents = ps->pc ? ts_malloc(LP_PC_SLOTS0 / 2 * sizeof(*ps->ents)) : NULL;
+		if (!ps->ents) {
+			ts_free(ps->pc);
+			ps->pc = NULL;
+		}
+		ps->ent_cap = LP_PC_SLOTS0 / 2;
 		ps->pc_mask = LP_PC_SLOTS0 - 1;
 		ps->pc_seed =
 		    (uint64_t)(uintptr_t)ps * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts_mono_ns();
@@ -1387,6 +1690,7 @@ out:
 	if (res)
 		*res = ps->r;
 	ts_free(ps->pc);
+	ts_free(ps->ents);
 	ts_free(ps->pf);
 	ts_free(heap);
 	return rc;

@@ -4,13 +4,21 @@
  * escaping rule and value type, timestamps and precision conversion, the mapping to
  * metric names and labels, bad lines (messages and line numbers), partial writes,
  * limits, sink aborts, allocation failure, and the shared NAB / devops / node_exporter
- * data sets.
+ * data sets; the number fast paths against strtod and the timestamp digits; the series
+ * cache (sink ingest_batch_add, over a memory store and an embedded log): a body parsed
+ * whole writes the same log records as the same body parsed line by line.
  *
  * A capturing sink renders each sample as `name{k="v",...} t v` and checks the label
  * invariants the sink contract promises (sorted, unique, __name__ present, valid names,
  * non-empty UTF-8 values).
  */
 #include "ingest/line_protocol.h"
+
+#include "ingest/ingest.h"
+#include "ingest/log.h"
+#include "ingest/record.h"
+#include "support/test_support.h"
+#include "tsdb/tsdb.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -1095,6 +1103,67 @@ static uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* A random name or tag value token of 1..20 pieces: letters, escapes, UTF-8 (also invalid),
+ * and now and then a raw delimiter that ends or breaks the token. */
+static size_t random_token(uint64_t *seed, char *out)
+{
+	static const char *const pieces[] = {
+	    "a",   "Zq",       "_",    "9", "host", "\\ ",          "\\,", "\\=", "\\\\",
+	    "\\x", "\xc3\xa9", "\xff", "-", ".",    "longer_piece", ",",   "=",   " "};
+	size_t n = 0;
+	int k = 1 + (int)(rng_next(seed) % 20);
+	for (int i = 0; i < k; i++) {
+		uint64_t r = rng_next(seed) % 100;
+		const char *pc = pieces[r < 90 ? r % 15 : 15 + r % 3];
+		size_t l = strlen(pc);
+		memcpy(out + n, pc, l);
+		n += l;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * Tokens of every length with escapes, UTF-8 (valid and not) and stray delimiters: a body
+ * parsed whole must give what its lines parsed alone give (each line's end right after
+ * its last token, where the scanners and the number and timestamp readers cannot look
+ * ahead).
+ */
+static void test_ingest_lp_parse_token_scan_random(void **state)
+{
+	(void)state;
+	uint64_t seed = 7;
+	char *body = malloc(1 << 16);
+	assert_non_null(body);
+	char tok[512];
+	for (int round = 0; round < 40; round++) {
+		size_t n = 0;
+		for (int line = 0; line < 30; line++) {
+			random_token(&seed, tok);
+			n += (size_t)snprintf(body + n, 600, "%s", tok);
+			int nt = (int)(rng_next(&seed) % 3);
+			for (int t = 0; t < nt; t++) {
+				random_token(&seed, tok);
+				n += (size_t)snprintf(body + n, 600, ",%s=", tok);
+				random_token(&seed, tok);
+				n += (size_t)snprintf(body + n, 600, "%s", tok);
+			}
+			int nf = 1 + (int)(rng_next(&seed) % 3);
+			for (int i = 0; i < nf; i++) {
+				random_token(&seed, tok);
+				n += (size_t)snprintf(body + n, 600, "%c%s=%d.5", i ? ',' : ' ',
+						      tok, i);
+			}
+			if (rng_next(&seed) % 2)
+				n += (size_t)snprintf(body + n, 600, " %d", line);
+			body[n++] = '\n';
+		}
+		body[n] = '\0';
+		assert_same_as_line_by_line(body);
+	}
+	free(body);
+}
+
 static void test_ingest_lp_parse_cache_random_shapes(void **state)
 {
 	(void)state;
@@ -1236,6 +1305,459 @@ static char *slurp(const char *path, size_t *len)
 	gzclose(f);
 	*len = n;
 	return buf;
+}
+
+/* ================================================================ number fast paths */
+
+/*
+ * Short decimals ([-]digits[.digits], up to 15 digits) take a fast path that reads 8
+ * bytes at a time when 17 bytes or more follow the value, and a byte loop near the end
+ * of the body: every literal is parsed in both positions (a timestamp after it, and
+ * alone at the very end) and must give strtod's double bit for bit. Longer literals,
+ * exponents and suffixes leave the fast path; they are in the mix too.
+ */
+static void check_literal(capture *c, const char *lit)
+{
+	char body[160];
+	for (int at_end = 0; at_end < 2; at_end++) {
+		snprintf(body, sizeof(body), at_end ? "m f=%s" : "m f=%s 1465839830100400200\n",
+			 lit);
+		ingest_lp_result r;
+		assert_int_equal(run(c, body, &r), TS_OK);
+		char *e;
+		double want = strtod(lit, &e);
+		bool valid = *e == '\0' && e != lit && !isinf(want);
+		if (!valid) {
+			if (r.n_bad_lines != 1)
+				fail_msg("'%s' (at end %d): accepted", lit, at_end);
+			continue;
+		}
+		if (r.n_bad_lines)
+			fail_msg("'%s' (at end %d): %s", lit, at_end, r.first_error);
+		assert_int_equal(c->n, 1);
+		if (memcmp(&c->s[0].v, &want, sizeof(want)) != 0)
+			fail_msg("'%s' (at end %d): got %.17g, strtod %.17g", lit, at_end,
+				 c->s[0].v, want);
+	}
+}
+
+static void test_ingest_lp_parse_short_decimals_match_strtod(void **state)
+{
+	(void)state;
+	static const char *const fixed[] = {
+	    "0",
+	    "-0",
+	    "-0.0",
+	    "0.",
+	    ".0",
+	    "1.",
+	    ".5",
+	    "-.5",
+	    "17.17",
+	    "-17.17",
+	    "100.00",
+	    "0.1",
+	    "0.3",
+	    "9999999",
+	    "99999999",
+	    "999999999999999",
+	    "9999999999999999",
+	    "1234567.1234567",
+	    "12345678.1234567",
+	    "1234567.12345678",
+	    "0.0000001",
+	    "0.00000001",
+	    "0.000000000000001",
+	    "9007199254740993",
+	    "00000000000000000000001.5",
+	    "1e5",
+	    "1.5e3",
+	    "1.5E-3",
+	    "12.",
+	    "-",
+	    ".",
+	    "-.",
+	    "1..5",
+	    "1.2.3",
+	    "1-2",
+	    "--1",
+	    "1.5x",
+	};
+	capture *c = cap_new();
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		check_literal(c, fixed[i]);
+	/* random: 0-9 integer digits (leading zeros too), an optional dot, 0-9 fraction
+	 * digits, a sign now and then */
+	uint64_t x = 0x243F6A8885A308D3ull;
+	for (int i = 0; i < 20000; i++) {
+		char lit[32];
+		size_t k = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (x % 5 == 0)
+			lit[k++] = '-';
+		int n_int = (int)((x >> 8) % 10), n_frac = (int)((x >> 16) % 10);
+		bool dot = (x >> 24) % 4 != 0;
+		if (n_int == 0 && (!dot || n_frac == 0))
+			n_int = 1;
+		for (int d = 0; d < n_int; d++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			lit[k++] = (char)('0' + (int)(x % 10));
+		}
+		if (dot) {
+			lit[k++] = '.';
+			for (int d = 0; d < n_frac; d++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				lit[k++] = (char)('0' + (int)(x % 10));
+			}
+		}
+		lit[k] = '\0';
+		check_literal(c, lit);
+	}
+	free(c);
+}
+
+/*
+ * Timestamps of 16 digits and more are read 16 digits at once: lengths 15 to 21, the
+ * int64 bounds, a non-digit inside the first 16 bytes, each followed by another line
+ * (the fast path) and at the end of the body (byte loop).
+ */
+static void test_ingest_lp_parse_timestamp_digits(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ts;
+		int64_t want_ms; /* INT64_MIN: "timestamp out of range"; INT64_MAX: "invalid" */
+	} cases[] = {
+	    {"145160640000000", 145160640},           {"1451606400000000", 1451606400},
+	    {"14516064000000000", 14516064000},       {"1451606400000000000", 1451606400000},
+	    {"-1451606400000000001", -1451606400001}, {"0000000000000000001", 0},
+	    {"00000000000000000000000001", 0},        {"9223372036854775807", 9223372036854},
+	    {"-9223372036854775808", -9223372036855}, {"9223372036854775808", INT64_MIN},
+	    {"-9223372036854775809", INT64_MIN},      {"18446744073709551615", INT64_MIN},
+	    {"18446744073709551616", INT64_MIN},      {"99999999999999999999", INT64_MIN},
+	    {"145160640000000a000", INT64_MAX},       {"1451606400000000000x", INT64_MAX},
+	    {"1451606400:00000000", INT64_MAX},       {"-", INT64_MAX},
+	};
+	capture *c = cap_new();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int at_end = 0; at_end < 2; at_end++) {
+			char body[128];
+			snprintf(body, sizeof(body), "m f=1 %s%s", cases[i].ts,
+				 at_end ? "" : "\nm f=2 1\n");
+			ingest_lp_result r;
+			assert_int_equal(run(c, body, &r), TS_OK);
+			if (cases[i].want_ms == INT64_MIN || cases[i].want_ms == INT64_MAX) {
+				const char *want = cases[i].want_ms == INT64_MIN
+						       ? "timestamp out of range"
+						       : "invalid timestamp";
+				const char *got = strstr(r.first_error, "': ");
+				if (r.n_bad_lines != 1 || !got || strcmp(got + 3, want) != 0)
+					fail_msg("'%s': got '%s', want '%s'", cases[i].ts,
+						 r.first_error, want);
+				continue;
+			}
+			if (r.n_bad_lines)
+				fail_msg("'%s': %s", cases[i].ts, r.first_error);
+			if (c->s[0].t_ms != cases[i].want_ms)
+				fail_msg("'%s': got %" PRId64 ", want %" PRId64, cases[i].ts,
+					 c->s[0].t_ms, cases[i].want_ms);
+		}
+	}
+	free(c);
+}
+
+/* ================================================================ series cache */
+
+/*
+ * The series cache (parse_point with the sink ingest_batch_add: prediction of the next
+ * point's entry, known field keys, key sequences) must not change a result: a body
+ * parsed whole (cache on) writes exactly the log records of the same body parsed line
+ * by line (each call under LP_PC_MIN_BODY bytes: cache off). The pipeline runs over a
+ * memory store and a 2-partition embedded log; the log's records are dumped as text.
+ */
+typedef struct sc_dump {
+	char *s;
+	size_t len, cap;
+} sc_dump;
+
+static int sc_dump_sample(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
+{
+	sc_dump *d = ctx;
+	char line[1024];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		k += (size_t)snprintf(line + k, sizeof(line) - k, "%s=%s,", labels[i].name,
+				      labels[i].value);
+		assert_true(k < sizeof(line) - 64);
+	}
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	k += (size_t)snprintf(line + k, sizeof(line) - k, " %" PRId64 " %016" PRIx64 "\n", t_ms,
+			      bits);
+	if (d->len + k + 1 > d->cap) {
+		d->cap = (d->len + k + 1) * 2;
+		d->s = realloc(d->s, d->cap);
+		assert_non_null(d->s);
+	}
+	memcpy(d->s + d->len, line, k + 1);
+	d->len += k;
+	return TS_OK;
+}
+
+/* Parse body whole or line by line into one batch, commit, return the log as text. */
+static char *sc_write(const char *name, const char *body, size_t len, const ingest_limits *lim,
+		      bool by_line, ingest_lp_result *sum)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s", test_fresh_dir(name));
+	tsdb_options to;
+	tsdb_options_init(&to);
+	tsdb_db *db = NULL;
+	assert_int_equal(tsdb_open(&to, &db, NULL), TS_OK);
+	ingest_log_local_options lo = INGEST_LOG_LOCAL_OPTIONS_DEFAULT;
+	lo.dir = dir;
+	lo.n_partitions = 2;
+	lo.no_sync = true;
+	ingest_log *log = NULL;
+	ts_err err = {0};
+	if (ingest_log_local_open(&lo, &log, &err))
+		fail_msg("log: %s", err.msg);
+	ingest_options io;
+	ingest_options_init(&io);
+	io.db = db;
+	io.log = log;
+	ingest_pipeline *p = NULL;
+	if (ingest_open(&io, &p, &err))
+		fail_msg("ingest_open: %s", err.msg);
+
+	ingest_batch *b;
+	assert_int_equal(ingest_batch_begin(p, &b, NULL), TS_OK);
+	memset(sum, 0, sizeof(*sum));
+	const char *s = body, *end = body + len;
+	while (s < end) {
+		const char *q = by_line ? memchr(s, '\n', (size_t)(end - s)) : NULL;
+		q = q ? q + 1 : end;
+		ingest_lp_result r;
+		if (ingest_lp_parse(s, (size_t)(q - s), INGEST_PREC_S, 0, lim, ingest_batch_add, b,
+				    &r, &err))
+			fail_msg("parse: %s", err.msg);
+		sum->n_lines += r.n_lines;
+		sum->n_samples += r.n_samples;
+		sum->n_bad_lines += r.n_bad_lines;
+		sum->n_string_fields_skipped += r.n_string_fields_skipped;
+		sum->n_cached_points += r.n_cached_points;
+		s = q;
+	}
+	ingest_write_result wr;
+	memset(&wr, 0, sizeof(wr));
+	assert_int_equal(ingest_batch_commit(b, &wr, NULL), TS_OK);
+	ingest_batch_free(b);
+	assert_int_equal(wr.n_samples, sum->n_samples);
+
+	sc_dump d = {0};
+	ingest_record_decoder *dec;
+	assert_int_equal(ingest_record_decoder_new(&dec, NULL), TS_OK);
+	for (int part = 0; part < 2; part++) {
+		ingest_log_reader *rd;
+		assert_int_equal(ingest_log_reader_open(log, part, 0, &rd, NULL), TS_OK);
+		const void *rec;
+		size_t rl;
+		while (ingest_log_reader_next(rd, &rec, &rl, NULL, 0, NULL) == TS_OK)
+			assert_int_equal(
+			    ingest_record_decode(dec, rec, rl, sc_dump_sample, &d, NULL), TS_OK);
+		ingest_log_reader_close(rd);
+	}
+	ingest_record_decoder_free(dec);
+	ingest_close(p);
+	ingest_log_close(log);
+	tsdb_close(db);
+	test_rm_rf(dir);
+	return d.s ? d.s : strdup("");
+}
+
+static void sc_same(const char *body, const ingest_limits *lim, size_t min_cached)
+{
+	size_t len = strlen(body);
+	ingest_lp_result whole, lines;
+	char *a = sc_write("lp_cache_whole", body, len, lim, false, &whole);
+	char *b = sc_write("lp_cache_lines", body, len, lim, true, &lines);
+	if (whole.n_cached_points < min_cached)
+		fail_msg("only %zu cached points", whole.n_cached_points);
+	assert_int_equal(lines.n_cached_points, 0);
+	assert_int_equal(whole.n_lines, lines.n_lines);
+	assert_int_equal(whole.n_samples, lines.n_samples);
+	assert_int_equal(whole.n_bad_lines, lines.n_bad_lines);
+	assert_int_equal(whole.n_string_fields_skipped, lines.n_string_fields_skipped);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+#define SC_CAP (1 << 20)
+
+/* Append a formatted line to the body under construction. */
+static void sc_add(char *s, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sc_add(char *s, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(s + *n, SC_CAP - *n, fmt, ap);
+	va_end(ap);
+	assert_true(k > 0 && *n + (size_t)k < SC_CAP);
+	*n += (size_t)k;
+}
+
+/*
+ * devops-like steps (hosts in the same order, ten fields each) with one host per step
+ * changed: fields reordered, fewer, more, a string or integer among them, a long or bad
+ * value, an escaped key, a host out of order, a repeated line, another measurement.
+ */
+static void test_ingest_lp_parse_series_cache_predicted_points(void **state)
+{
+	(void)state;
+	static const char *const keys[] = {
+	    "usage_user", "usage_system",  "usage_idle",  "usage_nice",  "usage_iowait",
+	    "usage_irq",  "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"};
+	enum { HOSTS = 24, STEPS = 9 };
+	char *s = malloc(SC_CAP);
+	assert_non_null(s);
+	size_t n = 0;
+	uint32_t x = 7;
+	for (int t = 0; t < STEPS; t++) {
+		for (int h0 = 0; h0 < HOSTS; h0++) {
+			int h = h0;
+			int twist = (t * 7 + h0) % (HOSTS + 3); /* which change, if any */
+			if (twist == 11 && h0 + 1 < HOSTS)
+				h = h0 + 1; /* two hosts swapped: a wrong prediction */
+			else if (twist == 12 && h0 > 0)
+				h = h0 - 1;
+			sc_add(s, &n, "cpu,hostname=host_%d,region=r%d,rack=%d ", h, h % 3, h * 7);
+			for (int f = 0; f < 10; f++) {
+				x = x * 1103515245u + 12345u;
+				int k = f;
+				if (twist == 1)
+					k = 9 - f; /* reordered */
+				if (twist == 2 && f == 7)
+					break; /* fewer */
+				sc_add(s, &n, "%s%s=", f ? "," : "", keys[k]);
+				if (twist == 3 && f == 4)
+					sc_add(s, &n, "\"a b\",x=");
+				if (twist == 4 && f == 5)
+					sc_add(s, &n, "%ui", x % 1000);
+				else if (twist == 5 && f == 6)
+					sc_add(s, &n, "12345678901234567.5");
+				else if (twist == 6 && f == 8)
+					sc_add(s, &n, "1.2.3");
+				else if (twist == 7 && f == 2)
+					sc_add(s, &n, "1.5e%u", x % 7);
+				else
+					sc_add(s, &n, "%u.%02u", (x >> 8) % 100, (x >> 16) % 100);
+			}
+			if (twist == 8)
+				sc_add(s, &n, ",extra=1");
+			if (twist == 9)
+				sc_add(s, &n, ",usage\\ x=2");
+			sc_add(s, &n, " %d\n", 1700000000 + t * 10);
+			if (twist == 10) /* the same line again */
+				sc_add(s, &n,
+				       "cpu,hostname=host_%d,region=r%d,rack=%d usage_user=1 "
+				       "%d\n",
+				       h, h % 3, h * 7, 1700000000 + t * 10 + 1);
+			if (twist == 13)
+				sc_add(s, &n,
+				       "mem,hostname=host_%d,region=r%d,rack=%d used=%u %d\n", h,
+				       h % 3, h * 7, x % 100, 1700000000 + t * 10);
+		}
+	}
+	s[n] = '\0';
+	sc_same(s, NULL, (STEPS - 1) * HOSTS);
+	free(s);
+}
+
+/*
+ * Points that look like the predicted or remembered ones but are not: a prefix that
+ * starts with the predicted entry's prefix ("t=b" then "t=bb"), and two points in a row
+ * with the same field keys that differ from the second one's entry's keys.
+ */
+static void test_ingest_lp_parse_series_cache_lookalikes(void **state)
+{
+	(void)state;
+	char *s = malloc(SC_CAP);
+	assert_non_null(s);
+	size_t n = 0;
+	sc_add(s, &n, "#");
+	for (int i = 0; i < 2100; i++)
+		sc_add(s, &n, "c");
+	sc_add(s, &n, "\n");
+	for (int t = 0; t < 3; t++) { /* a, b, c in this order: predictions learnt */
+		sc_add(s, &n, "m,k=1,t=a x=%d,y=1 %d\n", t, t);
+		sc_add(s, &n, "m,k=1,t=b x=%d,y=2 %d\n", t, t);
+		sc_add(s, &n, "m,k=1,t=c x=%d,y=3 %d\n", t, t);
+	}
+	sc_add(s, &n, "m,k=1,t=a x=5,y=1 5\n");
+	sc_add(s, &n, "m,k=1,t=bb x=5,y=2 5\n"); /* starts with the predicted "m,k=1,t=b" */
+	sc_add(s, &n, "m,k=1,t=b x=5,y=2 5\n");
+	sc_add(s, &n, "m,k=1,t=a y=6,x=1 6\n"); /* keys swapped in two points in a row */
+	sc_add(s, &n, "m,k=1,t=b y=6,x=2 6\n");
+	sc_add(s, &n, "m,k=1,t=c y=6,x=3 6\n");
+	sc_add(s, &n, "m,k=1,t=a y=7,x=1 7\n");
+	sc_add(s, &n, "m,k=1,t=b x=7,y=2 7\n");
+	sc_add(s, &n, "m,k=1,t=c x=7 7\n");
+	sc_add(s, &n, "m,k=1,t=a x=8,y=1,z=1 8\n");
+	sc_add(s, &n, "m,k=1,t=b x=8,y=2,z=2 8\n");
+	sc_add(s, &n, "m,k=1,t=p x=9,y=1 9\n"); /* keys that differ from the previous ... */
+	sc_add(s, &n, "m,k=1,t=q z=9,y=2 9\n"); /* ... point's in the first key only */
+	sc_add(s, &n, "m,k=1,t=p z=9,y=3 9\n");
+	sc_add(s, &n, "m,k=1,t=d x=10 10\n"); /* an entry with fewer refs ... */
+	sc_add(s, &n, "m,k=1,t=e y=10 10\n"); /* ... than the next point with its prefix */
+	sc_add(s, &n, "m,k=1,t=d x=11,y=11 11\n");
+	for (int t = 12; t < 14; t++) { /* the same with cache hits */
+		sc_add(s, &n, "m,k=1,t=r x=%d,y=1 %d\n", t, t);
+		sc_add(s, &n, "m,k=1,t=s z=%d,y=2 %d\n", t, t);
+	}
+	sc_add(s, &n, "m,k=1,t=r z=14,y=3 14\n");
+	s[n] = '\0';
+	sc_same(s, NULL, 15);
+	free(s);
+}
+
+/*
+ * A cache hit whose fields take the general path checks the field keys against its own
+ * measurement's length, not the previous point's (max_name_bytes 12: "ab_kkkkkkkkk" fits,
+ * "abcdefghij_kkkkkkkkk" would not).
+ */
+static void test_ingest_lp_parse_series_cache_name_limit(void **state)
+{
+	(void)state;
+	ingest_limits lim = INGEST_LIMITS_DEFAULT;
+	lim.max_name_bytes = 12;
+	char *s = malloc(SC_CAP);
+	assert_non_null(s);
+	size_t n = 0;
+	sc_add(s, &n, "#");
+	for (int i = 0; i < 2100; i++)
+		sc_add(s, &n, "c"); /* a comment line makes the body large enough for the cache */
+	sc_add(s, &n, "\n");
+	for (int i = 0; i < 4; i++) {
+		sc_add(s, &n, "ab,t=1 kkkkkkkkk=%d %d\n", i, 10 * i);
+		sc_add(s, &n, "abcdefghij,t=1 x=%d %d\n", i, 10 * i);
+		sc_add(s, &n, "ab,t=1 y=%d,kkkkkkkkk=%d %d\n", i, i, 10 * i + 1);
+		sc_add(s, &n, "ab,t=1 kkkkkkkkkk=%d %d\n", i, 10 * i + 2); /* too long */
+	}
+	s[n] = '\0';
+	size_t len = strlen(s);
+	ingest_lp_result whole, lines;
+	char *a = sc_write("lp_cache_whole", s, len, &lim, false, &whole);
+	char *b = sc_write("lp_cache_lines", s, len, &lim, true, &lines);
+	assert_true(whole.n_cached_points >= 10);
+	assert_int_equal(lines.n_cached_points, 0);
+	assert_int_equal(whole.n_bad_lines, 4);
+	assert_int_equal(lines.n_bad_lines, 4);
+	assert_int_equal(whole.n_samples, 16);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(s);
 }
 
 static size_t count_lines(const char *s, size_t n)
@@ -1400,12 +1922,18 @@ int main(void)
 	    cmocka_unit_test(test_ingest_lp_parse_many_fields),
 	    cmocka_unit_test(test_ingest_lp_parse_cache_shape_changes),
 	    cmocka_unit_test(test_ingest_lp_parse_cache_random_shapes),
+	    cmocka_unit_test(test_ingest_lp_parse_token_scan_random),
 	    cmocka_unit_test(test_ingest_lp_parse_sink_abort_propagates),
 	    cmocka_unit_test(test_ingest_lp_parse_bad_arguments),
 	    cmocka_unit_test(test_ingest_lp_parse_alloc_failure),
 	    cmocka_unit_test(test_ingest_lp_parse_nab_sample),
 	    cmocka_unit_test(test_ingest_lp_parse_devops_sample),
 	    cmocka_unit_test(test_ingest_lp_parse_node_exporter_sample),
+	    cmocka_unit_test(test_ingest_lp_parse_short_decimals_match_strtod),
+	    cmocka_unit_test(test_ingest_lp_parse_timestamp_digits),
+	    cmocka_unit_test(test_ingest_lp_parse_series_cache_predicted_points),
+	    cmocka_unit_test(test_ingest_lp_parse_series_cache_lookalikes),
+	    cmocka_unit_test(test_ingest_lp_parse_series_cache_name_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
