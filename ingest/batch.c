@@ -13,11 +13,17 @@
  * The per-sample work is kept small (issue 3): each label string is compared with the
  * previous sample's at the same position (strcmp) and only changed ones are interned in
  * the batch's ingest_symtab; the label ids then find the series in the batch's series
- * table (a hash of the ids, one memcmp), which holds its ts_series_hash (computed once
- * per distinct series per request) and the slot word its partition's builder uses to
- * group its samples. ingest_batch_add_renamed (the next field of a line-protocol point)
- * skips the comparisons: only __name__'s value is interned. Every label set is checked
- * to be normalized where a name changed; values are checked non-empty when interned.
+ * table (a hash of the ids; slots carry part of the hash, so a probe reads no series;
+ * one memcmp), which holds its partition and the slot word its partition's builder uses
+ * to group its samples. A new series' ts_series_hash (once per distinct series per
+ * request) is taken over a series key the batch keeps for the current labels, built from
+ * its symbol table (lengths known: no strlen) and, for a renamed sample, only spliced:
+ * the same bytes as ts_series_key, so the same hash. The partition is hash & (P - 1)
+ * when P is a power of 2 (equal to hash % P, without a division).
+ * ingest_batch_add_renamed (the next field of a line-protocol point) skips the
+ * comparisons: only __name__'s value is interned (a name_idx that is not where __name__
+ * was gets the full checks). Every label set is checked to be normalized where a name
+ * changed; values are checked non-empty when interned.
  * ingest_batch_add_ref also hands out the series' index in the batch (its ref), and
  * ingest_batch_add_at adds a sample by ref with no label work at all (the line-protocol
  * parser's series cache); a ref is handed out only for a sample that was buffered, so
@@ -95,15 +101,21 @@ typedef struct part_buf {
 	bool is_dirty;            /* has samples (listed in the batch's dirty[]) */
 } part_buf;
 
-/* A distinct series of a batch. */
+/* A distinct series of a batch: what adding a sample to it reads (24 bytes, so that the
+ * series of one line-protocol point share few cache lines; the hashes are in bser_hash). */
 typedef struct bseries {
-	uint64_t ids_hash; /* ids_hash of its label ids */
-	uint64_t hash;     /* ts_series_hash: picks the partition */
 	uint64_t slot;     /* its partition builder's slot word (ingest_record_builder_add_ids) */
 	uint32_t ids_off;  /* its 2 * n_labels label ids start here in ser_ids */
 	uint32_t n_labels; /* labels */
+	uint32_t part;     /* its partition: hash % w->n_parts */
 	bool is_admitted;  /* the series limits admitted it (this batch asks once) */
 } bseries;
+
+/* The hashes of a distinct series of a batch (same index). */
+typedef struct bser_hash {
+	uint64_t ids_hash; /* ids_hash of its label ids */
+	uint64_t hash;     /* ts_series_hash: picks the partition, keys the series limits */
+} bser_hash;
 
 /* A batch is used by one thread at a time (its owner), except n_left and its jobs'
  * queue fields, which the append threads touch under w->mu. */
@@ -121,13 +133,25 @@ struct ingest_batch {
 	uint32_t *cur_ids;   /* 2 * cur_n symbol ids of the last sample's labels, which were
 			      * checked to be a normalized label set */
 	size_t cur_n;        /* labels in cur_ids (0: none) */
+	size_t cur_name_idx; /* index of __name__ in cur_ids (valid while cur_n > 0) */
+	/* ts_series_key bytes of cur_ids for ts_series_hash of a new series, kept between
+	 * samples: a renamed sample only splices in the new __name__ value */
+	char *key;
+	size_t key_len, key_cap;
+	bool key_ok;         /* key holds cur_ids' labels but maybe another __name__ value */
+	size_t key_name_idx; /* index of __name__ among the key's labels */
+	size_t key_nv_off;   /* offset of __name__'s value in key */
+	size_t key_nv_len;   /* its length */
+	uint32_t key_nv_id;  /* its symbol id */
 	size_t cap_cur;      /* capacity of cur_ids in labels */
 	/* the distinct series of this batch, found by their label ids (sid = index): */
-	bseries *ser; /* in first-seen order */
-	size_t n_ser, cap_ser;
-	uint32_t *ser_slots; /* open addressing table of sid + 1 (0 = free), load <= 1/2 */
-	size_t n_ser_slots;  /* power of 2 (0 before the first series) */
-	uint32_t *ser_ids;   /* label ids of every series, back to back */
+	bseries *ser;          /* in first-seen order */
+	bser_hash *ser_h;      /* their hashes */
+	size_t n_ser, cap_ser; /* (both arrays) */
+	uint64_t *ser_slots;   /* open addressing table, load <= 1/2: the ids_hash's high half
+				* << 32 | sid + 1 (0 = free), so a probe reads no bseries */
+	size_t n_ser_slots;    /* power of 2 (0 before the first series) */
+	uint32_t *ser_ids;     /* label ids of every series, back to back */
 	size_t n_ser_ids, cap_ser_ids;
 	uint64_t ser_seed; /* keys ids_hash */
 	part_buf *parts;   /* w->n_parts */
@@ -172,7 +196,9 @@ static void batch_destroy(ingest_batch *b)
 		pthread_cond_destroy(&b->done);
 	ingest_symtab_free(b->syms);
 	ts_free(b->cur_ids);
+	ts_free(b->key);
 	ts_free(b->ser);
+	ts_free(b->ser_h);
 	ts_free(b->ser_slots);
 	ts_free(b->ser_ids);
 	ts_free(b->parts);
@@ -225,8 +251,8 @@ int ingest_batch_begin(ingest_pipeline *p, ingest_batch **out, ts_err *err)
 /* Bytes a batch keeps allocated (approximate: its large buffers). */
 static size_t batch_alloc_bytes(const ingest_batch *b)
 {
-	size_t n = b->cap_ser * sizeof(*b->ser) + b->n_ser_slots * sizeof(*b->ser_slots) +
-		   b->cap_ser_ids * sizeof(*b->ser_ids) +
+	size_t n = b->cap_ser * (sizeof(*b->ser) + sizeof(*b->ser_h)) +
+		   b->n_ser_slots * sizeof(*b->ser_slots) + b->cap_ser_ids * sizeof(*b->ser_ids) +
 		   (b->syms ? ingest_symtab_alloc_bytes(b->syms) : 0);
 	for (int i = 0; b->parts && i < b->w->n_parts; i++)
 		n += b->parts[i].recs.cap +
@@ -251,6 +277,7 @@ static void batch_reset(ingest_batch *b)
 	if (b->syms)
 		ingest_symtab_reset(b->syms);
 	b->cur_n = 0;
+	b->key_ok = false;
 	if (b->n_ser && b->ser_slots)
 		memset(b->ser_slots, 0, b->n_ser_slots * sizeof(*b->ser_slots));
 	b->n_ser = b->n_ser_ids = 0;
@@ -324,6 +351,7 @@ static int labels_to_ids(ingest_batch *b, const ts_label *labels, size_t n)
 {
 	size_t prev = b->cur_n;
 	b->cur_n = 0; /* cur_ids are being rewritten */
+	b->key_ok = false;
 	if (n == 0 || !labels)
 		return TS_EINVAL;
 	if (!b->syms && ingest_symtab_new(BATCH_PART_MAX, &b->syms, NULL))
@@ -369,7 +397,10 @@ static int labels_to_ids(ingest_batch *b, const ts_label *labels, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			if (i > 0 && strcmp(labels[i - 1].name, labels[i].name) >= 0)
 				return TS_EINVAL;
-			has_name |= strcmp(labels[i].name, TS_METRIC_NAME) == 0;
+			if (strcmp(labels[i].name, TS_METRIC_NAME) == 0) {
+				has_name = true;
+				b->cur_name_idx = i;
+			}
 		}
 		if (!has_name)
 			return TS_EINVAL;
@@ -393,23 +424,99 @@ static uint64_t ids_hash(uint64_t seed, const uint32_t *ids, size_t n)
 	return h ^ (h >> 32);
 }
 
+/* Room for cap bytes in b->key. */
+static int key_reserve(ingest_batch *b, size_t cap)
+{
+	if (cap <= b->key_cap)
+		return TS_OK;
+	size_t c = b->key_cap ? b->key_cap : 512;
+	while (c < cap)
+		c *= 2;
+	char *k = ts_realloc(b->key, c);
+	if (!k)
+		return TS_ENOMEM;
+	b->key = k;
+	b->key_cap = c;
+	return TS_OK;
+}
+
 /*
- * The series (sid) of cur_ids, registering it with ts_series_hash(labels) if new: a
- * series seen before in this batch costs one hash of its label ids and one compare, not
- * a series key. TS_OK, TS_ENOMEM, TS_ELIMIT (2^32 series).
+ * ts_series_hash of the n labels in cur_ids, from the batch's strings (lengths known)
+ * rather than the caller's: the series key (ts_series_key bytes) is kept in b->key, and
+ * when only __name__'s value changed since it was built (add_renamed: the next field of a
+ * line-protocol point) the new value is spliced in. The same bytes, so the same hash.
+ * TS_OK, TS_ENOMEM.
  */
-static int series_of(ingest_batch *b, const ts_label *labels, size_t n, size_t *sid)
+static int cur_series_hash(ingest_batch *b, size_t n, uint64_t *out)
+{
+	const ingest_symtab *t = b->syms;
+	size_t len;
+	if (b->key_ok) {
+		uint32_t id = b->cur_ids[2 * b->key_name_idx + 1];
+		if (id != b->key_nv_id) {
+			const char *s = ingest_symtab_str(t, id, &len);
+			size_t off = b->key_nv_off, old = b->key_nv_len;
+			if (len != old) {
+				if (key_reserve(b, b->key_len - old + len))
+					return TS_ENOMEM;
+				memmove(b->key + off + len, b->key + off + old,
+					b->key_len - off - old);
+				b->key_len = b->key_len - old + len;
+				b->key_nv_len = len;
+			}
+			memcpy(b->key + off, s, len);
+			b->key_nv_id = id;
+		}
+		*out = ts_hash64(b->key, b->key_len, 0);
+		return TS_OK;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < 2 * n; i++) {
+		(void)ingest_symtab_str(t, b->cur_ids[i], &len);
+		total += len + 1;
+	}
+	if (key_reserve(b, total))
+		return TS_ENOMEM;
+	char *k = b->key;
+	for (size_t i = 0; i < 2 * n; i++) {
+		const char *s = ingest_symtab_str(t, b->cur_ids[i], &len);
+		if (i == 2 * b->cur_name_idx + 1) {
+			b->key_nv_off = (size_t)(k - b->key);
+			b->key_nv_len = len;
+			b->key_nv_id = b->cur_ids[i];
+		}
+		memcpy(k, s, len);
+		k += len;
+		*k++ = (char)0xFF;
+	}
+	b->key_len = total;
+	b->key_name_idx = b->cur_name_idx;
+	b->key_ok = true;
+	*out = ts_hash64(b->key, b->key_len, 0);
+	return TS_OK;
+}
+
+/*
+ * The series (sid) of cur_ids, registering it with its ts_series_hash (cur_series_hash)
+ * and partition if new: a series seen before in this batch costs one hash of its label
+ * ids and one compare, not a series key. TS_OK, TS_ENOMEM, TS_ELIMIT (2^32 series).
+ */
+static int series_of(ingest_batch *b, size_t n, size_t *sid)
 {
 	size_t n_ids = 2 * n;
 	uint64_t h = ids_hash(b->ser_seed, b->cur_ids, n_ids);
 	if (b->n_ser_slots) {
 		size_t mask = b->n_ser_slots - 1;
+		uint32_t tag = (uint32_t)(h >> 32);
 		for (size_t i = (size_t)h & mask; b->ser_slots[i]; i = (i + 1) & mask) {
-			const bseries *bs = &b->ser[b->ser_slots[i] - 1];
-			if (bs->ids_hash == h && bs->n_labels == n &&
+			uint64_t e = b->ser_slots[i];
+			if ((uint32_t)(e >> 32) != tag)
+				continue;
+			const bseries *bs = &b->ser[(uint32_t)e - 1];
+			if (b->ser_h[(uint32_t)e - 1].ids_hash == h && bs->n_labels == n &&
 			    memcmp(b->ser_ids + bs->ids_off, b->cur_ids,
 				   n_ids * sizeof(uint32_t)) == 0) {
-				*sid = b->ser_slots[i] - 1;
+				*sid = (uint32_t)e - 1;
 				return TS_OK;
 			}
 		}
@@ -422,6 +529,10 @@ static int series_of(ingest_batch *b, const ts_label *labels, size_t n, size_t *
 		if (!v)
 			return TS_ENOMEM;
 		b->ser = v;
+		bser_hash *vh = ts_realloc(b->ser_h, cap * sizeof(*vh));
+		if (!vh)
+			return TS_ENOMEM;
+		b->ser_h = vh;
 		b->cap_ser = cap;
 	}
 	if (b->n_ser_ids + n_ids > b->cap_ser_ids) {
@@ -436,30 +547,37 @@ static int series_of(ingest_batch *b, const ts_label *labels, size_t n, size_t *
 	}
 	if ((b->n_ser + 1) * 2 > b->n_ser_slots) {
 		size_t n_slots = b->n_ser_slots ? b->n_ser_slots * 2 : 2048;
-		uint32_t *slots = ts_calloc(n_slots, sizeof(*slots));
+		uint64_t *slots = ts_calloc(n_slots, sizeof(*slots));
 		if (!slots)
 			return TS_ENOMEM;
 		for (size_t k = 0; k < b->n_ser; k++) {
-			size_t i = (size_t)b->ser[k].ids_hash & (n_slots - 1);
+			uint64_t hk = b->ser_h[k].ids_hash;
+			size_t i = (size_t)hk & (n_slots - 1);
 			while (slots[i])
 				i = (i + 1) & (n_slots - 1);
-			slots[i] = (uint32_t)k + 1;
+			slots[i] = (hk >> 32) << 32 | (k + 1);
 		}
 		ts_free(b->ser_slots);
 		b->ser_slots = slots;
 		b->n_ser_slots = n_slots;
 	}
+	uint64_t hash;
+	if (cur_series_hash(b, n, &hash))
+		return TS_ENOMEM;
+	uint64_t parts = (uint64_t)b->w->n_parts;
 	size_t k = b->n_ser++;
-	b->ser[k] = (bseries){.ids_hash = h,
-			      .hash = ts_series_hash(labels, n),
-			      .ids_off = (uint32_t)b->n_ser_ids,
-			      .n_labels = (uint32_t)n};
+	b->ser_h[k] = (bser_hash){.ids_hash = h, .hash = hash};
+	b->ser[k] = (bseries){
+	    .ids_off = (uint32_t)b->n_ser_ids,
+	    .n_labels = (uint32_t)n,
+	    /* the same as hash % parts; a division costs ~40 cycles */
+	    .part = (uint32_t)((parts & (parts - 1)) == 0 ? hash & (parts - 1) : hash % parts)};
 	memcpy(b->ser_ids + b->n_ser_ids, b->cur_ids, n_ids * sizeof(uint32_t));
 	b->n_ser_ids += n_ids;
 	size_t i = (size_t)h & (b->n_ser_slots - 1);
 	while (b->ser_slots[i])
 		i = (i + 1) & (b->n_ser_slots - 1);
-	b->ser_slots[i] = (uint32_t)k + 1;
+	b->ser_slots[i] = (h >> 32) << 32 | (k + 1);
 	*sid = k;
 	return TS_OK;
 }
@@ -491,7 +609,7 @@ static int add_labels(ingest_batch *b, const ts_label *labels, size_t n, int64_t
 static int add_renamed(ingest_batch *b, const ts_label *labels, size_t n, size_t name_idx,
 		       int64_t t_ms, double v, uint32_t *ref)
 {
-	if (!b->w->log || n != b->cur_n || name_idx >= n || !labels[name_idx].value)
+	if (!b->w->log || n != b->cur_n || name_idx != b->cur_name_idx || !labels[name_idx].value)
 		return add_labels(b, labels, n, t_ms, v, ref);
 	*ref = UINT32_MAX;
 	const char *value = labels[name_idx].value;
@@ -536,7 +654,7 @@ static int add_sid(ingest_batch *b, size_t sid, int64_t t_ms, double v)
 	ingest_writer *w = b->w;
 	bseries *bs = &b->ser[sid];
 	const uint32_t *ids = b->ser_ids + bs->ids_off;
-	int p = (int)(bs->hash % (uint64_t)w->n_parts);
+	int p = (int)bs->part;
 	part_buf *pb = &b->parts[p];
 	int rc;
 	if (!pb->b && (rc = ingest_record_builder_new(w->cfg.compression, w->cfg.max_record_bytes,
@@ -567,10 +685,10 @@ static int add_ids(ingest_batch *b, const ts_label *labels, size_t n, int64_t t_
 {
 	size_t sid;
 	int rc;
-	if ((rc = series_of(b, labels, n, &sid)))
+	if ((rc = series_of(b, n, &sid)))
 		return rc;
 	if (b->w->limiter && !b->ser[sid].is_admitted) {
-		int ok = series_admitted(b, labels, n, b->ser[sid].hash);
+		int ok = series_admitted(b, labels, n, b->ser_h[sid].hash);
 		if (ok <= 0)
 			return ok;
 		b->ser[sid].is_admitted = true;

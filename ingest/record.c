@@ -19,14 +19,23 @@
  *
  * Shared ids (_add_ids, the write path): a batch interns label strings once in an
  * ingest_symtab and hands the builder ids. The builder maps them to record symbols
- * through an array indexed by id (gmap, entries stamped with a per-record generation so
- * a reset costs nothing), and groups samples by series: each distinct series gets a
- * gseries with its ids, found again through a slot word the caller keeps per series
- * (no hashing), and samples go into three flat arrays (series, t, v). When the record is
- * written (finish, or an _add that must come after them), a counting sort by series
- * emits one entry per series with its samples in the order added. The worst-case size
- * of those entries (g_bound) is counted in size_bytes and reserved in body at every add,
- * so writing them out cannot fail.
+ * through an array indexed by id (gmap: 4-byte entries stamped with a per-record
+ * generation so a reset costs nothing), and groups samples by series: each distinct
+ * series gets a gseries with its labels as record symbol ids, found again through a slot
+ * word the caller keeps per series (no hashing), and samples go into two flat arrays
+ * (series index; timestamp and value). When the record is written (finish, or an _add
+ * that must come after them), a counting sort by series emits one entry per series with
+ * its samples in the order added. The worst-case size of those entries (g_bound) is
+ * counted in size_bytes and reserved in body, so writing them out cannot fail.
+ * The first sample of a series maps its labels in one pass that adds the missing
+ * symbols, and takes them out again if the sample is refused (TS_ELIMIT, TS_ENOMEM,
+ * TS_EINVAL), so the builder is as it was. A sample of a series already in the record
+ * takes a fast path: after every checked add the builder works out g_fast, the bytes
+ * that such samples may still take (worst case 18 each) while staying under max_bytes
+ * and inside the memory reserved for body and the sample arrays; while it lasts, a
+ * sample is stored with no other check or reservation. The size accounting, and so where
+ * records are cut, is the same either way (tests/ingest/test_record.c checks the records
+ * byte for byte against _add of the same samples).
  *
  * The decoder is record_decode.c.
  *
@@ -40,6 +49,14 @@
 #include <string.h>
 
 #define SYM_EMPTY 0u /* hash slot value of an empty slot; slots hold id + 1 */
+
+/* A gmap entry: record symbol id in the low GMAP_ID_BITS, the generation above. A symbol
+ * takes at least 2 bytes of the record (length varint, >= 1 byte), so a record has fewer
+ * than 2^23 symbols. */
+#define GMAP_ID_BITS 24
+#define GMAP_ID_MASK ((1u << GMAP_ID_BITS) - 1)
+#define GMAP_GENS    (1u << (32 - GMAP_ID_BITS)) /* generations 1 .. GMAP_GENS - 1 */
+_Static_assert(INGEST_RECORD_MAX_BYTES / 2 <= GMAP_ID_MASK, "record symbol ids fit a gmap entry");
 
 _Static_assert(sizeof(double) == sizeof(uint64_t), "double must be 64-bit");
 
@@ -136,13 +153,36 @@ int ingest_grow(void **p, size_t *cap, size_t n, size_t elem)
 
 /* A series grouped by _add_ids. */
 typedef struct gseries {
-	uint32_t gid_off;  /* first of its 2 * n_labels ids in g_gids */
+	uint32_t rid_off;  /* first of its 2 * n_labels record symbol ids in g_rids */
 	uint32_t n_labels; /* labels */
-	uint32_t n;        /* samples */
+	uint32_t n;        /* flush scratch: its samples */
 	uint32_t pos;      /* flush scratch: next slot in g_order */
 } gseries;
 
+/* A sample grouped by _add_ids (one array, so that writing a series out reads one place
+ * per sample). */
+typedef struct gsample {
+	int64_t t;     /* timestamp */
+	uint64_t bits; /* IEEE-754 bits of the value */
+} gsample;
+
 struct ingest_record_builder {
+	/* First, together, what the _add_ids fast path touches (the rest of _add_ids'
+	 * state is further down): */
+	size_t g_fast; /* bytes a known series' sample may still take without any check:
+			* within max_bytes and reserved in body and the per-sample arrays
+			* (0: take the checked path); every change but the fast path's
+			* zeroes it */
+	const ingest_symtab *gmap_owner; /* the table gmap's ids belong to */
+	uint32_t sgen;        /* generation of the grouped series (>= 1): a caller's slot word
+			       * sgen << 32 | g_ser index is current only with this sgen */
+	size_t g_n_ser;       /* series in g_ser */
+	size_t g_n;           /* grouped samples */
+	size_t g_bound;       /* worst-case bytes of the grouped series once written */
+	uint32_t *g_sample_s; /* per grouped sample: its g_ser index */
+	gsample *g_tv;        /* per grouped sample: timestamp and value */
+	size_t n_samples;     /* samples in the record */
+
 	int compression;  /* INGEST_RECORD_COMPRESS_* requested */
 	size_t max_bytes; /* bound on the encoded record */
 
@@ -173,32 +213,22 @@ struct ingest_record_builder {
 	ts_buf open_vals;    /* u64le value bits of samples 1..n */
 
 	/* _add_ids: symbols of a shared ingest_symtab mapped to this record's ids */
-	const ingest_symtab *gmap_owner; /* the table gmap's ids belong to */
-	uint64_t *gmap;                  /* per shared id: gen << 32 | record id; stale if the
-					  * high half is not gen */
-	size_t cap_gmap;                 /* entries allocated */
-	uint32_t gen;                    /* current record's generation (>= 1) */
+	uint32_t *gmap;  /* per shared id: gen << GMAP_ID_BITS | record id; stale if the
+			  * high bits are not gen (4 bytes: fewer cache lines) */
+	size_t cap_gmap; /* entries allocated */
+	uint32_t gen;    /* current record's generation, in [1, GMAP_GENS) */
 	/* _add_ids groups samples by series until the record is written (flush_grouped) */
-	gseries *g_ser;       /* grouped series in first-seen order */
-	size_t g_n_ser;       /* series in g_ser */
-	size_t g_cap_ser;     /* capacity of g_ser */
-	uint32_t sgen;        /* generation of the grouped series (>= 1): a caller's slot word
-			       * sgen << 32 | g_ser index is current only with this sgen */
-	uint32_t *g_gids;     /* the series' shared label ids, back to back */
-	size_t g_n_gids;      /* ids used in g_gids */
-	size_t g_cap_gids;    /* capacity of g_gids */
-	uint32_t *g_sample_s; /* per grouped sample: its g_ser index */
-	int64_t *g_t;         /* per grouped sample: timestamp */
-	double *g_v;          /* per grouped sample: value */
-	uint32_t *g_order;    /* flush scratch: sample indices grouped by series */
-	size_t g_n;           /* grouped samples */
-	size_t g_cap;         /* capacity of the four per-sample arrays */
-	size_t g_bound;       /* worst-case bytes of the grouped series once written */
-	size_t last_n;        /* labels of the last entry in body (their ids: open_ids) */
+	gseries *g_ser;    /* grouped series in first-seen order */
+	size_t g_cap_ser;  /* capacity of g_ser */
+	uint32_t *g_rids;  /* the series' labels as record symbol ids, back to back */
+	size_t g_n_rids;   /* ids used in g_rids */
+	size_t g_cap_rids; /* capacity of g_rids */
+	uint32_t *g_order; /* flush scratch: sample indices grouped by series */
+	size_t g_cap;      /* capacity of the three per-sample arrays */
+	size_t last_n;     /* labels of the last entry in body (their ids: open_ids) */
 
-	size_t n_samples; /* samples in the record */
-	ts_buf scratch;   /* assembled payload for compression */
-	ts_buf zbuf;      /* snappy output */
+	ts_buf scratch; /* assembled payload for compression */
+	ts_buf zbuf;    /* snappy output */
 };
 
 int ingest_record_builder_new(int compression, size_t max_bytes, ingest_record_builder **out,
@@ -249,10 +279,9 @@ void ingest_record_builder_free(ingest_record_builder *b)
 	ts_free(b->open_reuse);
 	ts_free(b->gmap);
 	ts_free(b->g_ser);
-	ts_free(b->g_gids);
+	ts_free(b->g_rids);
 	ts_free(b->g_sample_s);
-	ts_free(b->g_t);
-	ts_free(b->g_v);
+	ts_free(b->g_tv);
 	ts_free(b->g_order);
 	ts_free(b);
 }
@@ -262,7 +291,7 @@ static void flush_grouped(ingest_record_builder *b);
 /* Drop the grouped samples (allocations are kept); callers' slot words become stale. */
 static void clear_grouped(ingest_record_builder *b)
 {
-	b->g_n_ser = b->g_n_gids = b->g_n = b->g_bound = 0;
+	b->g_n_ser = b->g_n_rids = b->g_n = b->g_bound = b->g_fast = 0;
 	if (++b->sgen == 0)  /* after 2^32 records a stale slot word could match: clearing */
 		b->sgen = 1; /* slots is the caller's business, so the contract says 2^32 */
 }
@@ -270,7 +299,7 @@ static void clear_grouped(ingest_record_builder *b)
 /* Forget every shared-id mapping (the record's symbols are being dropped). */
 static void new_generation(ingest_record_builder *b)
 {
-	if (++b->gen == 0) { /* wrapped: stale entries could look current */
+	if (++b->gen == GMAP_GENS) { /* wrapped: stale entries could look current */
 		if (b->gmap)
 			memset(b->gmap, 0, b->cap_gmap * sizeof(*b->gmap));
 		b->gen = 1;
@@ -302,9 +331,8 @@ size_t ingest_record_builder_alloc_bytes(const ingest_record_builder *b)
 	return b->symtab.cap + b->body.cap + b->open_ts.cap + b->open_vals.cap + b->scratch.cap +
 	       b->zbuf.cap + b->cap_syms * 3 * sizeof(uint32_t) + b->n_slots * sizeof(uint32_t) +
 	       b->cap_gmap * sizeof(*b->gmap) + b->g_cap_ser * sizeof(*b->g_ser) +
-	       b->g_cap_gids * sizeof(*b->g_gids) +
-	       b->g_cap * (sizeof(*b->g_sample_s) + sizeof(*b->g_t) + sizeof(*b->g_v) +
-			   sizeof(*b->g_order));
+	       b->g_cap_rids * sizeof(*b->g_rids) +
+	       b->g_cap * (sizeof(*b->g_sample_s) + sizeof(*b->g_tv) + sizeof(*b->g_order));
 }
 
 size_t ingest_record_builder_n_samples(const ingest_record_builder *b)
@@ -376,15 +404,27 @@ static int grow_u32(uint32_t **a, size_t need, size_t old_cap, size_t *new_cap)
 	return TS_OK;
 }
 
-/* Make room for `extra` more symbols (arrays and hash table, load <= 1/2). */
-static int reserve_syms(ingest_record_builder *b, size_t extra)
+/* Make room for `extra` more symbols in the three per-id arrays. */
+static int reserve_sym_arrays(ingest_record_builder *b, size_t extra)
 {
 	size_t need = b->n_syms + extra, cap = b->cap_syms, c1, c2, c3;
+	if (need <= cap)
+		return TS_OK;
 	if (grow_u32(&b->sym_off, need, cap, &c1) || grow_u32(&b->sym_len, need, cap, &c2) ||
 	    grow_u32(&b->sym_hash, need, cap, &c3))
 		return TS_ENOMEM;
 	/* all three now hold >= need; remember the smallest common capacity */
 	b->cap_syms = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	return TS_OK;
+}
+
+/* Room for `extra` more symbols: arrays and, for _add's lookups, the hash table (load
+ * <= 1/2; _add_ids does not use the table, so it reserves only the arrays). */
+static int reserve_syms(ingest_record_builder *b, size_t extra)
+{
+	if (reserve_sym_arrays(b, extra))
+		return TS_ENOMEM;
+	size_t need = b->n_syms + extra;
 	if (need * 2 <= b->n_slots)
 		return TS_OK;
 	size_t n_slots = b->n_slots ? b->n_slots : 64;
@@ -521,6 +561,7 @@ int ingest_record_builder_add_series(ingest_record_builder *b, const ts_label *l
 	if (n_labels == 0 || !labels)
 		return ts_err_set(err, TS_EINVAL, "record builder: empty label set");
 	flush_grouped(b); /* samples of _add_ids first, so every series keeps its order */
+	b->g_fast = 0;    /* (flush_grouped clears it too; _add changes the size) */
 	/*
 	 * Pass 1: compare with the open series label by label (consecutive series usually
 	 * share most labels), validate, and size the strings that may become new symbols.
@@ -731,28 +772,25 @@ int ingest_symtab_intern(ingest_symtab *t, const char *s, size_t len, uint32_t *
 /* The record id of shared id gid, or UINT32_MAX when the record has no such symbol yet. */
 static uint32_t gmap_get(const ingest_record_builder *b, uint32_t gid)
 {
-	uint64_t e = b->gmap[gid];
-	return (uint32_t)(e >> 32) == b->gen ? (uint32_t)e : UINT32_MAX;
+	uint32_t e = b->gmap[gid];
+	return e >> GMAP_ID_BITS == b->gen ? e & GMAP_ID_MASK : UINT32_MAX;
 }
 
-/* The record id of shared id gid, adding the symbol (room reserved by the caller). */
-static uint32_t gmap_intern(ingest_record_builder *b, const ingest_symtab *t, uint32_t gid)
+/* Add the string of shared id gid (not in the record yet) as a record symbol; its id.
+ * Room reserved by the caller. */
+static uint32_t gmap_add(ingest_record_builder *b, const ingest_symtab *t, uint32_t gid)
 {
-	uint32_t id = gmap_get(b, gid);
-	if (id != UINT32_MAX)
-		return id;
-	size_t len;
-	const char *s = ingest_symtab_str(t, gid, &len);
-	id = (uint32_t)b->n_syms++;
+	size_t len = t->len[gid];
+	uint32_t id = (uint32_t)b->n_syms++;
 	uint8_t *w = (uint8_t *)b->symtab.data + b->symtab.len;
 	uint8_t *p = put_uvarint(w, len);
 	b->sym_off[id] = (uint32_t)(b->symtab.len + (size_t)(p - w));
-	memcpy(p, s, len);
+	memcpy(p, t->bytes.data + t->off[gid], len);
 	b->symtab.len += (size_t)(p - w) + len;
 	b->symtab.data[b->symtab.len] = '\0';
 	b->sym_len[id] = (uint32_t)len;
 	b->sym_hash[id] = t->hash[gid]; /* not in b->slots: _add may add the string again */
-	b->gmap[gid] = (uint64_t)b->gen << 32 | id;
+	b->gmap[gid] = b->gen << GMAP_ID_BITS | id;
 	return id;
 }
 
@@ -769,7 +807,7 @@ static int gmap_reserve(ingest_record_builder *b, const ingest_symtab *t)
 	size_t cap = b->cap_gmap ? b->cap_gmap : 256;
 	while (cap < t->n)
 		cap *= 2;
-	uint64_t *g = ts_realloc(b->gmap, cap * sizeof(*g));
+	uint32_t *g = ts_realloc(b->gmap, cap * sizeof(*g));
 	if (!g)
 		return TS_ENOMEM;
 	memset(g + b->cap_gmap, 0, (cap - b->cap_gmap) * sizeof(*g));
@@ -778,10 +816,23 @@ static int gmap_reserve(ingest_record_builder *b, const ingest_symtab *t)
 	return TS_OK;
 }
 
+/* Worst-case bytes of one grouped sample: timestamp delta varint and value. */
+#define SAMPLE_BOUND (10 + 8)
+
 /* Worst-case bytes of one series entry of n_labels labels, not counting its samples. */
 static size_t entry_bound(size_t n_labels)
 {
 	return 10 + (n_labels + 7) / 8 + n_labels * 10 + 10 + 10;
+}
+
+/* put_uvarint with the 1-byte case (most ids, counts and small deltas) inline. */
+static inline uint8_t *put_uvarint_fast(uint8_t *p, uint64_t v)
+{
+	if (v < 0x80) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	return put_uvarint(p, v);
 }
 
 /*
@@ -792,61 +843,91 @@ static void flush_grouped(ingest_record_builder *b)
 {
 	if (b->g_n == 0)
 		return;
-	/* counting sort of the samples by series */
+	/* counting sort of the samples by series (counted here, not at every add: the
+	 * series array is hot now, and an add touches one place less) */
+	gseries *ser = b->g_ser;
+	const uint32_t *sample_s = b->g_sample_s;
+	for (size_t k = 0; k < b->g_n_ser; k++)
+		ser[k].n = 0;
+	for (size_t i = 0; i < b->g_n; i++)
+		ser[sample_s[i]].n++;
 	uint32_t pos = 0;
 	for (size_t k = 0; k < b->g_n_ser; k++) {
-		b->g_ser[k].pos = pos;
-		pos += b->g_ser[k].n;
+		ser[k].pos = pos;
+		pos += ser[k].n;
 	}
+	const gsample *tv = b->g_tv;
+	uint32_t *order = b->g_order;
 	for (size_t i = 0; i < b->g_n; i++)
-		b->g_order[b->g_ser[b->g_sample_s[i]].pos++] = (uint32_t)i;
+		order[ser[sample_s[i]].pos++] = (uint32_t)i;
 	uint8_t *dst = (uint8_t *)b->body.data + b->body.len;
 	size_t prev_n = b->last_n;
-	const uint32_t *order = b->g_order;
+	const uint32_t *prev = b->open_ids; /* the last entry's record ids */
+	int64_t prev_t0 = b->prev_t0;
 	for (size_t k = 0; k < b->g_n_ser; k++) {
-		const gseries *gs = &b->g_ser[k];
-		const uint32_t *gids = b->g_gids + gs->gid_off;
+		const gseries *gs = &ser[k];
+		const uint32_t *rids = b->g_rids + gs->rid_off;
 		size_t n = gs->n_labels, nb = (n + 7) / 8;
-		dst = put_uvarint(dst, n);
+		dst = put_uvarint_fast(dst, n);
 		uint8_t *reuse = dst;
 		memset(reuse, 0, nb);
 		dst += nb;
 		for (size_t i = 0; i < n; i++) {
-			uint32_t name = gmap_get(b, gids[2 * i]);
-			uint32_t value = gmap_get(b, gids[2 * i + 1]);
-			if (i < prev_n && b->open_ids[2 * i] == name &&
-			    b->open_ids[2 * i + 1] == value) {
+			uint32_t name = rids[2 * i], value = rids[2 * i + 1];
+			if (i < prev_n && prev[2 * i] == name && prev[2 * i + 1] == value) {
 				reuse[i / 8] |= (uint8_t)(1u << (i % 8));
 				continue;
 			}
-			b->open_ids[2 * i] = name;
-			b->open_ids[2 * i + 1] = value;
-			dst = put_uvarint(dst, name);
-			dst = put_uvarint(dst, value);
+			dst = put_uvarint_fast(dst, name);
+			dst = put_uvarint_fast(dst, value);
 		}
+		prev = rids;
 		prev_n = n;
-		dst = put_uvarint(dst, gs->n);
-		int64_t t0 = b->g_t[order[0]], last = t0;
-		dst = put_uvarint(dst, zigzag(wrap_sub(t0, b->prev_t0)));
-		b->prev_t0 = t0;
+		dst = put_uvarint_fast(dst, gs->n);
+		int64_t last = tv[order[0]].t;
+		dst = put_uvarint_fast(dst, zigzag(wrap_sub(last, prev_t0)));
+		prev_t0 = last;
 		for (uint32_t j = 1; j < gs->n; j++) {
-			int64_t t = b->g_t[order[j]];
-			dst = put_uvarint(dst, zigzag(wrap_sub(t, last)));
+			int64_t t = tv[order[j]].t;
+			dst = put_uvarint_fast(dst, zigzag(wrap_sub(t, last)));
 			last = t;
 		}
 		for (uint32_t j = 0; j < gs->n; j++) {
-			uint64_t bits;
-			memcpy(&bits, &b->g_v[order[j]], 8);
-			ts_put_u64le(dst, bits);
+			ts_put_u64le(dst, tv[order[j]].bits);
 			dst += 8;
 		}
 		order += gs->n;
 	}
+	/* the last entry's ids, for the reuse bits of whatever entry comes next */
+	memcpy(b->open_ids, prev, 2 * prev_n * sizeof(*prev));
+	b->prev_t0 = prev_t0;
 	b->body.len = (size_t)(dst - (uint8_t *)b->body.data);
 	b->body.data[b->body.len] = '\0';
 	b->n_series += b->g_n_ser;
 	b->last_n = prev_n;
 	clear_grouped(b);
+}
+
+/*
+ * Work out g_fast after a checked add: the bytes left under max_bytes, the room reserved
+ * in body past the grouped series' bound and in the per-sample arrays (SAMPLE_BOUND
+ * bytes per sample), and the sample count limit, whichever is least.
+ */
+static void set_fast(ingest_record_builder *b)
+{
+	size_t size = ingest_record_builder_size_bytes(b);
+	size_t used = b->body.len + open_bound(b) + b->g_bound;
+	size_t fast = size < b->max_bytes ? b->max_bytes - size : 0;
+	size_t room = b->body.cap > used ? b->body.cap - used : 0;
+	if (room < fast)
+		fast = room;
+	size_t n = b->g_cap - b->g_n;
+	size_t left = b->n_samples < UINT32_MAX ? UINT32_MAX - b->n_samples : 0;
+	if (left < n)
+		n = left;
+	if (n * SAMPLE_BOUND < fast)
+		fast = n * SAMPLE_BOUND;
+	b->g_fast = fast;
 }
 
 /* The grouped series the caller's slot word names, or -1. */
@@ -866,14 +947,10 @@ static int g_reserve(ingest_record_builder *b, bool is_new, size_t n_labels)
 		if (!s)
 			return TS_ENOMEM;
 		b->g_sample_s = s;
-		int64_t *t = ts_realloc(b->g_t, cap * sizeof(*t));
-		if (!t)
+		gsample *tv = ts_realloc(b->g_tv, cap * sizeof(*tv));
+		if (!tv)
 			return TS_ENOMEM;
-		b->g_t = t;
-		double *v = ts_realloc(b->g_v, cap * sizeof(*v));
-		if (!v)
-			return TS_ENOMEM;
-		b->g_v = v;
+		b->g_tv = tv;
 		uint32_t *o = ts_realloc(b->g_order, cap * sizeof(*o));
 		if (!o)
 			return TS_ENOMEM;
@@ -885,10 +962,10 @@ static int g_reserve(ingest_record_builder *b, bool is_new, size_t n_labels)
 	if (b->g_n_ser == b->g_cap_ser &&
 	    ingest_grow((void **)&b->g_ser, &b->g_cap_ser, b->g_n_ser + 1, sizeof(*b->g_ser)))
 		return TS_ENOMEM;
-	size_t cap_gids;
-	if (grow_u32(&b->g_gids, b->g_n_gids + 2 * n_labels, b->g_cap_gids, &cap_gids))
+	size_t cap_rids;
+	if (grow_u32(&b->g_rids, b->g_n_rids + 2 * n_labels, b->g_cap_rids, &cap_rids))
 		return TS_ENOMEM;
-	b->g_cap_gids = cap_gids;
+	b->g_cap_rids = cap_rids;
 	return TS_OK;
 }
 
@@ -902,56 +979,106 @@ int ingest_record_builder_add_ids(ingest_record_builder *b, const ingest_symtab 
 		return ts_err_set(err, TS_EINVAL, "record builder: empty label set");
 	if (n_labels > UINT32_MAX / 4)
 		return ts_err_set(err, TS_EINVAL, "record builder: %zu labels", n_labels);
+	/*
+	 * Fast path: a series already grouped in this record while g_fast (worked out by the
+	 * checked path below) covers the sample's worst case. Same outcome as the checked
+	 * path, which for a known series only adds SAMPLE_BOUND to the size.
+	 */
+	if (b->g_fast >= SAMPLE_BOUND && b->gmap_owner == t) {
+		uint64_t s = *slot;
+		if ((uint32_t)(s >> 32) == b->sgen && (uint32_t)s < b->g_n_ser) {
+			uint32_t k = (uint32_t)s;
+			size_t i = b->g_n++;
+			b->g_fast -= SAMPLE_BOUND;
+			b->g_bound += SAMPLE_BOUND;
+			b->g_sample_s[i] = k;
+			b->g_tv[i].t = t_ms;
+			memcpy(&b->g_tv[i].bits, &v, 8);
+			b->n_samples++;
+			return TS_OK;
+		}
+	}
 	if (gmap_reserve(b, t))
 		goto nomem;
 	ptrdiff_t k = g_find(b, *slot);
-	size_t extra = 10 + 8, str_bytes = 0;
+	size_t size = ingest_record_builder_size_bytes(b), extra = SAMPLE_BOUND;
+	size_t n_syms0 = b->n_syms, symtab0 = b->symtab.len, n_ids = 2 * n_labels, j = 0;
+	int rc = TS_OK;
 	if (k < 0) {
-		for (size_t j = 0; j < 2 * n_labels; j++) {
-			if (ids[j] >= t->n)
-				return ts_err_set(err, TS_EINVAL,
-						  "record builder: label %zu: unknown symbol %u",
-						  j / 2, ids[j]);
-			if (gmap_get(b, ids[j]) == UINT32_MAX)
-				str_bytes += t->len[ids[j]];
+		/*
+		 * One pass maps the labels to record symbols, adding the missing ones (undone
+		 * below if the sample is not added). str_bytes counts what the size bound
+		 * counts: the bytes of every label string the record lacked before this call.
+		 */
+		size_t str_bytes = 0, cap_ids;
+		if (g_reserve(b, true, n_labels) ||
+		    grow_u32(&b->open_ids, n_ids, b->cap_ids, &cap_ids))
+			goto nomem;
+		b->cap_ids = cap_ids;
+		uint32_t *rids = b->g_rids + b->g_n_rids;
+		for (; j < n_ids; j++) {
+			uint32_t gid = ids[j];
+			if (gid >= t->n) {
+				rc = TS_EINVAL;
+				break;
+			}
+			uint32_t id = gmap_get(b, gid);
+			if (id == UINT32_MAX) {
+				/* TS_ELIMIT: the symbols alone would fill the record */
+				if ((rc = ts_buf_reserve(&b->symtab, 5 + t->len[gid])) ||
+				    (rc = reserve_sym_arrays(b, 1)))
+					break;
+				id = gmap_add(b, t, gid);
+			}
+			if (id >= n_syms0) /* the record lacked it before this call */
+				str_bytes += t->len[gid];
+			rids[j] = id;
 		}
 		/* new symbols (len varint <= 5 + bytes) and the entry */
 		extra += str_bytes + 2 * 5 * n_labels + entry_bound(n_labels);
 	}
-	size_t size = ingest_record_builder_size_bytes(b);
-	if (extra > b->max_bytes || size > b->max_bytes - extra)
-		return ts_err_set(err, TS_ELIMIT,
-				  "record builder: record would exceed %zu bytes (now %zu, adding "
-				  "up to %zu)",
-				  b->max_bytes, size, extra);
+	if (rc == TS_OK && (extra > b->max_bytes || size > b->max_bytes - extra))
+		rc = TS_ELIMIT;
 	/* reserve everything, then mutate (cannot fail past this point) */
-	size_t g_bound = b->g_bound + 18 + (k < 0 ? entry_bound(n_labels) : 0);
-	if (g_reserve(b, k < 0, n_labels) || ts_buf_reserve(&b->body, open_bound(b) + g_bound))
+	size_t g_bound = b->g_bound + SAMPLE_BOUND + (k < 0 ? entry_bound(n_labels) : 0);
+	if (rc == TS_OK &&
+	    (g_reserve(b, false, 0) || ts_buf_reserve(&b->body, open_bound(b) + g_bound)))
+		rc = TS_ENOMEM;
+	if (rc) {
+		/* forget the symbols this call added: the builder is as it was */
+		for (size_t i = 0; i < j; i++)
+			if (b->g_rids[b->g_n_rids + i] >= n_syms0)
+				b->gmap[ids[i]] = 0;
+		b->n_syms = n_syms0;
+		b->symtab.len = symtab0;
+		if (b->symtab.data)
+			b->symtab.data[symtab0] = '\0';
+		if (rc == TS_EINVAL)
+			return ts_err_set(err, TS_EINVAL,
+					  "record builder: label %zu: unknown symbol %u", j / 2,
+					  ids[j]);
+		if (rc == TS_ELIMIT)
+			return ts_err_set(err, TS_ELIMIT,
+					  "record builder: record would exceed %zu bytes (now %zu, "
+					  "adding up to %zu)",
+					  b->max_bytes, size, extra);
 		goto nomem;
+	}
 	if (k < 0) {
-		size_t cap_ids;
-		if (ts_buf_reserve(&b->symtab, str_bytes + 2 * 5 * n_labels) ||
-		    reserve_syms(b, 2 * n_labels) ||
-		    grow_u32(&b->open_ids, 2 * n_labels, b->cap_ids, &cap_ids))
-			goto nomem;
-		b->cap_ids = cap_ids;
 		close_open(b); /* from _add: written before the grouped series */
-		for (size_t j = 0; j < 2 * n_labels; j++)
-			gmap_intern(b, t, ids[j]);
 		k = (ptrdiff_t)b->g_n_ser++;
 		gseries *gs = &b->g_ser[k];
-		*gs = (gseries){.gid_off = (uint32_t)b->g_n_gids, .n_labels = (uint32_t)n_labels};
-		memcpy(b->g_gids + b->g_n_gids, ids, 2 * n_labels * sizeof(*ids));
-		b->g_n_gids += 2 * n_labels;
+		*gs = (gseries){.rid_off = (uint32_t)b->g_n_rids, .n_labels = (uint32_t)n_labels};
+		b->g_n_rids += n_ids;
 		*slot = (uint64_t)b->sgen << 32 | (uint32_t)k;
 	}
-	b->g_ser[k].n++;
 	b->g_sample_s[b->g_n] = (uint32_t)k;
-	b->g_t[b->g_n] = t_ms;
-	b->g_v[b->g_n] = v;
+	b->g_tv[b->g_n].t = t_ms;
+	memcpy(&b->g_tv[b->g_n].bits, &v, 8);
 	b->g_n++;
 	b->g_bound = g_bound;
 	b->n_samples++;
+	set_fast(b);
 	return TS_OK;
 nomem:
 	return ts_err_set(err, TS_ENOMEM, "record builder: out of memory");

@@ -7,9 +7,11 @@
  * (log pending bytes and consumer lag: TS_EBUSY with nothing appended), disk full, replay
  * after closing and reopening everything (nothing lost, nothing duplicated), the
  * `ingest:` config section and its errors, direct mode without a log, batches reused
- * from the writer's pool and the label checks of the id path, and the line-protocol
- * series cache (line_protocol.c with ingest_batch_add_ref/_add_at): a body parsed whole
- * writes exactly the log records that the same body parsed line by line (no cache) does.
+ * from the writer's pool and the label checks of the id path, the partition of series
+ * added with ingest_batch_add_renamed (spliced series keys; 3 and 8 partitions), and the
+ * line-protocol series cache (line_protocol.c with ingest_batch_add_ref/_add_at): a body
+ * parsed whole writes exactly the log records that the same body parsed line by line (no
+ * cache) does.
  */
 #include "ingest/batch.h"
 
@@ -444,6 +446,77 @@ static void test_ingest_batch_add_reused_batches(void **state)
 	assert_int_equal(n_user, 80); /* 40 hosts with dc, 40 with zone; no ghost */
 	assert_int_equal(n_idle, 40);
 	env_close(&e);
+}
+
+/*
+ * The partition of every series is ts_series_hash % P whichever way the batch got its
+ * labels: ingest_batch_add, then _add_renamed with __name__ values of other lengths (the
+ * batch splices them into its series key), labels sorting before and after __name__, a
+ * different label set in between, and P a power of 2 or not (the batch masks instead of
+ * dividing then).
+ */
+static void renamed_partitions(const char *name, int parts)
+{
+	const char *dir = fresh_dir(name);
+	char logdir[1200];
+	snprintf(logdir, sizeof(logdir), "%s/log", dir);
+	env e;
+	env_open(&e, parts, open_log(logdir, parts, 0), config(dir, "%s", ""));
+	static const char *names[] = {
+	    "m", "mem_used_bytes", "mx", "cpu_usage", "m", "a_much_longer_metric_name_x"};
+	enum { N_NAMES = sizeof(names) / sizeof(names[0]) };
+	ingest_batch *b;
+	assert_int_equal(ingest_batch_begin(e.p, &b, NULL), TS_OK);
+	char host[16];
+	size_t want = 0;
+	for (int h = 0; h < 60; h++) {
+		snprintf(host, sizeof(host), "host-%d", h);
+		/* "Zone" sorts before "__name__", "host" after */
+		ts_label l[] = {
+		    {"Zone", h % 2 ? "eu" : "us-east-1"}, {"__name__", names[0]}, {"host", host}};
+		int64_t t = (T0_S + h) * 1000;
+		assert_int_equal(ingest_batch_add(b, l, 3, t, h), TS_OK);
+		want++;
+		for (int k = 1; k < N_NAMES; k++) {
+			l[1].value = names[k];
+			assert_int_equal(ingest_batch_add_renamed(b, l, 3, 1, t + k, h), TS_OK);
+			want++;
+		}
+		if (h % 3 == 0) { /* another label set in between, __name__ first */
+			ts_label o[] = {{"__name__", "other"}, {"host", host}};
+			assert_int_equal(ingest_batch_add(b, o, 2, t, h), TS_OK);
+			o[0].value = "other_renamed";
+			assert_int_equal(ingest_batch_add_renamed(b, o, 2, 0, t, h), TS_OK);
+			want += 2;
+		}
+		/* a wrong name_idx is not trusted: the full checks run (and pass here) */
+		l[1].value = "m";
+		assert_int_equal(ingest_batch_add_renamed(b, l, 3, 2, t + 100, h), TS_OK);
+		want++;
+	}
+	ingest_write_result res = {0};
+	assert_int_equal(ingest_batch_commit(b, &res, NULL), TS_OK);
+	assert_int_equal(res.n_samples, want);
+	ingest_batch_free(b);
+	size_t total = 0;
+	for (int p = 0; p < parts; p++) {
+		uint64_t nr;
+		total += read_partition(e.log, p, &nr); /* checks ts_series_hash % P */
+	}
+	assert_int_equal(total, want);
+	wait_applied(&e);
+	size_t n_series;
+	assert_int_equal(count_samples(e.db, "m", &n_series), 180); /* t, t + 4, t + 100 */
+	assert_int_equal(n_series, 60);
+	assert_int_equal(count_samples(e.db, "a_much_longer_metric_name_x", NULL), 60);
+	assert_int_equal(count_samples(e.db, "other_renamed", NULL), 20);
+	env_close(&e);
+}
+
+static void test_ingest_batch_add_renamed_partitions(void **state)
+{
+	renamed_partitions("renamed_p3", 3);
+	renamed_partitions("renamed_p8", 8);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -1033,6 +1106,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_batch_commit_one_record_per_partition),
 	    cmocka_unit_test(test_ingest_batch_commit_scraper_style),
 	    cmocka_unit_test(test_ingest_batch_add_reused_batches),
+	    cmocka_unit_test(test_ingest_batch_add_renamed_partitions),
 	    cmocka_unit_test(test_ingest_batch_commit_busy_pending),
 	    cmocka_unit_test(test_ingest_batch_commit_busy_lag),
 	    cmocka_unit_test(test_ingest_batch_commit_enospc),

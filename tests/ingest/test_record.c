@@ -4,7 +4,9 @@
  * compressions, NaN payloads, extreme timestamps, many series), grouping, limits,
  * label validation, every corruption class, sink errors, allocation failures, the
  * golden v1 record in tests/data/ingest/ (set STRATA_UPDATE_GOLDEN=1 to rewrite it), and
- * the shared symbol table with the id path (_add_ids grouping, decode_series).
+ * the shared symbol table with the id path (_add_ids grouping, decode_series; records
+ * cut at max_bytes byte-identical to _add of the same samples in grouped order, exact size
+ * checks on the fast path; allocation failures that leave the builder as it was).
  */
 #include "ingest/record.h"
 
@@ -942,6 +944,212 @@ static void test_ingest_record_builder_add_ids_errors(void **state)
 	ingest_symtab_free(p.t);
 }
 
+/*
+ * The reference for _add_ids: _add of the same samples in grouped order (series in
+ * first-seen order, each series' samples in the order they were added), which must give
+ * the same bytes. picks[i] is the id_pool set of sample i.
+ */
+static void grouped_reference(const id_pool *p, int compression, const int *picks, const int64_t *t,
+			      const double *v, size_t n, ts_buf *out)
+{
+	ingest_record_builder *ref;
+	assert_int_equal(ingest_record_builder_new(compression, 0, &ref, NULL), TS_OK);
+	bool done[64] = {false};
+	for (size_t first = 0; first < n; first++) {
+		int k = picks[first];
+		if (done[k])
+			continue;
+		done[k] = true;
+		for (size_t i = first; i < n; i++)
+			if (picks[i] == k)
+				assert_int_equal(ingest_record_builder_add(ref, p->l[k], p->n[k],
+									   t[i], v[i], NULL),
+						 TS_OK);
+	}
+	assert_int_equal(ingest_record_builder_finish(ref, out, NULL), TS_OK);
+	ingest_record_builder_free(ref);
+}
+
+/*
+ * _add_ids over interleaved series, records cut at max_bytes as a batch cuts them
+ * (TS_ELIMIT: finish, add again): the size check is exact for a series already in the
+ * record (it fits iff size + 18 <= max_bytes, and the size grows by exactly 18, the
+ * unchecked fast path included), a refused sample changes nothing, and every record is
+ * byte-identical to _add of its samples in grouped order.
+ */
+static void check_add_ids_records(int compression, size_t max_bytes, int sets, int n, uint64_t seed,
+				  size_t *n_records)
+{
+	static id_pool p;
+	id_pool_init(&p, sets);
+	ingest_record_builder *bld;
+	assert_int_equal(ingest_record_builder_new(compression, max_bytes, &bld, NULL), TS_OK);
+	enum { MAX_N = 20000 };
+	static int picks[MAX_N];
+	static int64_t ts[MAX_N];
+	static double vs[MAX_N];
+	assert_true(n <= MAX_N);
+	bool known[64] = {false};
+	size_t r_n = 0; /* samples in the open record */
+	size_t max = max_bytes ? max_bytes : INGEST_RECORD_MAX_BYTES;
+	ts_buf out, want;
+	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+	ts_buf_init(&want, INGEST_RECORD_MAX_BYTES);
+	uint64_t x = seed;
+	*n_records = 0;
+	for (int i = 0; i <= n; i++) {
+		if (i == n) { /* the end: write the last record */
+			if (r_n == 0)
+				break;
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			int k = (int)(x % (uint64_t)sets);
+			int64_t t = (int64_t)(x >> 40) - (1 << 23); /* any order, negative too */
+			double v = (double)(x >> 11) / 7.0;
+			if (x % 97 == 0) { /* a NaN with a payload */
+				uint64_t bits = 0x7ff0000000000000ull | (x & 0xfffff) | 1;
+				memcpy(&v, &bits, 8);
+			}
+			size_t size = ingest_record_builder_size_bytes(bld);
+			size_t before = ingest_record_builder_n_samples(bld);
+			int rc = ingest_record_builder_add_ids(bld, p.t, p.ids[k], p.n[k],
+							       &p.slot[k], t, v, NULL);
+			if (known[k])
+				assert_int_equal(rc == TS_OK, size + 18 <= max);
+			if (rc == TS_OK) {
+				if (known[k])
+					assert_int_equal(ingest_record_builder_size_bytes(bld),
+							 size + 18);
+				known[k] = true;
+				picks[r_n] = k;
+				ts[r_n] = t;
+				vs[r_n] = v;
+				r_n++;
+				continue;
+			}
+			assert_int_equal(rc, TS_ELIMIT);
+			assert_int_equal(ingest_record_builder_n_samples(bld), before);
+			assert_int_equal(ingest_record_builder_size_bytes(bld), size);
+			assert_true(r_n > 0);
+			i--; /* the sample goes into the next record */
+		}
+		ts_buf_reset(&out);
+		ts_buf_reset(&want);
+		assert_int_equal(ingest_record_builder_finish(bld, &out, NULL), TS_OK);
+		assert_true(out.len <= max);
+		grouped_reference(&p, compression, picks, ts, vs, r_n, &want);
+		assert_int_equal(out.len, want.len);
+		assert_memory_equal(out.data, want.data, out.len);
+		(*n_records)++;
+		memset(known, 0, sizeof(known));
+		r_n = 0;
+	}
+	ts_buf_free(&out);
+	ts_buf_free(&want);
+	ingest_record_builder_free(bld);
+	ingest_symtab_free(p.t);
+}
+
+static void test_ingest_record_builder_add_ids_records_match_add(void **state)
+{
+	(void)state;
+	size_t n_records;
+	/* one record, many samples per series */
+	check_add_ids_records(INGEST_RECORD_COMPRESS_NONE, 0, 40, 5000, 7, &n_records);
+	assert_int_equal(n_records, 1);
+	check_add_ids_records(INGEST_RECORD_COMPRESS_SNAPPY, 0, 64, 5000, 8, &n_records);
+	assert_int_equal(n_records, 1);
+	/* records full at every size class: a few samples each, then hundreds */
+	size_t sizes[] = {256, 300, 1000, 4096, 65536};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		check_add_ids_records(INGEST_RECORD_COMPRESS_NONE, sizes[i], 40, 20000, 9 + i,
+				      &n_records);
+		assert_true(n_records > 1);
+		check_add_ids_records(INGEST_RECORD_COMPRESS_SNAPPY, sizes[i], 5, 20000, 19 + i,
+				      &n_records);
+		assert_true(n_records > 1);
+	}
+}
+
+/*
+ * TS_ENOMEM anywhere (a new series' symbols, the grouping arrays, the body, finish's
+ * output) leaves the builder as it was: retrying the failed call once allocation works
+ * again gives byte-identical records to a run that never failed. Records are cut at
+ * 2 KiB like a batch cuts them.
+ */
+static int run_with_retries(id_pool *p, const int *picks, int n, ts_buf *out, int64_t fail_after,
+			    int *n_failed)
+{
+	ingest_record_builder *bld = NULL;
+	*n_failed = 0;
+	ts_alloc_fail_after(fail_after);
+	int rc;
+	while ((rc = ingest_record_builder_new(INGEST_RECORD_COMPRESS_SNAPPY, 2048, &bld, NULL)) ==
+	       TS_ENOMEM) {
+		ts_alloc_fail_after(-1);
+		(*n_failed)++;
+	}
+	assert_int_equal(rc, TS_OK);
+	for (int i = 0; i <= n; i++) {
+		if (i < n) {
+			int k = picks[i];
+			rc = ingest_record_builder_add_ids(bld, p->t, p->ids[k], p->n[k],
+							   &p->slot[k], 1000 * (int64_t)i, i, NULL);
+			if (rc == TS_ENOMEM) {
+				ts_alloc_fail_after(-1);
+				(*n_failed)++;
+				i--;
+				continue;
+			}
+			if (rc == TS_OK)
+				continue;
+			assert_int_equal(rc, TS_ELIMIT);
+			i--; /* finish, then add the sample again */
+		}
+		while ((rc = ingest_record_builder_finish(bld, out, NULL)) == TS_ENOMEM) {
+			ts_alloc_fail_after(-1);
+			(*n_failed)++;
+		}
+		assert_int_equal(rc, TS_OK);
+	}
+	ts_alloc_fail_after(-1);
+	ingest_record_builder_free(bld);
+	return TS_OK;
+}
+
+static void test_ingest_record_builder_add_ids_enomem_keeps_builder(void **state)
+{
+	(void)state;
+	enum { SETS = 40, N = 400 };
+	static id_pool p;
+	id_pool_init(&p, SETS);
+	int picks[N];
+	uint64_t x = 5;
+	for (int i = 0; i < N; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		picks[i] = (int)(x % SETS);
+	}
+	ts_buf want, out;
+	ts_buf_init(&want, (size_t)1 << 30);
+	int n_failed;
+	memset(p.slot, 0, sizeof(p.slot));
+	run_with_retries(&p, picks, N, &want, -1, &n_failed);
+	assert_int_equal(n_failed, 0);
+	for (int64_t n = 0;; n++) {
+		ts_buf_init(&out, (size_t)1 << 30);
+		memset(p.slot, 0, sizeof(p.slot));
+		run_with_retries(&p, picks, N, &out, n, &n_failed);
+		assert_int_equal(out.len, want.len);
+		assert_memory_equal(out.data, want.data, out.len);
+		ts_buf_free(&out);
+		if (n_failed == 0)
+			break;
+		assert_true(n < 10000);
+	}
+	ts_buf_free(&want);
+	ingest_symtab_free(p.t);
+}
+
 /* ---------------------------------------------------------------- allocation failures */
 
 static void test_ingest_record_alloc_failures(void **state)
@@ -1086,6 +1294,8 @@ int main(void)
 	    cmocka_unit_test(test_ingest_record_builder_add_ids_groups_by_series),
 	    cmocka_unit_test(test_ingest_record_builder_add_ids_mixed_with_add),
 	    cmocka_unit_test(test_ingest_record_builder_add_ids_errors),
+	    cmocka_unit_test(test_ingest_record_builder_add_ids_records_match_add),
+	    cmocka_unit_test(test_ingest_record_builder_add_ids_enomem_keeps_builder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
