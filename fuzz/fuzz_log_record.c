@@ -9,7 +9,9 @@
  *                 the fuzzer reaches the payload parser instead of dying at the CRC.
  * The sink checks the contract (labels sorted, unique, non-empty, __name__ present) and
  * feeds a record builder; a record that decodes must re-encode into one that decodes to
- * the same samples (same count and hash of labels, timestamps and value bits). Any
+ * the same samples (same count and hash of labels, timestamps and value bits). The id
+ * entry point (ingest_record_decode_ids) must return the same code and message and, on
+ * success, the same samples (its ids resolved through the symbol table it hands out). Any
  * violation calls abort(). Inputs are capped at 1 MiB.
  */
 #include "ingest/record.h"
@@ -70,6 +72,46 @@ static int sink(void *ctx, const ts_label *l, size_t n, int64_t t_ms, double v)
 	return TS_OK;
 }
 
+/* State of the ids sinks: the record's symbol table and the same hash as sink(). */
+typedef struct fuzz_ids {
+	const char *const *syms;
+	const uint32_t *lens;
+	size_t n_syms;
+	uint64_t hash;
+	size_t n;
+} fuzz_ids;
+
+static int ids_symbols(void *ctx, const char *const *syms, const uint32_t *lens, size_t n_syms)
+{
+	fuzz_ids *x = ctx;
+	for (size_t i = 0; i < n_syms; i++)
+		check(lens[i] > 0 && memchr(syms[i], 0, lens[i]) == NULL);
+	x->syms = syms;
+	x->lens = lens;
+	x->n_syms = n_syms;
+	return TS_OK;
+}
+
+static int ids_entry(void *ctx, const uint32_t *ids, size_t n_labels, const int64_t *t_ms,
+		     const double *v, size_t n)
+{
+	fuzz_ids *x = ctx;
+	static const uint8_t nul = 0;
+	check(n_labels > 0 && n > 0);
+	for (size_t i = 0; i < 2 * n_labels; i++)
+		check(ids[i] < x->n_syms);
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < 2 * n_labels; i++) {
+			x->hash = fnv(x->hash, x->syms[ids[i]], x->lens[ids[i]]);
+			x->hash = fnv(x->hash, &nul, 1);
+		}
+		x->hash = fnv(x->hash, &t_ms[k], sizeof(t_ms[k]));
+		x->hash = fnv(x->hash, &v[k], sizeof(v[k]));
+		x->n++;
+	}
+	return TS_OK;
+}
+
 static void run(ingest_record_decoder *d, const uint8_t *rec, size_t len, int compression)
 {
 	fuzz_sink s = {0xcbf29ce484222325ull, 0, NULL, false};
@@ -79,6 +121,13 @@ static void run(ingest_record_decoder *d, const uint8_t *rec, size_t len, int co
 	int rc = ingest_record_decode(d, rec, len, sink, &s, &err);
 	check(rc == TS_OK || rc == TS_ECORRUPT || rc == TS_ENOMEM);
 	check(rc == TS_OK || err.msg[0] != '\0');
+	fuzz_ids x = {.hash = 0xcbf29ce484222325ull};
+	ts_err err2 = {0};
+	int rc2 = ingest_record_decode_ids(d, rec, len, ids_symbols, ids_entry, &x, &err2);
+	if (rc != TS_ENOMEM && rc2 != TS_ENOMEM) {
+		check(rc2 == rc && strcmp(err.msg, err2.msg) == 0);
+		check(rc != TS_OK || (x.n == s.n && x.hash == s.hash));
+	}
 	if (rc == TS_OK && s.n > 0 && !s.b_full) {
 		ts_buf out;
 		ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);

@@ -2,11 +2,14 @@
 /*
  * consumer.c: one thread per log partition feeds the store from the partitioned log.
  *
- * Design. A consumer ("ingest-pN") owns a log reader and a record decoder. It takes the
- * durable records at hand, in offset order (up to MERGE_MAX_RECORDS), decodes their
- * series entries into one merge (see `merge`), appends each series' samples in time order
- * to the store with one lookup (tsdb_append_series) and then records the last offset as
- * applied (tsdb_partition_applied). Because a partition is only ever applied by its own
+ * Design. A consumer ("ingest-pN") owns a log reader, a record decoder and a series
+ * cache. It takes the durable records at hand, in offset order (up to MERGE_MAX_RECORDS),
+ * decodes their series entries as symbol ids (ingest_record_decode_ids) into one merge
+ * (see `merge`), finds each entry's series in its cache by consumer-wide label ids (see
+ * `cache`: no string is hashed or compared per entry, no lookup in the store), appends
+ * each series' samples in time order through the cached store reference
+ * (tsdb_series_ref_append) and then records the last offset as applied
+ * (tsdb_partition_applied). Because a partition is only ever applied by its own
  * consumer, series of one partition meet no other writer (DESIGN.md "one consumer per
  * partition owns its series"). A crash in the middle of a merge replays all of it; the
  * store drops the samples it already had.
@@ -100,31 +103,98 @@
 
 /* ---------------------------------------------------------------- types */
 
+/*
+ * The series cache (one per consumer, consumer thread only). Label strings are interned
+ * to consumer-wide ids (`cstr`, the id is the index); for each record the decoder hands
+ * its symbol table once (ingest_record_decode_ids) and every symbol is mapped to its
+ * consumer-wide id through an array indexed by record symbol id (`rmap`), so a series
+ * entry becomes a sequence of 2 * n_labels integers. A series (`centry`) is keyed by that
+ * sequence and holds its ts_series_hash and a reference to the store's series
+ * (tsdb_series_ref), so a series entry costs an integer hash and compare here and no
+ * lookup in the store. A reference whose series the store removed (an empty series
+ * dropped at a cut) answers TS_EBUSY: it is put and a new one got.
+ *
+ * Bound: the cache's allocations (strings, their table, entries, id sequences) are kept
+ * under max_bytes (ingest_consumers_options.series_cache_bytes, default
+ * CACHE_MAX_BYTES_DEFAULT = 64 MiB per consumer): at the start of a merge a cache over it
+ * is dropped as a whole (every reference put) and filled again from the next records. A
+ * merge never drops entries it uses, so one merge may take it past the bound by what its
+ * records add (at most MERGE_MAX_RECORDS records). References keep the store's series
+ * structs (not their samples) alive, so the bound also bounds the series memory held for
+ * removed series.
+ */
+#define CACHE_MAX_BYTES_DEFAULT ((size_t)64 << 20)
+#define CACHE_MAX_IDS           (UINT32_MAX / 4) /* more strings or entries: TS_ENOMEM */
+
+typedef struct cstr {
+	uint64_t hash; /* ts_hash64 of its bytes */
+	uint32_t off;  /* in cache.str, NUL-terminated */
+	uint32_t len;  /* bytes, the NUL excluded */
+} cstr;
+
+typedef struct centry {
+	uint64_t key;         /* ids_hash of its id sequence */
+	uint64_t hash;        /* ts_series_hash of its labels */
+	tsdb_series_ref *ref; /* the store's series; NULL until got (or after a refusal) */
+	uint64_t gen;         /* the merge that last added samples of it (merge.gen) */
+	uint32_t ids_off;     /* its 2 * n_labels string ids start at cache.ids[ids_off] */
+	uint32_t n_labels;    /* labels */
+	uint32_t mi;          /* its index in merge.ser during merge gen */
+} centry;
+
+typedef struct cache {
+	cstr *strs; /* interned strings by id */
+	size_t n_strs, cap_strs;
+	uint32_t *str_slots; /* open addressing on cstr.hash: id + 1, 0 = free; load <= 1/2 */
+	size_t n_str_slots;  /* power of 2 (0 before the first string) */
+	char *str;           /* string bytes */
+	size_t n_str, cap_str;
+	centry *ent; /* series */
+	size_t n_ent, cap_ent;
+	uint32_t *ent_slots; /* open addressing on centry.key: index + 1, 0 = free */
+	size_t n_ent_slots;  /* power of 2 (0 before the first entry) */
+	uint32_t *ids;       /* id sequences of the entries */
+	size_t n_ids, cap_ids;
+	uint32_t *rmap; /* this record: record symbol id -> string id */
+	size_t n_rmap, cap_rmap;
+	uint32_t *key; /* scratch: one series entry's string ids */
+	size_t cap_key;
+	ts_label *labels; /* scratch: one series' labels */
+	size_t cap_labels;
+	size_t max_bytes; /* bound of cache_bytes() (see above) */
+	uint32_t prev_ce; /* the entry of the previous series entry (UINT32_MAX: none) */
+} cache;
+
 /* A series of a merge (see merge). */
 typedef struct mseries {
-	uint64_t hash;     /* ts_series_hash of its labels */
-	uint32_t lab_off;  /* its 2 * n_labels string offsets start at merge.lab[lab_off] */
-	uint32_t n_labels; /* labels */
-	uint32_t n;        /* samples */
-	uint32_t pos;      /* counting sort cursor */
-	int64_t last_t;    /* time of its last sample added */
-	bool is_sorted;    /* samples were added in non-decreasing time order */
+	uint32_t ce;          /* its cache entry (cache.ent) */
+	uint32_t n;           /* samples */
+	uint32_t first, last; /* its first and last run (merge.runs) */
+	int64_t last_t;       /* time of its last sample added */
+	bool is_sorted;       /* samples were added in non-decreasing time order */
 } mseries;
+
+/* The samples of one series entry of a record, in merge.t / merge.v. */
+typedef struct mrun {
+	uint32_t off;  /* first sample */
+	uint32_t n;    /* samples */
+	uint32_t next; /* the series' next run + 1, 0 = its last */
+} mrun;
 
 /*
  * The records a consumer applies together: every durable record the reader has at hand
  * (up to MERGE_MAX_RECORDS / MERGE_MAX_SAMPLES) is decoded into one set of series, and
- * each series gets one tsdb_append_series call with its samples in time order (a stable
- * sort, so equal timestamps keep log order and the store keeps the first of conflicting
- * values, as it would applying the records one by one). Concurrent writers append their
- * records out of time order (4 connections posting consecutive batches); applied record
- * by record, the later batch's samples come first and the earlier ones take the store's
- * out-of-order path. A merge of fewer than MERGE_WAIT_RECORDS records waits up to
- * MERGE_WAIT_MS for more (the concurrent writers' records usually follow within
- * milliseconds): the samples reach the store that much later, acknowledgements are not
- * delayed. On the devops benchmark (4 connections) this cut the samples taking the
- * store's out-of-order path from ~33 % to ~20-25 % (docs/benchmarks.md). Consumer thread
- * only; memory is kept for the next merge.
+ * each series gets one append with its samples in time order (a stable sort, so equal
+ * timestamps keep log order and the store keeps the first of conflicting values, as it
+ * would applying the records one by one). Concurrent writers append their records out of
+ * time order (4 connections posting consecutive batches); applied record by record, the
+ * later batch's samples come first and the earlier ones take the store's out-of-order
+ * path. A merge of fewer than MERGE_WAIT_RECORDS records waits up to MERGE_WAIT_MS for
+ * more (the concurrent writers' records usually follow within milliseconds): the samples
+ * reach the store that much later, acknowledgements are not delayed. On the devops
+ * benchmark (4 connections) this cut the samples taking the store's out-of-order path
+ * from ~33 % to ~20-25 % (docs/benchmarks.md). Series are grouped by cache entry (see
+ * cache). Consumer thread only; memory is kept for the next merge.
  */
 typedef struct mkey {
 	int64_t t;  /* sample time */
@@ -132,36 +202,30 @@ typedef struct mkey {
 } mkey;
 
 typedef struct merge {
+	uint64_t gen; /* this merge's number (centry.gen) */
 	mseries *ser; /* in first-seen order */
 	size_t n_ser, cap_ser;
-	uint32_t *slots; /* open addressing on hash: index + 1, 0 = free; load <= 1/2 */
-	size_t n_slots;  /* power of 2 (0 before the first series) */
-	uint32_t *lab;   /* name and value offsets into str, 2 per label */
-	size_t n_lab, cap_lab;
-	char *str; /* label strings, NUL-terminated */
-	size_t n_str, cap_str;
-	uint32_t *s_ser;  /* series of each sample, in log order */
-	int64_t *t;       /* sample times, log order */
-	double *v;        /* sample values, log order */
-	uint32_t *order;  /* samples by series (counting sort) */
-	size_t n, cap;    /* samples held, allocated */
-	ts_label *labels; /* scratch for one series' labels */
-	size_t cap_labels;
-	int64_t *st; /* scratch: one series' times, then sorted */
-	double *sv;  /* scratch: its values */
-	mkey *sk;    /* scratch: sort keys */
+	mrun *runs; /* series entries in log order */
+	size_t n_runs, cap_runs;
+	int64_t *t;    /* sample times, log order */
+	double *v;     /* sample values, log order */
+	size_t n, cap; /* samples held, allocated */
+	int64_t *st;   /* scratch: one series' times, then sorted */
+	double *sv;    /* scratch: its values */
+	mkey *sk;      /* scratch: sort keys (long series) */
 	size_t cap_s;
 } merge;
 
 typedef struct consumer {
-	ingest_consumers *g;  /* immutable */
-	int partition;        /* immutable */
-	uint64_t replay_end;  /* immutable after start: the log's end at start */
-	pthread_t thread;     /* immutable after start */
-	bool has_thread;      /* immutable after start */
-	ingest_log_reader *r; /* consumer thread only */
-	ingest_record_decoder *dec;
+	ingest_consumers *g;           /* immutable */
+	int partition;                 /* immutable */
+	uint64_t replay_end;           /* immutable after start: the log's end at start */
+	pthread_t thread;              /* immutable after start */
+	bool has_thread;               /* immutable after start */
+	ingest_log_reader *r;          /* consumer thread only */
+	ingest_record_decoder *dec;    /* consumer thread only */
 	merge m;                       /* consumer thread only */
+	cache cc;                      /* consumer thread only (max_bytes immutable) */
 	int64_t last_ckpt_ns;          /* consumer thread only: last look at the store's offsets */
 	int64_t last_stats_ns;         /* consumer thread only: last refresh of st */
 	pthread_mutex_t st_mu;         /* guards st */
@@ -180,6 +244,8 @@ typedef struct consumer {
 	_Atomic bool is_replayed;   /* reached replay_end */
 	_Atomic uint64_t ckpt_next; /* log checkpointed below this */
 	_Atomic uint64_t n_records, n_samples, n_rejected, n_corrupt, n_busy, n_errors;
+	_Atomic uint64_t n_cache_drops; /* series cache dropped over its bound */
+	_Atomic uint64_t cache_bytes;   /* series cache allocations after the last merge */
 	/* Role store (group_assigned/group_revoked on "kafka-group"; has_thread and thread are
 	 * touched only there once the group is joined): */
 	_Atomic int revoked;   /* 0, REVOKED or REVOKED_LOST: the consumer thread must exit */
@@ -290,19 +356,14 @@ static void refresh_stats(consumer *c, bool force)
 /* ---------------------------------------------------------------- applying records */
 
 /*
- * Append one series' samples to the store; hash, when not NULL, is ts_series_hash of the
- * labels (the merge computed it already), which spares the store hashing them again.
+ * Count the outcome of appending n samples of one series (done appended, rejected of
+ * them refused, rc the append's code) in c->rec_samples / rec_rejected. TS_OK, or
+ * TS_ENOMEM passed on: the caller applies it again once memory is back.
  */
-static int append_series(consumer *c, const uint64_t *hash, const ts_label *labels, size_t n_labels,
-			 const int64_t *t_ms, const double *v, size_t n)
+static int count_appended(consumer *c, int rc, size_t n, size_t done, size_t rejected)
 {
-	size_t done = 0, rejected = 0;
-	int rc = hash ? tsdb_append_series_hashed(c->g->db, *hash, labels, n_labels, t_ms, v, n,
-						  &done, &rejected, &c->rec_err)
-		      : tsdb_append_series(c->g->db, labels, n_labels, t_ms, v, n, &done, &rejected,
-					   &c->rec_err);
 	if (rc == TS_ENOMEM)
-		return rc; /* retry the record once memory is back */
+		return rc;
 	if (rc != TS_OK)
 		rejected += n - done; /* refused as a whole from there on (e.g. series limit) */
 	c->rec_samples += n - rejected;
@@ -316,7 +377,11 @@ static int append_series(consumer *c, const uint64_t *hash, const ts_label *labe
 static int apply_series(void *ctx, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
 			const double *v, size_t n)
 {
-	return append_series(ctx, NULL, labels, n_labels, t_ms, v, n);
+	consumer *c = ctx;
+	size_t done = 0, rejected = 0;
+	int rc = tsdb_append_series(c->g->db, labels, n_labels, t_ms, v, n, &done, &rejected,
+				    &c->rec_err);
+	return count_appended(c, rc, n, done, rejected);
 }
 
 /*
@@ -366,17 +431,204 @@ static int apply(consumer *c, const void *rec, size_t len, uint64_t off)
 
 /* ---------------------------------------------------------------- merging records */
 
+/* ---------------------------------------------------------------- series cache */
+
+/* Bytes the cache has allocated (its bound counts these). */
+static size_t cache_bytes(const cache *k)
+{
+	return k->cap_strs * sizeof(*k->strs) + k->n_str_slots * sizeof(*k->str_slots) +
+	       k->cap_str + k->cap_ent * sizeof(*k->ent) + k->n_ent_slots * sizeof(*k->ent_slots) +
+	       k->cap_ids * sizeof(*k->ids);
+}
+
+/* Forget every string and series (every reference put) and free the memory counted by
+ * the bound; the per-record scratch is kept. */
+static void cache_drop(cache *k, tsdb_db *db)
+{
+	for (size_t i = 0; i < k->n_ent; i++)
+		tsdb_series_ref_put(db, k->ent[i].ref);
+	ts_free(k->strs);
+	ts_free(k->str_slots);
+	ts_free(k->str);
+	ts_free(k->ent);
+	ts_free(k->ent_slots);
+	ts_free(k->ids);
+	k->strs = NULL;
+	k->str_slots = NULL;
+	k->str = NULL;
+	k->ent = NULL;
+	k->ent_slots = NULL;
+	k->ids = NULL;
+	k->n_strs = k->cap_strs = k->n_str_slots = k->n_str = k->cap_str = 0;
+	k->n_ent = k->cap_ent = k->n_ent_slots = k->n_ids = k->cap_ids = 0;
+	k->n_rmap = 0;
+	k->prev_ce = UINT32_MAX;
+}
+
+/* cache_drop, then free the scratch too. */
+static void cache_free(cache *k, tsdb_db *db)
+{
+	cache_drop(k, db);
+	ts_free(k->rmap);
+	ts_free(k->key);
+	ts_free(k->labels);
+	k->rmap = k->key = NULL;
+	k->labels = NULL;
+	k->cap_rmap = k->cap_key = k->cap_labels = 0;
+}
+
+/* A new slot table of n_slots (power of 2) holding the n items whose hashes hash_of
+ * gives; TS_ENOMEM leaves *slots as it was. */
+static int rehash(uint32_t **slots, size_t *n_slots, size_t want, size_t n,
+		  uint64_t (*hash_of)(const cache *, size_t), const cache *k)
+{
+	size_t ns = *n_slots ? *n_slots : 1024;
+	while (ns < want)
+		ns *= 2;
+	uint32_t *t = ts_calloc(ns, sizeof(*t));
+	if (!t)
+		return TS_ENOMEM;
+	for (size_t j = 0; j < n; j++) {
+		size_t i = (size_t)hash_of(k, j) & (ns - 1);
+		while (t[i])
+			i = (i + 1) & (ns - 1);
+		t[i] = (uint32_t)j + 1;
+	}
+	ts_free(*slots);
+	*slots = t;
+	*n_slots = ns;
+	return TS_OK;
+}
+
+static uint64_t str_hash_of(const cache *k, size_t j)
+{
+	return k->strs[j].hash;
+}
+
+static uint64_t ent_hash_of(const cache *k, size_t j)
+{
+	return k->ent[j].key;
+}
+
+/* The id of s[0..len) (len >= 1, no NUL inside), interned if new. TS_OK, TS_ENOMEM. */
+static int cache_intern(cache *k, const char *s, uint32_t len, uint32_t *id)
+{
+	uint64_t h = ts_hash64(s, len, 0);
+	if (k->n_str_slots) {
+		size_t mask = k->n_str_slots - 1;
+		for (size_t i = (size_t)h & mask; k->str_slots[i]; i = (i + 1) & mask) {
+			const cstr *cs = &k->strs[k->str_slots[i] - 1];
+			if (cs->hash == h && cs->len == len &&
+			    memcmp(k->str + cs->off, s, len) == 0) {
+				*id = k->str_slots[i] - 1;
+				return TS_OK;
+			}
+		}
+	}
+	if (k->n_strs >= CACHE_MAX_IDS || k->n_str + len + 1 > UINT32_MAX ||
+	    ingest_grow((void **)&k->strs, &k->cap_strs, k->n_strs + 1, sizeof(*k->strs)) ||
+	    ingest_grow((void **)&k->str, &k->cap_str, k->n_str + len + 1, 1))
+		return TS_ENOMEM;
+	if ((k->n_strs + 1) * 2 > k->n_str_slots &&
+	    rehash(&k->str_slots, &k->n_str_slots, (k->n_strs + 1) * 2, k->n_strs, str_hash_of, k))
+		return TS_ENOMEM;
+	memcpy(k->str + k->n_str, s, len);
+	k->str[k->n_str + len] = '\0';
+	size_t j = k->n_strs++;
+	k->strs[j] = (cstr){.hash = h, .off = (uint32_t)k->n_str, .len = len};
+	k->n_str += (size_t)len + 1;
+	size_t mask = k->n_str_slots - 1, i = (size_t)h & mask;
+	while (k->str_slots[i])
+		i = (i + 1) & mask;
+	k->str_slots[i] = (uint32_t)j + 1;
+	*id = (uint32_t)j;
+	return TS_OK;
+}
+
+/* Hash of a string id sequence (cache keys only; never stored outside the process). */
+static uint64_t ids_hash(const uint32_t *ids, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+	size_t i = 0;
+	for (; i + 1 < n; i += 2) {
+		h ^= (uint64_t)ids[i] << 32 | ids[i + 1];
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		h ^= ids[i];
+		h *= 0xff51afd7ed558ccdULL;
+	}
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
+}
+
+/* The entry of the label set ids[0 .. 2 n_labels) (string ids), added if new: its index
+ * in *ce. TS_OK, TS_ENOMEM. */
+static int cache_series(cache *k, const uint32_t *ids, size_t n_labels, uint32_t *ce)
+{
+	size_t n_ids = 2 * n_labels;
+	uint64_t key = ids_hash(ids, n_ids);
+	if (k->n_ent_slots) {
+		size_t mask = k->n_ent_slots - 1;
+		for (size_t i = (size_t)key & mask; k->ent_slots[i]; i = (i + 1) & mask) {
+			const centry *e = &k->ent[k->ent_slots[i] - 1];
+			if (e->key == key && e->n_labels == n_labels &&
+			    memcmp(k->ids + e->ids_off, ids, n_ids * sizeof(*ids)) == 0) {
+				*ce = k->ent_slots[i] - 1;
+				return TS_OK;
+			}
+		}
+	}
+	if (k->n_ent >= CACHE_MAX_IDS || k->n_ids + n_ids > UINT32_MAX ||
+	    ingest_grow((void **)&k->ent, &k->cap_ent, k->n_ent + 1, sizeof(*k->ent)) ||
+	    ingest_grow((void **)&k->ids, &k->cap_ids, k->n_ids + n_ids, sizeof(*k->ids)) ||
+	    ingest_grow((void **)&k->labels, &k->cap_labels, n_labels, sizeof(*k->labels)))
+		return TS_ENOMEM;
+	if ((k->n_ent + 1) * 2 > k->n_ent_slots &&
+	    rehash(&k->ent_slots, &k->n_ent_slots, (k->n_ent + 1) * 2, k->n_ent, ent_hash_of, k))
+		return TS_ENOMEM;
+	for (size_t i = 0; i < n_labels; i++)
+		k->labels[i] = (ts_label){k->str + k->strs[ids[2 * i]].off,
+					  k->str + k->strs[ids[2 * i + 1]].off};
+	memcpy(k->ids + k->n_ids, ids, n_ids * sizeof(*ids));
+	size_t j = k->n_ent++;
+	k->ent[j] = (centry){.key = key,
+			     .hash = ts_series_hash(k->labels, n_labels),
+			     .ids_off = (uint32_t)k->n_ids,
+			     .n_labels = (uint32_t)n_labels};
+	k->n_ids += n_ids;
+	size_t mask = k->n_ent_slots - 1, i = (size_t)key & mask;
+	while (k->ent_slots[i])
+		i = (i + 1) & mask;
+	k->ent_slots[i] = (uint32_t)j + 1;
+	*ce = (uint32_t)j;
+	return TS_OK;
+}
+
+/* ingest_record_symbols_fn: map the record's symbols to string ids (c->cc.rmap). */
+static int cache_symbols(void *ctx, const char *const *syms, const uint32_t *lens, size_t n_syms)
+{
+	cache *k = &((consumer *)ctx)->cc;
+	k->n_rmap = 0;
+	if (ingest_grow((void **)&k->rmap, &k->cap_rmap, n_syms ? n_syms : 1, sizeof(*k->rmap)))
+		return TS_ENOMEM;
+	for (size_t i = 0; i < n_syms; i++)
+		if (cache_intern(k, syms[i], lens[i], &k->rmap[i]))
+			return TS_ENOMEM;
+	k->n_rmap = n_syms;
+	return TS_OK;
+}
+
+/* ---------------------------------------------------------------- merging records */
+
 static void merge_free(merge *m)
 {
 	ts_free(m->ser);
-	ts_free(m->slots);
-	ts_free(m->lab);
-	ts_free(m->str);
-	ts_free(m->s_ser);
+	ts_free(m->runs);
 	ts_free(m->t);
 	ts_free(m->v);
-	ts_free(m->order);
-	ts_free(m->labels);
 	ts_free(m->st);
 	ts_free(m->sv);
 	ts_free(m->sk);
@@ -385,115 +637,66 @@ static void merge_free(merge *m)
 
 static void merge_reset(merge *m)
 {
-	if (m->n_ser && m->slots)
-		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
-	m->n_ser = m->n_lab = m->n_str = m->n = 0;
+	m->n_ser = m->n_runs = m->n = 0;
+	m->gen++;
 }
 
-static bool mseries_eq(const merge *m, const mseries *ms, const ts_label *labels, size_t n)
-{
-	if (ms->n_labels != n)
-		return false;
-	const uint32_t *lab = m->lab + ms->lab_off;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(m->str + lab[2 * i], labels[i].name) != 0 ||
-		    strcmp(m->str + lab[2 * i + 1], labels[i].value) != 0)
-			return false;
-	return true;
-}
-
-/* Copy a string into m->str; its offset in *off. */
-static int merge_str(merge *m, const char *s, uint32_t *off)
-{
-	size_t len = strlen(s) + 1;
-	if (m->n_str + len > UINT32_MAX ||
-	    ingest_grow((void **)&m->str, &m->cap_str, m->n_str + len, 1))
-		return TS_ENOMEM;
-	memcpy(m->str + m->n_str, s, len);
-	*off = (uint32_t)m->n_str;
-	m->n_str += len;
-	return TS_OK;
-}
-
-/* The series of labels in m (added if new): its index in *sid. TS_OK, TS_ENOMEM. */
-static int merge_series(merge *m, const ts_label *labels, size_t n, uint32_t *sid)
-{
-	uint64_t h = ts_series_hash(labels, n);
-	if (m->n_slots) {
-		size_t mask = m->n_slots - 1;
-		for (size_t i = (size_t)h & mask; m->slots[i]; i = (i + 1) & mask) {
-			const mseries *ms = &m->ser[m->slots[i] - 1];
-			if (ms->hash == h && mseries_eq(m, ms, labels, n)) {
-				*sid = m->slots[i] - 1;
-				return TS_OK;
-			}
-		}
-	}
-	if (m->n_ser >= UINT32_MAX / 2 || m->n_lab + 2 * n > UINT32_MAX ||
-	    ingest_grow((void **)&m->ser, &m->cap_ser, m->n_ser + 1, sizeof(*m->ser)) ||
-	    ingest_grow((void **)&m->lab, &m->cap_lab, m->n_lab + 2 * n, sizeof(*m->lab)))
-		return TS_ENOMEM;
-	if ((m->n_ser + 1) * 2 > m->n_slots) {
-		size_t n_slots = m->n_slots ? m->n_slots * 2 : 1024;
-		uint32_t *slots = ts_calloc(n_slots, sizeof(*slots));
-		if (!slots)
-			return TS_ENOMEM;
-		for (size_t k = 0; k < m->n_ser; k++) {
-			size_t i = (size_t)m->ser[k].hash & (n_slots - 1);
-			while (slots[i])
-				i = (i + 1) & (n_slots - 1);
-			slots[i] = (uint32_t)k + 1;
-		}
-		ts_free(m->slots);
-		m->slots = slots;
-		m->n_slots = n_slots;
-	}
-	uint32_t lab_off = (uint32_t)m->n_lab;
-	for (size_t i = 0; i < n; i++)
-		if (merge_str(m, labels[i].name, &m->lab[lab_off + 2 * i]) ||
-		    merge_str(m, labels[i].value, &m->lab[lab_off + 2 * i + 1]))
-			return TS_ENOMEM;
-	m->n_lab += 2 * n;
-	size_t k = m->n_ser++;
-	m->ser[k] = (mseries){.hash = h,
-			      .lab_off = lab_off,
-			      .n_labels = (uint32_t)n,
-			      .last_t = INT64_MIN,
-			      .is_sorted = true};
-	size_t i = (size_t)h & (m->n_slots - 1);
-	while (m->slots[i])
-		i = (i + 1) & (m->n_slots - 1);
-	m->slots[i] = (uint32_t)k + 1;
-	*sid = (uint32_t)k;
-	return TS_OK;
-}
-
-/* ingest_record_series_fn: add one decoded series entry to the consumer's merge. */
-static int merge_entry(void *ctx, const ts_label *labels, size_t n_labels, const int64_t *t_ms,
+/* ingest_record_ids_fn: add one decoded series entry to the consumer's merge. */
+static int merge_entry(void *ctx, const uint32_t *ids, size_t n_labels, const int64_t *t_ms,
 		       const double *v, size_t n)
 {
-	merge *m = &((consumer *)ctx)->m;
-	uint32_t sid;
-	if (m->n + n > UINT32_MAX / 2 || merge_series(m, labels, n_labels, &sid))
+	consumer *c = ctx;
+	merge *m = &c->m;
+	cache *k = &c->cc;
+	if (m->n + n > UINT32_MAX / 2 || m->n_runs >= UINT32_MAX / 2 ||
+	    ingest_grow((void **)&k->key, &k->cap_key, 2 * n_labels, sizeof(*k->key)) ||
+	    ingest_grow((void **)&m->runs, &m->cap_runs, m->n_runs + 1, sizeof(*m->runs)))
 		return TS_ENOMEM;
 	size_t cap = m->cap;
 	if (m->n + n > cap) {
-		size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
-		if (ingest_grow((void **)&m->s_ser, &c1, m->n + n, sizeof(*m->s_ser)) ||
-		    ingest_grow((void **)&m->t, &c2, m->n + n, sizeof(*m->t)) ||
-		    ingest_grow((void **)&m->v, &c3, m->n + n, sizeof(*m->v)) ||
-		    ingest_grow((void **)&m->order, &c4, m->n + n, sizeof(*m->order)))
-			return TS_ENOMEM; /* the arrays that grew keep their larger size */
+		size_t c1 = cap, c2 = cap;
+		if (ingest_grow((void **)&m->t, &c1, m->n + n, sizeof(*m->t)) ||
+		    ingest_grow((void **)&m->v, &c2, m->n + n, sizeof(*m->v)))
+			return TS_ENOMEM; /* the array that grew keeps its larger size */
 		m->cap = c1;
 	}
-	mseries *ms = &m->ser[sid];
-	for (size_t k = 0; k < n; k++) {
-		m->s_ser[m->n + k] = sid;
-		m->t[m->n + k] = t_ms[k];
-		m->v[m->n + k] = v[k];
-		ms->is_sorted &= t_ms[k] >= ms->last_t;
-		ms->last_t = t_ms[k];
+	uint32_t *key = k->key;
+	const uint32_t *rmap = k->rmap;
+	for (size_t i = 0; i < 2 * n_labels; i++)
+		key[i] = rmap[ids[i]]; /* ids < n_syms: the decoder checked */
+	/* Records list series in the order their writer saw them, which repeats from record
+	 * to record: the entry made after the previous one is tried first. */
+	uint32_t ce = k->prev_ce + 1;
+	const centry *guess = ce < k->n_ent ? &k->ent[ce] : NULL;
+	if (!guess || guess->n_labels != n_labels ||
+	    memcmp(k->ids + guess->ids_off, key, 2 * n_labels * sizeof(*key)) != 0) {
+		if (cache_series(k, key, n_labels, &ce))
+			return TS_ENOMEM;
 	}
+	k->prev_ce = ce;
+	centry *e = &k->ent[ce];
+	uint32_t run = (uint32_t)m->n_runs;
+	if (e->gen != m->gen) {
+		if (ingest_grow((void **)&m->ser, &m->cap_ser, m->n_ser + 1, sizeof(*m->ser)))
+			return TS_ENOMEM;
+		e->gen = m->gen;
+		e->mi = (uint32_t)m->n_ser;
+		m->ser[m->n_ser++] = (mseries){
+		    .ce = ce, .first = run, .last = run, .last_t = INT64_MIN, .is_sorted = true};
+	} else {
+		mseries *ms = &m->ser[e->mi];
+		m->runs[ms->last].next = run + 1;
+		ms->last = run;
+	}
+	mseries *ms = &m->ser[e->mi];
+	m->runs[m->n_runs++] = (mrun){.off = (uint32_t)m->n, .n = (uint32_t)n};
+	bool is_sorted = t_ms[0] >= ms->last_t;
+	for (size_t j = 1; j < n; j++)
+		is_sorted &= t_ms[j] >= t_ms[j - 1];
+	ms->is_sorted &= is_sorted;
+	ms->last_t = t_ms[n - 1];
+	memcpy(m->t + m->n, t_ms, n * sizeof(*t_ms));
+	memcpy(m->v + m->n, v, n * sizeof(*v));
 	ms->n += (uint32_t)n;
 	m->n += n;
 	return TS_OK;
@@ -507,6 +710,86 @@ static int mkey_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Longest series a merge sorts by insertion (nearly sorted runs); longer ones qsort. */
+#define INSERTION_SORT_MAX 256
+
+/*
+ * Sort t[0..n) (and v with it) by time, stably: equal times keep their order. Binary
+ * insertion: the runs of a series are each in order and mostly follow one another, so
+ * most samples stay where they are. keys: scratch of n for the qsort of long series.
+ */
+static void sort_samples(int64_t *t, double *v, size_t n, mkey *keys)
+{
+	if (n > INSERTION_SORT_MAX) {
+		for (size_t j = 0; j < n; j++)
+			keys[j] = (mkey){t[j], (uint32_t)j};
+		qsort(keys, n, sizeof(*keys), mkey_cmp);
+		/* v by the sorted indexes: through t as scratch for the values' bits */
+		for (size_t j = 0; j < n; j++)
+			memcpy(&t[j], &v[keys[j].i], sizeof(*t));
+		memcpy(v, t, n * sizeof(*v));
+		for (size_t j = 0; j < n; j++)
+			t[j] = keys[j].t;
+		return;
+	}
+	for (size_t j = 1; j < n; j++) {
+		int64_t x = t[j];
+		if (x >= t[j - 1])
+			continue;
+		double y = v[j];
+		size_t lo = 0, hi = j - 1; /* first index in [0, j) with t > x: t[j - 1] > x */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (t[mid] > x)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		memmove(t + lo + 1, t + lo, (j - lo) * sizeof(*t));
+		memmove(v + lo + 1, v + lo, (j - lo) * sizeof(*v));
+		t[lo] = x;
+		v[lo] = y;
+	}
+}
+
+/*
+ * Append n samples (borrowed) to the series of cache entry e through its reference
+ * (got first if it has none; put and got again when the store removed the series), and
+ * count them (count_appended). TS_OK; TS_ENOMEM to apply the merge again later.
+ */
+static int cached_append(consumer *c, centry *e, const int64_t *t_ms, const double *v, size_t n)
+{
+	tsdb_db *db = c->g->db;
+	cache *k = &c->cc;
+	size_t done = 0, rejected = 0;
+	int rc = TS_OK;
+	for (int attempt = 0; done < n; attempt++) {
+		if (!e->ref) {
+			const uint32_t *ids = k->ids + e->ids_off;
+			for (size_t i = 0; i < e->n_labels; i++)
+				k->labels[i] = (ts_label){k->str + k->strs[ids[2 * i]].off,
+							  k->str + k->strs[ids[2 * i + 1]].off};
+			rc = tsdb_series_ref_get(db, e->hash, k->labels, e->n_labels, &e->ref,
+						 &c->rec_err);
+			if (rc)
+				break;
+		}
+		size_t d = 0, r = 0;
+		rc = tsdb_series_ref_append(db, e->ref, t_ms + done, v + done, n - done, &d, &r,
+					    &c->rec_err);
+		done += d;
+		rejected += r;
+		if (rc != TS_EBUSY)
+			break;
+		/* the store removed the series (empty at a cut): look it up again */
+		tsdb_series_ref_put(db, e->ref);
+		e->ref = NULL;
+		if (attempt > 100)
+			break;
+	}
+	return count_appended(c, rc, n, done, rejected);
+}
+
 /*
  * Append every series of the merge to the store, each with its samples in time order
  * (c->rec_samples / rec_rejected count them). TS_OK; TS_ENOMEM (from the store or for
@@ -515,43 +798,33 @@ static int mkey_cmp(const void *a, const void *b)
 static int merge_apply(consumer *c)
 {
 	merge *m = &c->m;
-	uint32_t pos = 0;
-	for (size_t k = 0; k < m->n_ser; k++) {
-		m->ser[k].pos = pos;
-		pos += m->ser[k].n;
-	}
-	for (size_t i = 0; i < m->n; i++)
-		m->order[m->ser[m->s_ser[i]].pos++] = (uint32_t)i;
-	const uint32_t *order = m->order;
 	for (size_t k = 0; k < m->n_ser; k++) {
 		const mseries *ms = &m->ser[k];
-		size_t n = ms->n, cs = m->cap_s, cs2 = m->cap_s, cs3 = m->cap_s;
-		if (ingest_grow((void **)&m->labels, &m->cap_labels, ms->n_labels,
-				sizeof(*m->labels)) ||
-		    ingest_grow((void **)&m->st, &cs, n, sizeof(*m->st)) ||
+		size_t n = ms->n;
+		const mrun *r = &m->runs[ms->first];
+		const int64_t *t = m->t + r->off;
+		const double *v = m->v + r->off;
+		if (!r->next && ms->is_sorted)
+			goto append; /* one run in order: appended from where it is */
+		size_t cs = m->cap_s, cs2 = m->cap_s, cs3 = m->cap_s;
+		if (ingest_grow((void **)&m->st, &cs, n, sizeof(*m->st)) ||
 		    ingest_grow((void **)&m->sv, &cs2, n, sizeof(*m->sv)) ||
 		    ingest_grow((void **)&m->sk, &cs3, n, sizeof(*m->sk)))
 			return TS_ENOMEM;
 		m->cap_s = cs;
-		const uint32_t *lab = m->lab + ms->lab_off;
-		for (size_t i = 0; i < ms->n_labels; i++)
-			m->labels[i] = (ts_label){m->str + lab[2 * i], m->str + lab[2 * i + 1]};
-		if (ms->is_sorted) {
-			for (size_t j = 0; j < n; j++) {
-				m->st[j] = m->t[order[j]];
-				m->sv[j] = m->v[order[j]];
-			}
-		} else {
-			for (size_t j = 0; j < n; j++)
-				m->sk[j] = (mkey){m->t[order[j]], order[j]};
-			qsort(m->sk, n, sizeof(*m->sk), mkey_cmp);
-			for (size_t j = 0; j < n; j++) {
-				m->st[j] = m->sk[j].t;
-				m->sv[j] = m->v[m->sk[j].i];
-			}
+		for (size_t j = 0;; r = &m->runs[r->next - 1]) {
+			memcpy(m->st + j, m->t + r->off, r->n * sizeof(*m->st));
+			memcpy(m->sv + j, m->v + r->off, r->n * sizeof(*m->sv));
+			j += r->n;
+			if (!r->next)
+				break;
 		}
-		order += n;
-		int rc = append_series(c, &ms->hash, m->labels, ms->n_labels, m->st, m->sv, n);
+		if (!ms->is_sorted)
+			sort_samples(m->st, m->sv, n, m->sk);
+		t = m->st;
+		v = m->sv;
+	append:;
+		int rc = cached_append(c, &c->cc.ent[ms->ce], t, v, n);
 		if (rc)
 			return rc;
 	}
@@ -571,6 +844,10 @@ static int apply_merged(consumer *c, const void *rec, size_t len, uint64_t off, 
 {
 	merge *m = &c->m;
 	ingest_consumers *g = c->g;
+	if (cache_bytes(&c->cc) > c->cc.max_bytes) {
+		cache_drop(&c->cc, g->db); /* no merge holds entries now */
+		atomic_fetch_add_explicit(&c->n_cache_drops, 1, memory_order_relaxed);
+	}
 	merge_reset(m);
 	uint64_t last = off, n_recs = 0, lag_bytes = 0;
 	int rc_read = TS_OK;
@@ -580,7 +857,8 @@ static int apply_merged(consumer *c, const void *rec, size_t len, uint64_t off, 
 	for (;;) {
 		ts_err e = {0};
 		c->rec_samples = 0;
-		int rc = ingest_record_decode_series(c->dec, rec, len, merge_entry, c, &e);
+		int rc =
+		    ingest_record_decode_ids(c->dec, rec, len, cache_symbols, merge_entry, c, &e);
 		if (rc == TS_ECORRUPT) {
 			atomic_fetch_add_explicit(&c->n_corrupt, 1, memory_order_relaxed);
 			ts_log_error("ingest: partition %d: skipping corrupt record at offset %llu "
@@ -633,6 +911,7 @@ static int apply_merged(consumer *c, const void *rec, size_t len, uint64_t off, 
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 		}
 	}
+	atomic_store_explicit(&c->cache_bytes, cache_bytes(&c->cc), memory_order_relaxed);
 	if (n_recs > 0) {
 		tsdb_partition_applied(g->db, c->partition, last);
 		atomic_store(&c->next, last + 1);
@@ -759,6 +1038,7 @@ static void unprepare(consumer *c)
 	c->r = NULL;
 	ingest_record_decoder_free(c->dec);
 	c->dec = NULL;
+	cache_drop(&c->cc, c->g->db); /* the series are no longer ours to write */
 }
 
 /* Thread of an assigned partition: prepare (retrying until it works or the partition is
@@ -911,6 +1191,11 @@ int ingest_consumers_start(const ingest_consumers_options *o, ingest_consumers *
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory starting the consumers");
 		goto fail;
 	}
+	size_t cache_max = o->series_cache_bytes ? o->series_cache_bytes : CACHE_MAX_BYTES_DEFAULT;
+	for (int p = 0; p < g->n; p++) {
+		g->c[p].cc.max_bytes = cache_max;
+		g->c[p].cc.prev_ce = UINT32_MAX;
+	}
 	for (int p = 0; p < g->n && g->role != INGEST_ROLE_ALL; p++) {
 		g->c[p].g = g;
 		g->c[p].partition = p;
@@ -972,6 +1257,8 @@ void ingest_consumers_stop(ingest_consumers *g)
 		ingest_record_decoder_free(c->dec);
 		merge_free(&c->m);
 		if (c->g)
+			cache_free(&c->cc, g->db);
+		if (c->g)
 			pthread_mutex_destroy(&c->st_mu);
 	}
 	ts_free(g->c);
@@ -1023,6 +1310,8 @@ void ingest_consumers_stats(const ingest_consumers *cg, int partition, ingest_co
 	out->n_corrupt = atomic_load(&c->n_corrupt);
 	out->n_busy = atomic_load(&c->n_busy);
 	out->n_errors = atomic_load(&c->n_errors);
+	out->n_cache_drops = atomic_load(&c->n_cache_drops);
+	out->cache_bytes = atomic_load(&c->cache_bytes);
 	out->checkpoint_next = atomic_load(&c->ckpt_next);
 	out->is_replayed = atomic_load(&c->is_replayed);
 	out->is_owned = c->g && (c->g->role == INGEST_ROLE_ALL || atomic_load(&c->is_owned));

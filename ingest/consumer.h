@@ -45,6 +45,9 @@ typedef struct ingest_consumers_options {
 	bool is_paused;             /* start paused (test hook, ingest_consumers_set_paused) */
 	ingest_role role;           /* see the file comment; INGEST_ROLE_INGEST allows db NULL */
 	int64_t session_timeout_ms; /* INGEST_ROLE_STORE: the group's session timeout */
+	size_t series_cache_bytes;  /* per consumer: bound of its series cache (interned label
+				       strings, series entries with store references), dropped
+				       as a whole when over it; 0 = default (64 MiB) */
 } ingest_consumers_options;
 
 /* Per-partition consumer counters (since start). */
@@ -58,6 +61,8 @@ typedef struct ingest_consumer_stats {
 	uint64_t n_corrupt;             /* corrupt records/ranges skipped */
 	uint64_t n_busy;                /* appends refused by the lag bound */
 	uint64_t n_errors;              /* read errors retried (I/O, memory) */
+	uint64_t n_cache_drops;         /* series cache dropped for being over its bound */
+	uint64_t cache_bytes;           /* series cache allocations after the last merge */
 	uint64_t checkpoint_next;       /* log checkpointed below this offset */
 	bool is_replayed;               /* caught up with replay_end */
 	bool is_owned;                  /* consuming the partition now (role store: assigned) */

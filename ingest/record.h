@@ -229,4 +229,30 @@ typedef int (*ingest_record_series_fn)(void *ctx, const ts_label *labels, size_t
 int ingest_record_decode_series(ingest_record_decoder *d, const void *rec, size_t len,
 				ingest_record_series_fn fn, void *ctx, ts_err *err);
 
+/*
+ * Sinks of ingest_record_decode_ids. The symbols sink gets the record's symbol table once,
+ * before the first series entry: symbol id i is syms[i][0..lens[i]) (not NUL-terminated,
+ * lens[i] >= 1, no NUL byte inside), n_syms of them; syms and lens are borrowed and valid
+ * until the decode call returns. The ids sink gets each series entry: ids[2 i] and
+ * ids[2 i + 1] are the symbol ids (< n_syms) of label i's name and value, n_labels >= 1,
+ * forming a normalized label set (sorted by name bytes, unique, "__name__" present);
+ * ids, t_ms and v are borrowed and valid only during the call. Return TS_OK to continue,
+ * or a negative TS_E* code to stop the decode with it.
+ */
+typedef int (*ingest_record_symbols_fn)(void *ctx, const char *const *syms, const uint32_t *lens,
+					size_t n_syms);
+typedef int (*ingest_record_ids_fn)(void *ctx, const uint32_t *ids, size_t n_labels,
+				    const int64_t *t_ms, const double *v, size_t n);
+
+/*
+ * As ingest_record_decode_series, but nothing is copied or handed as C strings: sym_fn
+ * gets the symbol table once per record, fn every series entry as symbol ids with all its
+ * samples. A sink that maps record symbol ids to ids of its own (an array indexed by
+ * symbol id) compares and hashes label sets as integers. Same checks, codes and messages
+ * (a sink's code stops the decode as with _decode_series).
+ */
+int ingest_record_decode_ids(ingest_record_decoder *d, const void *rec, size_t len,
+			     ingest_record_symbols_fn sym_fn, ingest_record_ids_fn fn, void *ctx,
+			     ts_err *err);
+
 #endif /* INGEST_RECORD_H */

@@ -6,7 +6,8 @@
  * segment frames are skipped and counted; a resume offset below the first retained offset
  * starts at the first retained one; the replay-done flag; the consumer-lag bound (admit)
  * and its accounting; store rejections counted; records at hand merged into one append
- * per series in time order.
+ * per series in time order; the series cache: a series removed from the store while
+ * cached still gets its samples, a cache over its bound is dropped and refilled.
  */
 #include "ingest/consumer.h"
 
@@ -85,6 +86,17 @@ static ingest_consumers *start_opt(ingest_log *l, tsdb_db *db, uint64_t max_lag,
 	return c;
 }
 
+static ingest_consumers *start_cache(ingest_log *l, tsdb_db *db, size_t cache_bytes)
+{
+	ingest_consumers_options o = {
+	    .log = l, .db = db, .poll_ms = 20, .series_cache_bytes = cache_bytes};
+	ingest_consumers *c = NULL;
+	ts_err err = {0};
+	if (ingest_consumers_start(&o, &c, &err))
+		fail_msg("start: %s", err.msg);
+	return c;
+}
+
 static ingest_consumers *start(ingest_log *l, tsdb_db *db, uint64_t max_lag)
 {
 	return start_opt(l, db, max_lag, false);
@@ -114,6 +126,28 @@ static size_t append_rec_v(ingest_log *l, int part, int id, int first, int n, do
 	size_t len = out.len;
 	ts_buf_free(&out);
 	return len;
+}
+
+/* A record of one sample of each of m{id="<id0>"} .. m{id="<id0 + n_series - 1>"} at
+ * t = T0 + 1000 * first, value first. */
+static void append_multi(ingest_log *l, int part, int id0, int n_series, int first)
+{
+	ingest_record_builder *b;
+	assert_int_equal(ingest_record_builder_new(INGEST_RECORD_COMPRESS_NONE, 0, &b, NULL),
+			 TS_OK);
+	for (int i = 0; i < n_series; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "%d", id0 + i);
+		ts_label lb[] = {{"__name__", "m"}, {"id", v}};
+		assert_int_equal(
+		    ingest_record_builder_add(b, lb, 2, T0 + 1000LL * first, first, NULL), TS_OK);
+	}
+	ts_buf out;
+	ts_buf_init(&out, INGEST_RECORD_MAX_BYTES);
+	assert_int_equal(ingest_record_builder_finish(b, &out, NULL), TS_OK);
+	ingest_record_builder_free(b);
+	assert_int_equal(ingest_log_append(l, part, out.data, out.len, NULL, NULL), TS_OK);
+	ts_buf_free(&out);
 }
 
 static size_t append_rec(ingest_log *l, int part, int id, int first, int n)
@@ -201,6 +235,8 @@ static void test_ingest_consumers_start_round_trip(void **state)
 		assert_int_equal(st.n_samples, 50);
 		assert_int_equal(st.n_rejected, 0);
 		assert_int_equal(st.n_corrupt, 0);
+		assert_int_equal(st.n_cache_drops, 0); /* 64 MiB by default */
+		assert_true(st.cache_bytes > 0);
 		assert_true(st.is_replayed);
 	}
 	ingest_consumers_stop(c);
@@ -477,6 +513,98 @@ static void test_ingest_consumers_start_merges_records(void **state)
 	ingest_log_close(l);
 }
 
+/*
+ * The consumer caches a reference to each series; a series the store removes (left empty
+ * by a cut) answers TS_EBUSY through it, and the consumer looks it up again: the samples
+ * land, none is counted as rejected.
+ */
+static void test_ingest_consumers_start_series_removed_while_cached(void **state)
+{
+	const char *dir = fresh_dir("removed_while_cached");
+	char log_dir[1100], db_dir[1100];
+	snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
+	snprintf(db_dir, sizeof(db_dir), "%s/db", dir);
+	mkdir(dir, 0755);
+	ingest_log *l = open_log(log_dir, 1, 1 << 20);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.dir = db_dir;
+	o.n_partitions = 1;
+	o.out_of_order_window_ms = 0;
+	o.block_duration_ms = 1000; /* cut as soon as the head spans 1.5 s */
+	o.cut_check_interval_ms = 5;
+	tsdb_db *db = NULL;
+	assert_int_equal(tsdb_open(&o, &db, NULL), TS_OK);
+	ingest_consumers *c = start(l, db, 0);
+	append_rec(l, 0, 20, 0, 5); /* t = 0..4 s */
+	wait_applied(c, 0, 1);
+	append_rec(l, 0, 21, 10, 5); /* t = 10..14 s: the cut moves series 20 to blocks */
+	wait_applied(c, 0, 2);
+	tsdb_stats st;
+	for (int64_t end = ts_now_ms() + WAIT_MS; ts_now_ms() < end; sleep_ms(5)) {
+		tsdb_stats_get(db, &st);
+		if (st.n_series == 1)
+			break;
+	}
+	assert_int_equal(st.n_series, 1); /* series 20 left the head; the consumer's ref is stale */
+	append_rec(l, 0, 20, 5, 5);       /* t = 5..9 s */
+	append_rec(l, 0, 21, 15, 5);
+	wait_applied(c, 0, 4);
+	ingest_consumer_stats cs;
+	ingest_consumers_stats(c, 0, &cs);
+	assert_int_equal(cs.n_samples, 20);
+	assert_int_equal(cs.n_rejected, 0);
+	assert_int_equal(cs.n_cache_drops, 0);
+	assert_int_equal(count_series(db, 20, 0), 10); /* blocks, then the head */
+	assert_int_equal(count_series(db, 21, 10), 10);
+	ingest_consumers_stop(c);
+	tsdb_close(db);
+	ingest_log_close(l);
+}
+
+/*
+ * A series cache over its bound is dropped at the start of the next merge (its
+ * references put) and filled again: every sample still lands exactly once.
+ */
+static void test_ingest_consumers_start_series_cache_bound(void **state)
+{
+	const char *dir = fresh_dir("cache_bound");
+	ingest_log *l = open_log(dir, 2, 1 << 20);
+	tsdb_db *db = open_db(2);
+	/* partition 0: a 1-byte bound drops the cache before every merge after the first;
+	 * each record is applied on its own (the next is appended once it is applied) */
+	ingest_consumers *c = start_cache(l, db, 1);
+	for (int r = 0; r < 20; r++) {
+		append_multi(l, 0, 100, 50, r); /* the same 50 series every time */
+		wait_applied(c, 0, (uint64_t)r + 1);
+	}
+	ingest_consumer_stats st;
+	ingest_consumers_stats(c, 0, &st);
+	assert_int_equal(st.n_cache_drops, 19);
+	assert_int_equal(st.n_samples, 1000);
+	assert_int_equal(st.n_rejected, 0);
+	for (int id = 100; id < 150; id++)
+		assert_int_equal(count_series(db, id, 0), 20);
+	ingest_consumers_stop(c);
+	/* partition 1, a 64 KiB bound and new series in every record: dropped now and
+	 * then, never losing or repeating a sample */
+	c = start_cache(l, db, 64 << 10);
+	for (int r = 0; r < 40; r++) {
+		append_multi(l, 1, 1000 + 200 * r, 200, 0);
+		wait_applied(c, 1, (uint64_t)r + 1);
+	}
+	ingest_consumers_stats(c, 1, &st);
+	assert_true(st.n_cache_drops >= 1 && st.n_cache_drops < 40);
+	assert_true(st.cache_bytes > 0);
+	assert_int_equal(st.n_samples, 40 * 200);
+	assert_int_equal(st.n_rejected, 0);
+	for (int id = 1000; id < 1000 + 40 * 200; id += 7)
+		assert_int_equal(count_series(db, id, 0), 1);
+	ingest_consumers_stop(c);
+	tsdb_close(db);
+	ingest_log_close(l);
+}
+
 static void test_ingest_consumers_start_bad_args(void **state)
 {
 	ingest_consumers_options o = {0};
@@ -500,6 +628,8 @@ int main(void)
 	    cmocka_unit_test(test_ingest_consumers_start_resume_below_first_retained),
 	    cmocka_unit_test(test_ingest_consumers_start_rejections_counted),
 	    cmocka_unit_test(test_ingest_consumers_start_merges_records),
+	    cmocka_unit_test(test_ingest_consumers_start_series_removed_while_cached),
+	    cmocka_unit_test(test_ingest_consumers_start_series_cache_bound),
 	    cmocka_unit_test(test_ingest_consumers_start_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
