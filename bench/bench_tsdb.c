@@ -29,7 +29,10 @@
  * 2b. The same through tsdb_append_series as the consumer applies records (1 or 25
  *    samples of a series a call), in order and with every group of 4 slices shuffled
  *    per series (interleaved writers: about half the samples land behind the newest),
- *    with and without a precomputed hash: CPU us per sample, one thread.
+ *    with and without a precomputed hash: CPU us per sample (and the rechunks the
+ *    head did), one thread. Last, the consumer's shape on the devops ingest load:
+ *    10,000 series, 10 samples a call, 4 slices shuffled (up to 39 scrapes behind), by
+ *    labels and through series references (the consumer's way: store time only).
  * 3. Memory per active series: tsdb_stats head_bytes / n_series (exact byte counts of
  *    head structures, label strings included) after 1, 65 and 300 samples per series,
  *    split into chunk buffers and the rest, plus the process RSS growth per series
@@ -490,10 +493,13 @@ static void append_rate(size_t n_series, int n_samples, int n_threads)
  * W > 1 applies each group of W consecutive slices in a random order per series (W
  * writers posting consecutive time slices whose batches reach the log in any order), so
  * about half the slices arrive behind the series' newest sample: by up to W-1 scrapes
- * with run 1, by whole slices with longer runs. With `hashed` the calls go through
- * tsdb_append_series_hashed (the series hash precomputed, as ingest has it).
+ * with run 1, by whole slices with longer runs. Mode APPEND_HASHED calls
+ * tsdb_append_series_hashed (the series hash precomputed, as ingest has it), APPEND_REF
+ * tsdb_series_ref_append with a reference per series taken before the clock starts (as
+ * the consumer caches them: no lookup at all).
  */
-static void append_interleaved(size_t n_series, int n_samples, int window, int run, bool hashed)
+enum { APPEND_LABELS, APPEND_HASHED, APPEND_REF };
+static void append_interleaved(size_t n_series, int n_samples, int window, int run, int mode)
 {
 	synth s;
 	synth_init(&s, n_series);
@@ -504,6 +510,16 @@ static void append_interleaved(size_t n_series, int n_samples, int window, int r
 		die("open failed");
 	worker w0 = {db, &s, 0, 1, 0, 1, 0, 0};
 	append_worker(&w0); /* create every series (not timed) */
+	tsdb_series_ref **refs = NULL;
+	if (mode == APPEND_REF) {
+		refs = calloc(s.n_series, sizeof(*refs));
+		if (!refs)
+			die("out of memory");
+		for (size_t i = 0; i < s.n_series; i++)
+			if (tsdb_series_ref_get(db, ts_series_hash(s.labels[i], 5), s.labels[i], 5,
+						&refs[i], NULL))
+				die("tsdb_series_ref_get failed");
+	}
 	uint64_t ok = 0, behind = 0;
 	int perm[64];
 	int64_t t[64];
@@ -536,13 +552,16 @@ static void append_interleaved(size_t n_series, int n_samples, int window, int r
 				}
 				size_t done = 0, rej = 0;
 				int rc;
+				if (mode == APPEND_REF)
+					rc = tsdb_series_ref_append(db, refs[i], t, v, (size_t)run,
+								    &done, &rej, NULL);
 #ifdef BENCH_TSDB_HASHED
-				if (hashed)
+				else if (mode == APPEND_HASHED)
 					rc = tsdb_append_series_hashed(db, s.hash[i], s.labels[i],
 								       5, t, v, (size_t)run, &done,
 								       &rej, NULL);
-				else
 #endif
+				else
 					rc = tsdb_append_series(db, s.labels[i], 5, t, v,
 								(size_t)run, &done, &rej, NULL);
 				if (rc == TS_OK)
@@ -553,11 +572,20 @@ static void append_interleaved(size_t n_series, int n_samples, int window, int r
 		}
 	}
 	double cpu = thread_cpu_s() - c0, dt = now_s() - t0;
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
 	printf("append_series %zu series x %d samples, %d a call, window %d%s: %.2f M samples/s "
-	       "per busy core (%.3f us/sample, wall %.2fs), %.0f%% behind the newest\n",
-	       n_series, n_samples, run, window, hashed ? ", precomputed hash" : "",
+	       "per busy core (%.3f us/sample, wall %.2fs), %.0f%% behind the newest, %llu "
+	       "rechunks\n",
+	       n_series, n_samples, run, window,
+	       mode == APPEND_REF      ? ", series refs"
+	       : mode == APPEND_HASHED ? ", precomputed hash"
+				       : "",
 	       (double)ok / cpu / 1e6, cpu / (double)ok * 1e6, dt,
-	       100.0 * (double)behind / (double)(ok ? ok : 1));
+	       100.0 * (double)behind / (double)(ok ? ok : 1), (unsigned long long)st.rechunks);
+	for (size_t i = 0; refs && i < s.n_series; i++)
+		tsdb_series_ref_put(db, refs[i]);
+	free(refs);
 	tsdb_close(db);
 	free(s.labels);
 	free(s.strs);
@@ -642,12 +670,17 @@ int main(int argc, char **argv)
 	for (int run = 1; run <= 25; run += 24) {
 		size_t ns = run == 1 ? n : n / 5;
 		int samples = run == 1 ? (quick ? 20 : 60) : (quick ? 100 : 400);
-		append_interleaved(ns, samples, 1, run, false);
-		append_interleaved(ns, samples, 4, run, false);
+		append_interleaved(ns, samples, 1, run, APPEND_LABELS);
+		append_interleaved(ns, samples, 4, run, APPEND_LABELS);
 #ifdef BENCH_TSDB_HASHED
-		append_interleaved(ns, samples, 1, run, true);
-		append_interleaved(ns, samples, 4, run, true);
+		append_interleaved(ns, samples, 1, run, APPEND_HASHED);
+		append_interleaved(ns, samples, 4, run, APPEND_HASHED);
 #endif
 	}
+	/* The consumer's shape on the devops load (bench/ingest_cpu.sh): 10,000 series, about
+	 * 10 samples of a series a call (merged records), 4 connections whose batches land in
+	 * any order, so samples arrive up to 39 scrapes behind the newest. */
+	append_interleaved(quick ? 2000 : 10000, quick ? 120 : 360, 4, 10, APPEND_LABELS);
+	append_interleaved(quick ? 2000 : 10000, quick ? 120 : 360, 4, 10, APPEND_REF);
 	return 0;
 }

@@ -449,10 +449,11 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *out)
 	size_t n_str = 0, str_bytes = 0;
 	ts_intern_stats(db->intern, &n_str, &str_bytes);
 	out->n_series = atomic_load(&db->n_series);
-	int64_t n_samples = 0;
+	int64_t n_samples = 0, n_ooo = 0;
 	for (int i = 0; i < TSDB_STRIPES; i++) {
 		const tsdb_stripe *st = &db->stripes[i];
 		n_samples += atomic_load_explicit(&st->n_samples, memory_order_relaxed);
+		n_ooo += atomic_load_explicit(&st->n_ooo, memory_order_relaxed);
 		out->samples_appended += atomic_load_explicit(&st->appended, memory_order_relaxed);
 		out->duplicates_dropped +=
 		    atomic_load_explicit(&st->duplicates, memory_order_relaxed);
@@ -470,7 +471,7 @@ void tsdb_stats_get(tsdb_db *db, tsdb_stats *out)
 	out->head_bytes_per_series = out->n_series ? out->head_bytes / out->n_series : 0;
 	out->head_chunk_bytes = atomic_load(&db->chunk_bytes);
 	out->head_chunks = atomic_load(&db->n_chunks);
-	out->head_ooo_samples = atomic_load(&db->n_ooo);
+	out->head_ooo_samples = n_ooo > 0 ? (uint64_t)n_ooo : 0;
 	out->rechunks = atomic_load(&db->rechunks);
 	out->cuts = atomic_load(&db->cuts);
 	out->cut_errors = atomic_load(&db->cut_errors);

@@ -29,7 +29,23 @@
  * samples older than the chunks' newest are the chunks from the first one it overlaps
  * onwards decoded, merged with it and encoded again (rechunk). A series that never
  * receives an old sample never buffers; readers merge at most TSDB_OOO_MAX loose
- * samples as before.
+ * samples. The sizes (64, tail 40) come from the devops ingest load (4 connections,
+ * 5,000-line batches, consumers merging records: about 11 samples of a series a call):
+ * samples arrive 5 to 40 scrapes behind, so with the former 32 / 8 half of them decoded
+ * the open chunk and one settle in 24 rechunked; with 64 / 40 none rechunks. After
+ * TSDB_OOO_CALM fills in a row with no sample arriving behind the newest (has_behind,
+ * calm_fills) and no sample older than the chunks' newest buffered, a settle keeps no
+ * tail and frees the emptied buffer: a series whose writers stopped interleaving (once
+ * a cut's GC took its old samples) goes back to plain in-order appends. Draining costs
+ * a rechunk if late samples come back, so it waits for a long calm (8 fills, 192
+ * samples; shuffled batches make a few calm fills in a row by chance) and never
+ * happens while old samples keep the buffer anyway.
+ *
+ * Bookkeeping per sample is plain fields under the series lock; the shared counters
+ * (the stripe's samples, appended, duplicates, rejected and n_ooo, the head's min_t and
+ * max_t) are atomics that several consumer threads write, so a call adds its totals
+ * once, after the lock (tally_flush): with ~11 samples a call that is one locked add
+ * where there were ~30, and no compare-and-swap unless the head's range moves.
  *
  * tsdb_append_series appends a run of samples of one series with one lookup and one
  * lock. Out-of-order samples of a run that fall into one chunk (open or sealed) share
@@ -226,17 +242,23 @@ static bool chunk_lookup(const uint8_t *data, size_t len, int64_t t, uint64_t *b
 	return true;
 }
 
+/*
+ * First buffered sample >= t (n_ooo if none). Branch-free halving (the compiler emits a
+ * conditional move): where a sample lands in the buffer is unpredictable, and the
+ * mispredicted branches of the textbook loop were most of its cost.
+ */
 static size_t ooo_lower_bound(const tsdb_hseries *s, int64_t t)
 {
-	size_t lo = 0, hi = s->n_ooo;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->ooo_t[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t len = s->n_ooo;
+	if (len == 0)
+		return 0;
+	const int64_t *base = s->ooo_t;
+	while (len > 1) {
+		size_t half = len / 2;
+		base = base[half] < t ? base + half : base;
+		len -= half;
 	}
-	return lo;
+	return (size_t)(base - s->ooo_t) + (*base < t);
 }
 
 /* First sealed chunk with max_t >= t. */
@@ -289,14 +311,12 @@ static bool cursor_lookup(const uint8_t *data, size_t len, int64_t t, uint64_t *
 	return true;
 }
 
-/* Is there a sample at t in the head? Its value bits go to *bits. cur may be NULL. */
-static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_cursor *cur)
+/*
+ * Is there a sample at t in the chunks? Its value bits go to *bits. cur may be NULL. A
+ * t after the chunks' newest sample is answered without decoding anything.
+ */
+static bool chunks_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_cursor *cur)
 {
-	size_t i = ooo_lower_bound(s, t);
-	if (i < s->n_ooo && s->ooo_t[i] == t) {
-		*bits = dbits(s->ooo_v[i]);
-		return true;
-	}
 	uint32_t n_open = s->open ? tsdb_chunk_n_samples(&s->w) : 0;
 	if (n_open && t >= tsdb_chunk_first_t(&s->w)) {
 		if (t == s->w.enc.prev_t_ms) {
@@ -310,7 +330,7 @@ static bool head_lookup(const tsdb_hseries *s, int64_t t, uint64_t *bits, open_c
 					     bits, cur);
 		return chunk_lookup(tsdb_chunk_bytes(&s->w), tsdb_chunk_len(&s->w), t, bits);
 	}
-	i = sealed_lower_bound(s, t);
+	size_t i = sealed_lower_bound(s, t);
 	if (i < s->n_sealed && s->sealed[i]->min_t <= t) {
 		if (cur)
 			return cursor_lookup(s->sealed[i]->data, s->sealed[i]->len, t, bits, cur);
@@ -329,6 +349,8 @@ static int ooo_reserve(tsdb_db *db, tsdb_hseries *s)
 	if (s->n_ooo < s->cap_ooo)
 		return TS_OK;
 	size_t nc = s->cap_ooo ? s->cap_ooo * 2 : 8;
+	if (nc > TSDB_OOO_MAX && s->n_ooo < TSDB_OOO_MAX)
+		nc = TSDB_OOO_MAX;
 	int64_t *nt = tsdb_hmem_alloc(db, nc * sizeof(*nt));
 	double *nv = tsdb_hmem_alloc(db, nc * sizeof(*nv));
 	if (!nt || !nv) {
@@ -348,14 +370,17 @@ static int ooo_reserve(tsdb_db *db, tsdb_hseries *s)
 	return TS_OK;
 }
 
-/* Insert t (not in the buffer) at its sorted place. Appending past the last sample
- * keeps every existing position, so only an insertion before it bumps ooo_gen (a cut's
- * GC then keeps the buffer prefix it wrote; head_read.c). */
-static int ooo_insert(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
+/*
+ * Insert t (not in the buffer) at position i, its sorted place (ooo_lower_bound; n_ooo
+ * for a t after every buffered sample). Appending past the last sample keeps every
+ * existing position, so only an insertion before it bumps ooo_gen (a cut's GC then keeps
+ * the buffer prefix it wrote; head_read.c). The stripe's n_ooo gauge is updated once
+ * per append call (append_n).
+ */
+static int ooo_insert(tsdb_db *db, tsdb_hseries *s, size_t i, int64_t t, double v)
 {
 	if (ooo_reserve(db, s) != TS_OK)
 		return TS_ENOMEM;
-	size_t i = ooo_lower_bound(s, t);
 	if (i < s->n_ooo) {
 		memmove(s->ooo_t + i + 1, s->ooo_t + i, (s->n_ooo - i) * sizeof(*s->ooo_t));
 		memmove(s->ooo_v + i + 1, s->ooo_v + i, (s->n_ooo - i) * sizeof(*s->ooo_v));
@@ -364,7 +389,6 @@ static int ooo_insert(tsdb_db *db, tsdb_hseries *s, int64_t t, double v)
 	s->ooo_t[i] = t;
 	s->ooo_v[i] = v;
 	s->n_ooo++;
-	atomic_fetch_add_explicit(&db->n_ooo, 1, memory_order_relaxed);
 	return TS_OK;
 }
 
@@ -467,7 +491,6 @@ static int rechunk(tsdb_db *db, tsdb_hseries *s)
 	s->open = nopen;
 	s->w = nw;
 	publish(s);
-	atomic_fetch_sub_explicit(&db->n_ooo, s->n_ooo, memory_order_relaxed);
 	atomic_fetch_add_explicit(&db->rechunks, 1, memory_order_relaxed);
 	tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*s->ooo_t));
 	tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*s->ooo_v));
@@ -512,7 +535,14 @@ static void settle(tsdb_db *db, tsdb_hseries *s)
 	size_t p = 0; /* buffered samples at or before the chunks' newest */
 	if (chunks_max_t(s, &max_t))
 		p = max_t == INT64_MAX ? s->n_ooo : ooo_lower_bound(s, max_t + 1);
-	size_t n_tail = s->n_ooo - p, d = n_tail > TSDB_OOO_TAIL ? n_tail - TSDB_OOO_TAIL : 0;
+	if (s->has_behind)
+		s->calm_fills = 0;
+	else if (s->calm_fills < TSDB_OOO_CALM)
+		s->calm_fills++;
+	/* Drain only what can then be freed: with old samples buffered (p) the buffer stays,
+	 * and the tail is what keeps the next late sample from decoding a chunk. */
+	size_t keep = s->calm_fills >= TSDB_OOO_CALM && p == 0 ? 0 : TSDB_OOO_TAIL;
+	size_t n_tail = s->n_ooo - p, d = n_tail > keep ? n_tail - keep : 0;
 	size_t k = 0;
 	while (k < d && append_in_order(db, s, s->ooo_t[p + k], s->ooo_v[p + k]) == TS_OK)
 		k++;
@@ -521,7 +551,14 @@ static void settle(tsdb_db *db, tsdb_hseries *s)
 		memmove(s->ooo_v + p, s->ooo_v + p + k, (s->n_ooo - p - k) * sizeof(*s->ooo_v));
 		s->n_ooo -= (uint32_t)k;
 		s->ooo_gen++;
-		atomic_fetch_sub_explicit(&db->n_ooo, k, memory_order_relaxed);
+	}
+	s->has_behind = false;
+	if (s->n_ooo == 0) { /* back to plain in-order appends: drop the buffer */
+		tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*s->ooo_t));
+		tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*s->ooo_v));
+		s->ooo_t = NULL;
+		s->ooo_v = NULL;
+		s->cap_ooo = 0;
 	}
 	/* A failed rechunk keeps the samples buffered; the next full buffer retries. */
 	if (s->n_ooo >= TSDB_OOO_MAX && k == d)
@@ -532,28 +569,56 @@ static void settle(tsdb_db *db, tsdb_hseries *s)
  * Append
  * ---------------------------------------------------------------------------------- */
 
-static void update_range(tsdb_db *db, int64_t t)
-{
-	int64_t cur = atomic_load(&db->min_t);
-	while (t < cur && !atomic_compare_exchange_weak(&db->min_t, &cur, t))
-		;
-	cur = atomic_load(&db->max_t);
-	while (t > cur && !atomic_compare_exchange_weak(&db->max_t, &cur, t))
-		;
-}
+/*
+ * What one append call did to the shared counters, added to them once at its end: the
+ * counters are atomics on lines that several consumer threads write, and a locked add
+ * per sample cost more than the rest of the bookkeeping.
+ */
+typedef struct tally {
+	uint64_t appended, duplicates, rejected;
+	int64_t min_t, max_t; /* of the appended samples */
+} tally;
 
-/* Append one sample to s (s->lock held); cur (NULL allowed) caches open-chunk lookups. */
-static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, open_cursor *cur,
-			 ts_err *err)
+static void tally_flush(tsdb_db *db, const tsdb_hseries *s, const tally *ta, int64_t ooo_delta)
 {
 	tsdb_stripe *st = tsdb_stripe_of(db, s->hash);
+	if (ta->appended) {
+		atomic_fetch_add_explicit(&st->n_samples, (int64_t)ta->appended,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->appended, ta->appended, memory_order_relaxed);
+		/* Load first: the range rarely moves, and a plain load keeps the line shared. */
+		int64_t cur = atomic_load_explicit(&db->min_t, memory_order_relaxed);
+		while (ta->min_t < cur &&
+		       !atomic_compare_exchange_weak(&db->min_t, &cur, ta->min_t))
+			;
+		cur = atomic_load(&db->max_t);
+		while (ta->max_t > cur &&
+		       !atomic_compare_exchange_weak(&db->max_t, &cur, ta->max_t))
+			;
+	}
+	if (ta->duplicates)
+		atomic_fetch_add_explicit(&st->duplicates, ta->duplicates, memory_order_relaxed);
+	if (ta->rejected)
+		atomic_fetch_add_explicit(&st->rejected, ta->rejected, memory_order_relaxed);
+	if (ooo_delta)
+		atomic_fetch_add_explicit(&st->n_ooo, ooo_delta, memory_order_relaxed);
+}
+
+/*
+ * Append one sample to s (s->lock held); cur (NULL allowed) caches chunk lookups, ta
+ * counts the outcome (rejections included).
+ */
+static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, open_cursor *cur,
+			 tally *ta, ts_err *err)
+{
 	if (s->is_dead)
 		return ts_err_set(err, TS_EBUSY, "series was removed; look it up again");
 	if (!s->has_newest || t_ms > s->newest_t) {
 		/* With samples buffered, the newest go to the buffer too (settle() encodes
-		 * them later), so a sample arriving a little behind finds no chunk to decode. */
+		 * them later), so a sample arriving a little behind finds no chunk to decode.
+		 * Every buffered sample is <= newest_t: this one goes at the end. */
 		if (s->n_ooo) {
-			if (ooo_insert(db, s, t_ms, v) != TS_OK)
+			if (ooo_insert(db, s, s->n_ooo, t_ms, v) != TS_OK)
 				return ts_err_set(err, TS_ENOMEM,
 						  "out of memory buffering a sample");
 		} else {
@@ -567,13 +632,20 @@ static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, o
 		s->has_newest = true;
 		goto settle;
 	}
+	/* One binary search of the buffer answers both "is it there" and "where it goes". */
+	size_t at = ooo_lower_bound(s, t_ms);
 	uint64_t have;
-	if (head_lookup(s, t_ms, &have, cur)) {
+	bool is_found = at < s->n_ooo && s->ooo_t[at] == t_ms;
+	if (is_found)
+		have = dbits(s->ooo_v[at]);
+	else
+		is_found = chunks_lookup(s, t_ms, &have, cur);
+	if (is_found) {
 		if (have == dbits(v)) {
-			atomic_fetch_add_explicit(&st->duplicates, 1, memory_order_relaxed);
+			ta->duplicates++;
 			return TS_OK;
 		}
-		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
+		ta->rejected++;
 		return ts_err_set(err, TS_EOUTOFORDER,
 				  "duplicate sample for timestamp %lld with a different value",
 				  (long long)t_ms);
@@ -581,32 +653,40 @@ static int append_locked(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, o
 	/* newest >= t_ms, so the unsigned difference is exact even across the INT64 range. */
 	uint64_t behind = (uint64_t)s->newest_t - (uint64_t)t_ms;
 	if (behind > (uint64_t)db->opt.out_of_order_window_ms) {
-		atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
+		ta->rejected++;
 		return ts_err_set(err, TS_EOUTOFORDER,
 				  "sample at %lld is %llu ms older than the newest, beyond the "
 				  "out-of-order window",
 				  (long long)t_ms, (unsigned long long)behind);
 	}
-	if (ooo_insert(db, s, t_ms, v) != TS_OK)
+	if (ooo_insert(db, s, at, t_ms, v) != TS_OK)
 		return ts_err_set(err, TS_ENOMEM, "out of memory buffering an out-of-order sample");
+	s->has_behind = true;
 settle:
 	if (s->n_ooo >= TSDB_OOO_MAX) {
 		if (cur)
 			cur->is_valid = false;
 		settle(db, s);
 	}
-	atomic_fetch_add_explicit(&st->n_samples, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&st->appended, 1, memory_order_relaxed);
-	update_range(db, t_ms);
+	if (ta->appended++ == 0) {
+		ta->min_t = ta->max_t = t_ms;
+	} else {
+		ta->min_t = t_ms < ta->min_t ? t_ms : ta->min_t;
+		ta->max_t = t_ms > ta->max_t ? t_ms : ta->max_t;
+	}
 	tsdb_late_note(db, s, t_ms);
 	return TS_OK;
 }
 
 int tsdb_head_series_append(tsdb_db *db, tsdb_hseries *s, int64_t t_ms, double v, ts_err *err)
 {
+	tally ta = {0};
 	pthread_mutex_lock(&s->lock);
-	int rc = append_locked(db, s, t_ms, v, NULL, err);
+	uint32_t n_ooo = s->n_ooo;
+	int rc = append_locked(db, s, t_ms, v, NULL, &ta, err);
+	int64_t ooo_delta = (int64_t)s->n_ooo - (int64_t)n_ooo;
 	pthread_mutex_unlock(&s->lock);
+	tally_flush(db, s, &ta, ooo_delta);
 	return rc;
 }
 
@@ -617,17 +697,25 @@ int tsdb_append_series(tsdb_db *db, const ts_label *labels, size_t n_labels, con
 					 t_ms, v, n, n_done, n_rejected, err);
 }
 
-/* Append n samples to s under its lock: the loop of tsdb_append_series_hashed. TS_EBUSY
- * (at *n_done) if s was removed from the head. */
+/*
+ * Append n samples to s under its lock: the loop of tsdb_append_series_hashed and
+ * tsdb_series_ref_append. TS_EBUSY (at *n_done) if s was removed from the head. The
+ * counters are updated once, after the lock is dropped: the samples are visible to
+ * readers a moment before stats and the head range count them (both are approximate
+ * for concurrent readers anyway); the caller's own later calls (tsdb_partition_applied
+ * reads db->max_t) come after.
+ */
 static int append_n(tsdb_db *db, tsdb_hseries *s, const int64_t *t_ms, const double *v, size_t n,
 		    size_t *n_done, size_t *n_rejected, ts_err *err)
 {
 	size_t done = *n_done, rejected = *n_rejected;
 	int rc = TS_OK;
 	open_cursor cur = {0};
+	tally ta = {0};
 	pthread_mutex_lock(&s->lock);
+	uint32_t n_ooo = s->n_ooo;
 	for (; done < n; done++) {
-		rc = append_locked(db, s, t_ms[done], v[done], &cur, rejected ? NULL : err);
+		rc = append_locked(db, s, t_ms[done], v[done], &cur, &ta, rejected ? NULL : err);
 		if (rc == TS_EOUTOFORDER) {
 			rejected++;
 			rc = TS_OK;
@@ -635,7 +723,9 @@ static int append_n(tsdb_db *db, tsdb_hseries *s, const int64_t *t_ms, const dou
 			break;
 		}
 	}
+	int64_t ooo_delta = (int64_t)s->n_ooo - (int64_t)n_ooo;
 	pthread_mutex_unlock(&s->lock);
+	tally_flush(db, s, &ta, ooo_delta);
 	*n_done = done;
 	*n_rejected = rejected;
 	return rc;
@@ -687,7 +777,8 @@ void tsdb_hseries_free_data(tsdb_db *db, tsdb_hseries *s)
 	tsdb_hchunk_release(db, s->open);
 	tsdb_hmem_free(db, s->ooo_t, s->cap_ooo * sizeof(*s->ooo_t));
 	tsdb_hmem_free(db, s->ooo_v, s->cap_ooo * sizeof(*s->ooo_v));
-	atomic_fetch_sub_explicit(&db->n_ooo, s->n_ooo, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&tsdb_stripe_of(db, s->hash)->n_ooo, (int64_t)s->n_ooo,
+				  memory_order_relaxed);
 	s->sealed = NULL;
 	s->open = NULL;
 	s->ooo_t = NULL;

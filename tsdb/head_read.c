@@ -310,7 +310,8 @@ bool tsdb_head_series_gc(tsdb_db *db, tsdb_hseries *s, const tsdb_hsnap *snap)
 		s->n_ooo -= k;
 		s->ooo_gen++;
 		dropped += k;
-		atomic_fetch_sub_explicit(&db->n_ooo, k, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&tsdb_stripe_of(db, s->hash)->n_ooo, (int64_t)k,
+					  memory_order_relaxed);
 	}
 	bool empty = s->n_sealed == 0 && !s->open && s->n_ooo == 0;
 	pthread_mutex_unlock(&s->lock);

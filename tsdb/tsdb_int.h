@@ -17,7 +17,8 @@
  *   hash % 64. Appends take their stripe shared to look a series up (and acquire a
  *   reference), exclusive only to insert or remove one. Since a series' partition is
  *   hash % P (DESIGN.md), the consumers of different partitions never share a stripe
- *   when P divides 64. Per-sample counters are sharded into the stripes too.
+ *   when P divides 64. Per-sample counters are sharded into the stripes too, and an
+ *   append call adds its totals once (head_append.c, tally_flush).
  * - db->index_lock (rwlock) guards db->idx: the postings lists, by_id and every
  *   series' id. Taken shared by selection, exclusive when a series is indexed, and by
  *   the cut's garbage collection (ids are renumbered densely there).
@@ -59,9 +60,12 @@
  * - The out-of-order buffer holds at most TSDB_OOO_MAX samples, sorted, none at a
  *   timestamp present in a chunk; reads merge it. While it is not empty, in-order
  *   samples are buffered too (head_append.c). When it fills, its samples newer than
- *   every chunk sample but the newest TSDB_OOO_TAIL are encoded into the open chunk;
- *   if it is still full, the chunks it overlaps are rewritten with it merged in
- *   (rechunk; gen is bumped). ooo_gen is bumped when a buffered sample moves.
+ *   every chunk sample but the newest TSDB_OOO_TAIL are encoded into the open chunk
+ *   (all of them after TSDB_OOO_CALM fills in a row with no sample arriving behind,
+ *   has_behind and calm_fills, if none is older than the chunks' newest: the emptied
+ *   buffer is freed); if it is still full, the chunks it
+ * overlaps are rewritten with it merged in (rechunk; gen is bumped). ooo_gen is bumped when a
+ *   buffered sample moves.
  * - newest_t is the newest timestamp ever accepted; it survives cuts, so the
  *   out-of-order window keeps working after the head dropped the samples (until a
  *   partial cut removes a series left empty).
@@ -77,8 +81,9 @@
 #include <stdatomic.h>
 
 #define TSDB_STRIPES        64         /* registry stripes (power of two) */
-#define TSDB_OOO_MAX        32         /* out-of-order buffer size before a rechunk */
-#define TSDB_OOO_TAIL       8          /* newest samples a full buffer keeps unencoded */
+#define TSDB_OOO_MAX        64         /* out-of-order buffer size before a rechunk */
+#define TSDB_OOO_TAIL       40         /* newest samples a full buffer keeps unencoded */
+#define TSDB_OOO_CALM       8          /* calm fills before the buffer drains (head_append.c) */
 #define TSDB_HCHUNK_INIT    64         /* first open-chunk buffer, bytes */
 #define TSDB_OFFMARKS       128        /* offset marks kept per partition */
 #define TSDB_MAX_SAMPLES_IO (1u << 30) /* samples one read may materialize */
@@ -109,6 +114,8 @@ struct tsdb_hseries {
 	pthread_mutex_t lock;  /* guards every field below */
 	bool is_dead;          /* removed by GC: appenders must look up again */
 	bool has_newest;       /* newest_t is set */
+	bool has_behind;       /* a sample arrived behind newest_t since the last settle */
+	uint8_t calm_fills;    /* settles in a row with has_behind clear (saturating) */
 	tsdb_hchunk **sealed;  /* sealed chunks, oldest first */
 	uint32_t n_sealed, cap_sealed;
 	tsdb_hchunk *open;          /* chunk being appended to, or NULL */
@@ -136,6 +143,7 @@ typedef struct tsdb_stripe {
 			tsdb_hseries **buckets; /* chains by hash >> 6 */
 			size_t n_buckets, n;
 			_Atomic int64_t n_samples; /* samples in the head (GC subtracts) */
+			_Atomic int64_t n_ooo;     /* samples in out-of-order buffers */
 			_Atomic uint64_t appended, duplicates, rejected;
 		};
 		char pad[192];
@@ -224,7 +232,6 @@ struct tsdb_db {
 	_Atomic uint64_t head_bytes;  /* memory of head structures, chunks included */
 	_Atomic uint64_t chunk_bytes; /* of which chunk buffers */
 	_Atomic uint64_t n_chunks;    /* head chunk buffers (sealed + open) */
-	_Atomic uint64_t n_ooo;       /* samples in out-of-order buffers */
 	_Atomic uint64_t rechunks, cuts, cut_errors, blocks_quarantined, block_dup_dropped;
 	/* Tiers (downsample.c, querier.c): */
 	_Atomic uint64_t downsampled[3];       /* rollup blocks written, by tier */

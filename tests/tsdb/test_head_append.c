@@ -5,16 +5,21 @@
  * of in-order, out-of-order, duplicate and conflicting samples, which drives the
  * open-chunk lookup cursor), rejection counts and messages, allocation failures;
  * interleaved writers against a reference model (the buffered tail, settling, rechunks,
- * tsdb_append_series_hashed), a cut's GC with a buffered tail.
+ * tsdb_append_series_hashed), a cut's GC with a buffered tail; series references
+ * (tsdb_series_ref_get/_append/_put): the same results as tsdb_append_series, TS_EBUSY
+ * once a partial cut removed the emptied series, and a fresh reference after that.
  * Single-sample appends, the out-of-order buffer and rechunks are tested in test_head.c.
  */
 #include "tsdb/tsdb_int.h"
+#include "support/test_support.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -409,6 +414,69 @@ static void test_tsdb_append_buffered_tail_cut_gc(void **state)
 }
 
 /*
+ * A full buffer keeps the newest TSDB_OOO_TAIL samples unencoded while samples arrive
+ * behind the newest, and while an old sample is buffered; once TSDB_OOO_CALM fills
+ * passed in order and a cut's GC took the old sample, settling encodes everything and
+ * drops the buffer: the series is back on the plain in-order path.
+ */
+static void test_tsdb_append_calm_buffer_drains(void **state)
+{
+	(void)state;
+	tsdb_db *db = open_db(600000);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+	assert_int_equal(tsdb_append(db, cpu_a, 2, 50500, -1, NULL), TS_OK); /* behind */
+	int i = 100;
+	for (; i < 100 + TSDB_OOO_MAX - 1; i++) /* in order, buffered: the 63rd settles */
+		assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.head_ooo_samples, 1 + TSDB_OOO_TAIL); /* 50500 and the tail */
+	/* Calm fills: the tail stays while 50500 (older than the chunks) keeps the buffer. */
+	for (int fill = 0; fill <= TSDB_OOO_CALM; fill++) {
+		for (int k = 1 + TSDB_OOO_TAIL; k < TSDB_OOO_MAX; k++, i++)
+			assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+		tsdb_stats_get(db, &st);
+		assert_int_equal(st.head_ooo_samples, 1 + TSDB_OOO_TAIL);
+	}
+	/* A cut's GC of everything <= 99000 takes 50500 (and no chunk: the open one has
+	 * newer samples). */
+	tsdb_hseries *s;
+	assert_int_equal(tsdb_head_get_or_create(db, cpu_a, 2, &s, NULL), TS_OK);
+	tsdb_hsnap snap;
+	assert_int_equal(tsdb_head_snap_take(s, INT64_MIN, 99000, &snap, NULL), TS_OK);
+	assert_false(tsdb_head_series_gc(db, s, &snap));
+	tsdb_head_snap_release(db, &snap);
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.head_ooo_samples, TSDB_OOO_TAIL);
+	/* The next fill, calm too, encodes everything: the buffer is gone. */
+	for (int k = TSDB_OOO_TAIL; k < TSDB_OOO_MAX; k++, i++)
+		assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK);
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.head_ooo_samples, 0);
+	pthread_mutex_lock(&s->lock);
+	assert_int_equal(s->n_ooo, 0);
+	assert_int_equal(s->cap_ooo, 0);
+	assert_null(s->ooo_t);
+	pthread_mutex_unlock(&s->lock);
+	assert_int_equal(tsdb_append(db, cpu_a, 2, i * 1000LL, i, NULL), TS_OK); /* plain */
+	i++;
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.head_ooo_samples, 0);
+	assert_int_equal(st.rechunks, 0);
+	static int64_t t[1000];
+	static double v[1000];
+	size_t n = read_all(db, t, v, 1000);
+	/* Every in-order sample is there (the open chunk also holds newer ones, so the GC
+	 * kept it), 50500 is gone. */
+	assert_int_equal(n, (size_t)i);
+	for (int k = 0; k < i; k++)
+		assert_true(t[k] == k * 1000LL && v[k] == k);
+	tsdb_hseries_release(db, s);
+	tsdb_close(db);
+}
+
+/*
  * Allocation failures while samples are buffered and settled into chunks: a failed
  * append is not accepted, every accepted sample stays readable, the store goes on.
  */
@@ -444,6 +512,191 @@ static void test_tsdb_append_buffered_alloc_failure(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- series references */
+
+/*
+ * One reference held over runs of mixed samples (in order, behind, duplicates,
+ * conflicts, beyond the window) answers every call like tsdb_append_series on a second
+ * store, and both end with the same samples and counters.
+ */
+static void test_tsdb_series_ref_append_matches_append_series(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	tsdb_db *a = open_db(300000), *b = open_db(300000);
+	static int64_t t[N], got_t[2][N + 1];
+	static double v[N], got_v[2][N + 1];
+	uint64_t x = 777;
+#define NEXT() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	int64_t newest = 1700000000000;
+	for (size_t i = 0; i < N; i++) {
+		uint64_t r = NEXT() % 10;
+		if (r < 6) {
+			newest += 10000;
+			t[i] = newest;
+		} else if (r < 9) {
+			t[i] = newest - (int64_t)(NEXT() % 45) * 10000; /* behind, maybe present */
+		} else {
+			t[i] = newest - 400000 - (int64_t)(NEXT() % 9); /* beyond the window */
+		}
+		v[i] = NEXT() % 5 == 0 ? -(double)i : (double)(t[i] / 10000 % 1009);
+	}
+	tsdb_series_ref *ref = NULL;
+	assert_int_equal(tsdb_series_ref_get(a, ts_series_hash(cpu_a, 2), cpu_a, 2, &ref, NULL),
+			 TS_OK);
+	assert_non_null(ref);
+	size_t total_rej = 0;
+	for (size_t i = 0; i < N;) {
+		size_t run = 1 + NEXT() % 16;
+		if (run > N - i)
+			run = N - i;
+		size_t da = 99, ra = 99, db_ = 99, rb = 99;
+		ts_err ea = {0}, eb = {0};
+		int rca = tsdb_series_ref_append(a, ref, &t[i], &v[i], run, &da, &ra, &ea);
+		int rcb = tsdb_append_series(b, cpu_a, 2, &t[i], &v[i], run, &db_, &rb, &eb);
+		assert_int_equal(rca, TS_OK);
+		assert_int_equal(rcb, TS_OK);
+		assert_int_equal(da, run);
+		assert_int_equal(db_, run);
+		assert_int_equal(ra, rb);
+		assert_string_equal(ea.msg, eb.msg);
+		total_rej += ra;
+		i += run;
+	}
+#undef NEXT
+	tsdb_series_ref_put(a, ref);
+	tsdb_series_ref_put(a, NULL); /* allowed, does nothing */
+	assert_true(total_rej > 200);
+	size_t na = read_all(a, got_t[0], got_v[0], N + 1);
+	size_t nb = read_all(b, got_t[1], got_v[1], N + 1);
+	assert_int_equal(na, nb);
+	assert_true(na > N / 2);
+	assert_memory_equal(got_t[0], got_t[1], na * sizeof(int64_t));
+	assert_memory_equal(got_v[0], got_v[1], na * sizeof(double));
+	tsdb_stats sa, sb;
+	tsdb_stats_get(a, &sa);
+	tsdb_stats_get(b, &sb);
+	assert_int_equal(sa.n_series, 1);
+	assert_int_equal(sa.n_samples, sb.n_samples);
+	assert_int_equal(sa.samples_appended, sb.samples_appended);
+	assert_int_equal(sa.duplicates_dropped, sb.duplicates_dropped);
+	assert_int_equal(sa.out_of_order_rejected, sb.out_of_order_rejected);
+	assert_int_equal(sa.head_ooo_samples, sb.head_ooo_samples);
+	assert_int_equal(sa.rechunks, sb.rechunks);
+	assert_int_equal(sa.min_t_ms, sb.min_t_ms);
+	assert_int_equal(sa.max_t_ms, sb.max_t_ms);
+	assert_true(sa.duplicates_dropped > 50);
+	tsdb_close(a);
+	tsdb_close(b);
+}
+
+/* Samples of series {__name__="m", id=id} in the store (head and blocks). */
+static size_t count_id(tsdb_db *db, const char *id)
+{
+	ts_matcher m;
+	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, "id", id, NULL), TS_OK);
+	tsdb_querier *q;
+	assert_int_equal(tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL), TS_OK);
+	tsdb_series **sel;
+	size_t n_sel, k = 0;
+	assert_int_equal(tsdb_select(q, &m, 1, 0, &sel, &n_sel, NULL), TS_OK);
+	for (size_t i = 0; i < n_sel; i++) {
+		tsdb_iter *it;
+		int64_t t;
+		double v;
+		assert_int_equal(tsdb_iter_open(q, sel[i], INT64_MIN, INT64_MAX, &it, NULL), TS_OK);
+		while (tsdb_iter_next(it, &t, &v) == 1)
+			k++;
+		tsdb_iter_close(it);
+	}
+	ts_free(sel);
+	tsdb_querier_close(q);
+	ts_matcher_fini(&m);
+	return k;
+}
+
+/*
+ * A reference to a series that a partial cut emptied and removed answers TS_EBUSY with
+ * nothing appended; put it, get a new one: that appends again, and nothing the old
+ * series held is lost (it is in the block).
+ */
+static void test_tsdb_series_ref_busy_after_gc(void **state)
+{
+	(void)state;
+	char dir[512];
+	mkdir(STRATA_TEST_TMP, 0755);
+	snprintf(dir, sizeof(dir), "%s/series_ref_gc", STRATA_TEST_TMP);
+	test_rm_rf(dir);
+	tsdb_options o;
+	tsdb_options_init(&o);
+	o.dir = dir;
+	o.block_duration_ms = 1000;
+	o.out_of_order_window_ms = 1000;
+	o.cut_check_interval_ms = 0;
+	tsdb_db *db = NULL;
+	assert_int_equal(tsdb_open(&o, &db, NULL), TS_OK);
+	const ts_label la[] = {{"__name__", "m"}, {"id", "a"}};
+	const ts_label lb[] = {{"__name__", "m"}, {"id", "b"}};
+	uint64_t ha = ts_series_hash(la, 2), hb = ts_series_hash(lb, 2);
+	tsdb_series_ref *ra = NULL, *rb = NULL;
+	assert_int_equal(tsdb_series_ref_get(db, ha, la, 2, &ra, NULL), TS_OK);
+	assert_int_equal(tsdb_series_ref_get(db, hb, lb, 2, &rb, NULL), TS_OK);
+	int64_t t[100];
+	double v[100];
+	size_t done, rejected;
+	for (int i = 0; i < 100; i++) { /* a: [0, 990], in the first block range */
+		t[i] = i * 10;
+		v[i] = i;
+	}
+	assert_int_equal(tsdb_series_ref_append(db, ra, t, v, 100, &done, &rejected, NULL), TS_OK);
+	assert_int_equal(done, 100);
+	for (int i = 0; i < 100; i++) /* b: [0, 1980], so it keeps samples after the cut */
+		t[i] = i * 20;
+	assert_int_equal(tsdb_series_ref_append(db, rb, t, v, 100, &done, &rejected, NULL), TS_OK);
+	/* A partial cut of [.., 999]: a is left empty and removed from the head. */
+	assert_int_equal(tsdb_cut_to(db, 999, false, NULL), TS_OK);
+	tsdb_stats st;
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.n_series, 1);
+	assert_int_equal(st.n_samples, 50);
+	int64_t t1[] = {1501, 1511}; /* between b's samples */
+	double v1[] = {1, 2};
+	done = rejected = 99;
+	ts_err err = {0};
+	assert_int_equal(tsdb_series_ref_append(db, ra, t1, v1, 2, &done, &rejected, &err),
+			 TS_EBUSY);
+	assert_int_equal(done, 0);
+	assert_int_equal(rejected, 0);
+	assert_non_null(strstr(err.msg, "removed"));
+	/* b was not removed: its reference still works. */
+	assert_int_equal(tsdb_series_ref_append(db, rb, t1, v1, 2, &done, &rejected, NULL), TS_OK);
+	assert_int_equal(done, 2);
+	assert_int_equal(rejected, 0);
+	tsdb_series_ref_put(db, ra);
+	assert_int_equal(tsdb_series_ref_get(db, ha, la, 2, &ra, NULL), TS_OK);
+	assert_int_equal(tsdb_series_ref_append(db, ra, t1, v1, 2, &done, &rejected, NULL), TS_OK);
+	assert_int_equal(done, 2);
+	assert_int_equal(rejected, 0);
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.n_series, 2);
+	assert_int_equal(st.n_samples, 54);
+	assert_int_equal(count_id(db, "a"), 102);
+	assert_int_equal(count_id(db, "b"), 102);
+	/* Appending through the new reference equals appending by labels. */
+	int64_t t2 = 1520;
+	double v2 = 3;
+	assert_int_equal(tsdb_append_series(db, la, 2, &t2, &v2, 1, &done, &rejected, NULL), TS_OK);
+	assert_int_equal(tsdb_series_ref_append(db, ra, &t2, &v2, 1, &done, &rejected, NULL),
+			 TS_OK);
+	tsdb_stats_get(db, &st);
+	assert_int_equal(st.duplicates_dropped, 1);
+	assert_int_equal(count_id(db, "a"), 103);
+	tsdb_series_ref_put(db, ra);
+	tsdb_series_ref_put(db, rb);
+	tsdb_close(db);
+	test_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +706,9 @@ int main(void)
 	    cmocka_unit_test(test_tsdb_append_series_interleaved_writers),
 	    cmocka_unit_test(test_tsdb_append_buffered_tail_cut_gc),
 	    cmocka_unit_test(test_tsdb_append_buffered_alloc_failure),
+	    cmocka_unit_test(test_tsdb_append_calm_buffer_drains),
+	    cmocka_unit_test(test_tsdb_series_ref_append_matches_append_series),
+	    cmocka_unit_test(test_tsdb_series_ref_busy_after_gc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
