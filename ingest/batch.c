@@ -1015,6 +1015,8 @@ int ingest_partition_stats_get(ingest_pipeline *p, int partition, ingest_partiti
 	out->n_samples_applied = cs.n_samples;
 	out->n_samples_rejected = cs.n_rejected;
 	out->n_corrupt = cs.n_corrupt;
+	out->cache_bytes = cs.cache_bytes;
+	out->n_cache_drops = cs.n_cache_drops;
 	out->is_replayed = cs.is_replayed;
 	out->owned = cs.is_owned;
 	return TS_OK;

@@ -165,6 +165,9 @@ typedef struct ingest_partition_stats {
 	uint64_t n_samples_applied;    /* samples the store accepted (incl. duplicates) */
 	uint64_t n_samples_rejected;   /* samples the store refused (out of order, limits) */
 	uint64_t n_corrupt;            /* corrupt records or log ranges skipped */
+	uint64_t cache_bytes;          /* the consumer's series cache (interned labels, store
+					  references) after its last merge */
+	uint64_t n_cache_drops;        /* times that cache was dropped for its bound */
 	bool is_replayed;              /* the consumer finished the startup replay */
 	uint64_t owned;                /* 1 while this node consumes the partition (role store:
 					  assigned by the consumer group; role all: always) */

@@ -83,6 +83,12 @@ static const struct {
     {"strata_ingest_consumer_rejected_samples_total", "counter",
      "Samples from the log the store refused (out of order, conflicting, limits).",
      offsetof(ingest_partition_stats, n_samples_rejected)},
+    {"strata_ingest_consumer_series_cache_bytes", "gauge",
+     "Bytes of the consumer's series cache (interned labels and store references).",
+     offsetof(ingest_partition_stats, cache_bytes)},
+    {"strata_ingest_consumer_series_cache_drops_total", "counter",
+     "Times the consumer's series cache went over its bound and was dropped.",
+     offsetof(ingest_partition_stats, n_cache_drops)},
 };
 
 static void write_log_metrics(ts_buf *b, ingest_pipeline *ing)

@@ -145,6 +145,10 @@ PY
 http GET /metrics
 check "/metrics exports consumer lag" grep -q '^strata_ingest_log_lag_records{partition="3"} ' <<<"$BODY"
 check "/metrics says the replay is done" grep -q '^strata_ingest_log_replay_done 1' <<<"$BODY"
+check "/metrics sizes the consumers' series caches" \
+	grep -qE '^strata_ingest_consumer_series_cache_bytes\{partition="[0-9]+"\} [1-9][0-9]*$' <<<"$BODY"
+check "/metrics counts series cache drops" \
+	grep -q '^strata_ingest_consumer_series_cache_drops_total{partition="0"} 0$' <<<"$BODY"
 check "SIGTERM exits 0 (drains the consumers)" stop_strata TERM
 check "log says stopped cleanly" grep -q "stopped cleanly" "$STRATA_LOG"
 
