@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/ingest_support.h" /* after cmocka.h: uses its assertions */
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -873,55 +875,6 @@ static void test_ingest_batch_commit_direct_mode(void **state)
 
 /* ---------------------------------------------------------------- series cache */
 
-typedef struct dump {
-	char *s;
-	size_t len, cap;
-} dump;
-
-static int dump_sample(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
-{
-	dump *d = ctx;
-	char line[2048];
-	size_t k = 0;
-	for (size_t i = 0; i < n && k < sizeof(line); i++)
-		k += (size_t)snprintf(line + k, sizeof(line) - k, "%s=%s,", labels[i].name,
-				      labels[i].value);
-	assert_true(k < sizeof(line) - 64);
-	uint64_t bits;
-	memcpy(&bits, &v, 8);
-	k += (size_t)snprintf(line + k, sizeof(line) - k, " %lld %016llx\n", (long long)t_ms,
-			      (unsigned long long)bits);
-	if (d->len + k + 1 > d->cap) {
-		d->cap = (d->len + k + 1) * 2;
-		d->s = realloc(d->s, d->cap);
-		assert_non_null(d->s);
-	}
-	memcpy(d->s + d->len, line, k + 1);
-	d->len += k;
-	return TS_OK;
-}
-
-/* Every sample of the log, partition by partition, as text. */
-static char *dump_log(ingest_log *l)
-{
-	dump d = {0};
-	ingest_record_decoder *dec;
-	assert_int_equal(ingest_record_decoder_new(&dec, NULL), TS_OK);
-	for (int p = 0; p < ingest_log_n_partitions(l); p++) {
-		dump_sample(&d, &(ts_label){"partition", p % 2 ? "odd" : "even"}, 1, p, 0);
-		ingest_log_reader *r;
-		assert_int_equal(ingest_log_reader_open(l, p, 0, &r, NULL), TS_OK);
-		const void *rec;
-		size_t len;
-		while (ingest_log_reader_next(r, &rec, &len, NULL, 0, NULL) == TS_OK)
-			assert_int_equal(ingest_record_decode(dec, rec, len, dump_sample, &d, NULL),
-					 TS_OK);
-		ingest_log_reader_close(r);
-	}
-	ingest_record_decoder_free(dec);
-	return d.s;
-}
-
 /* Line protocol of many shapes; prefixes repeat so that the series cache hits. */
 static char *make_mixed_lp(size_t *len)
 {
@@ -1042,7 +995,7 @@ static char *write_through_cache(const char *name, const char *yaml, const char 
 	memset(wres, 0, sizeof(*wres));
 	assert_int_equal(ingest_batch_commit(b, wres, NULL), TS_OK);
 	ingest_batch_free(b);
-	char *d = dump_log(e.log);
+	char *d = test_log_dump_all(e.log);
 	env_close(&e);
 	return d;
 }

@@ -32,6 +32,8 @@
 
 #include <cmocka.h>
 
+#include "support/ingest_support.h" /* after cmocka.h: uses its assertions */
+
 #define DEFAULT_T 1700000000000LL
 #define CAP_MAX   256
 
@@ -1475,35 +1477,6 @@ static void test_ingest_lp_parse_timestamp_digits(void **state)
  * by line (each call under LP_PC_MIN_BODY bytes: cache off). The pipeline runs over a
  * memory store and a 2-partition embedded log; the log's records are dumped as text.
  */
-typedef struct sc_dump {
-	char *s;
-	size_t len, cap;
-} sc_dump;
-
-static int sc_dump_sample(void *ctx, const ts_label *labels, size_t n, int64_t t_ms, double v)
-{
-	sc_dump *d = ctx;
-	char line[1024];
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		k += (size_t)snprintf(line + k, sizeof(line) - k, "%s=%s,", labels[i].name,
-				      labels[i].value);
-		assert_true(k < sizeof(line) - 64);
-	}
-	uint64_t bits;
-	memcpy(&bits, &v, sizeof(bits));
-	k += (size_t)snprintf(line + k, sizeof(line) - k, " %" PRId64 " %016" PRIx64 "\n", t_ms,
-			      bits);
-	if (d->len + k + 1 > d->cap) {
-		d->cap = (d->len + k + 1) * 2;
-		d->s = realloc(d->s, d->cap);
-		assert_non_null(d->s);
-	}
-	memcpy(d->s + d->len, line, k + 1);
-	d->len += k;
-	return TS_OK;
-}
-
 /* Parse body whole or line by line into one batch, commit, return the log as text. */
 static char *sc_write(const char *name, const char *body, size_t len, const ingest_limits *lim,
 		      bool by_line, ingest_lp_result *sum)
@@ -1554,25 +1527,12 @@ static char *sc_write(const char *name, const char *body, size_t len, const inge
 	ingest_batch_free(b);
 	assert_int_equal(wr.n_samples, sum->n_samples);
 
-	sc_dump d = {0};
-	ingest_record_decoder *dec;
-	assert_int_equal(ingest_record_decoder_new(&dec, NULL), TS_OK);
-	for (int part = 0; part < 2; part++) {
-		ingest_log_reader *rd;
-		assert_int_equal(ingest_log_reader_open(log, part, 0, &rd, NULL), TS_OK);
-		const void *rec;
-		size_t rl;
-		while (ingest_log_reader_next(rd, &rec, &rl, NULL, 0, NULL) == TS_OK)
-			assert_int_equal(
-			    ingest_record_decode(dec, rec, rl, sc_dump_sample, &d, NULL), TS_OK);
-		ingest_log_reader_close(rd);
-	}
-	ingest_record_decoder_free(dec);
+	char *dump = test_log_dump_all(log);
 	ingest_close(p);
 	ingest_log_close(log);
 	tsdb_close(db);
 	test_rm_rf(dir);
-	return d.s ? d.s : strdup("");
+	return dump ? dump : strdup("");
 }
 
 static void sc_same(const char *body, const ingest_limits *lim, size_t min_cached)

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/ingest_support.h" /* after cmocka.h: uses its assertions */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,12 +429,6 @@ static void small_record(ts_buf *out, int compression)
 	ingest_record_builder_free(bld);
 }
 
-static void fix_crc(uint8_t *r, size_t len)
-{
-	uint32_t crc = ts_crc32c(ts_crc32c(0, r, 16), r + 20, len - 20);
-	ts_put_u32le(r + 16, crc);
-}
-
 static void expect_corrupt(const void *rec, size_t len, const char *needle)
 {
 	ingest_record_decoder *d;
@@ -491,21 +487,6 @@ static void test_ingest_record_decode_corrupt_header(void **state)
 	ts_buf_free(&r);
 }
 
-/* Build a record around a hand-made payload with a valid CRC (a "forged" record). */
-static size_t forge(uint8_t *out, int flags, uint32_t n_samples, const uint8_t *payload,
-		    size_t plen)
-{
-	memcpy(out, "STRL", 4);
-	out[4] = 1;
-	out[5] = (uint8_t)flags;
-	out[6] = out[7] = 0;
-	ts_put_u32le(out + 8, (uint32_t)plen);
-	ts_put_u32le(out + 12, n_samples);
-	memcpy(out + 20, payload, plen);
-	fix_crc(out, 20 + plen);
-	return 20 + plen;
-}
-
 static void test_ingest_record_decode_corrupt_payload(void **state)
 {
 	(void)state;
@@ -543,7 +524,7 @@ static void test_ingest_record_decode_corrupt_payload(void **state)
 #undef SYMS
 #undef VAL
 	// clang-format on
-	size_t n = forge(rec, 0, 1, good, sizeof(good));
+	size_t n = test_forge_record(rec, 0, 1, good, sizeof(good));
 	collector c;
 	collector_init(&c);
 	ingest_record_decoder *d;
@@ -552,7 +533,7 @@ static void test_ingest_record_decode_corrupt_payload(void **state)
 	assert_int_equal(c.n, 1);
 	assert_true(c.v[0].t == 1);
 	assert_true(from_bits(c.v[0].bits) == 1.0);
-	n = forge(rec, 0, 2, reuse, sizeof(reuse));
+	n = test_forge_record(rec, 0, 2, reuse, sizeof(reuse));
 	assert_int_equal(ingest_record_decode(d, rec, n, collect, &c, NULL), TS_OK);
 	assert_int_equal(c.n, 3);
 	assert_string_equal(c.v[2].key, "__name__=m;");
@@ -560,28 +541,36 @@ static void test_ingest_record_decode_corrupt_payload(void **state)
 	free(c.v);
 	ingest_record_decoder_free(d);
 
-	expect_corrupt(rec, forge(rec, 0, 1, bad_ref, sizeof(bad_ref)), "bad symbol reference");
-	expect_corrupt(rec, forge(rec, 0, 1, trailing, sizeof(trailing)), "trailing");
-	expect_corrupt(rec, forge(rec, 0, 2, good, sizeof(good)), "header says 2 samples");
-	expect_corrupt(rec, forge(rec, 0, 1, no_name, sizeof(no_name)), "no __name__");
-	expect_corrupt(rec, forge(rec, 0, 1, unsorted, sizeof(unsorted)), "not sorted");
-	expect_corrupt(rec, forge(rec, 0, 1, nul_sym, sizeof(nul_sym)), "NUL");
-	expect_corrupt(rec, forge(rec, 0, 1, huge_syms, sizeof(huge_syms)), "symbol count");
-	expect_corrupt(rec, forge(rec, 0, 1, sym_overrun, sizeof(sym_overrun)), "runs past");
-	expect_corrupt(rec, forge(rec, 0, 1, short_series, sizeof(short_series)), "series count");
-	expect_corrupt(rec, forge(rec, 0, 1, trunc_vals, sizeof(trunc_vals)), "truncated values");
-	expect_corrupt(rec, forge(rec, 0, 1, trunc_ts, sizeof(trunc_ts)), "timestamps");
-	expect_corrupt(rec, forge(rec, 0, 1, empty_series, sizeof(empty_series)),
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, bad_ref, sizeof(bad_ref)),
+		       "bad symbol reference");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, trailing, sizeof(trailing)), "trailing");
+	expect_corrupt(rec, test_forge_record(rec, 0, 2, good, sizeof(good)),
+		       "header says 2 samples");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, no_name, sizeof(no_name)), "no __name__");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, unsorted, sizeof(unsorted)), "not sorted");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, nul_sym, sizeof(nul_sym)), "NUL");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, huge_syms, sizeof(huge_syms)),
+		       "symbol count");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, sym_overrun, sizeof(sym_overrun)),
+		       "runs past");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, short_series, sizeof(short_series)),
+		       "series count");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_vals, sizeof(trunc_vals)),
+		       "truncated values");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_ts, sizeof(trunc_ts)), "timestamps");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, empty_series, sizeof(empty_series)),
 		       "bad sample count");
-	expect_corrupt(rec, forge(rec, 0, 1, trunc_count, sizeof(trunc_count)), "series count");
-	expect_corrupt(rec, forge(rec, 0, 1, reuse_first, sizeof(reuse_first)),
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_count, sizeof(trunc_count)),
+		       "series count");
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, reuse_first, sizeof(reuse_first)),
 		       "previous series does not have");
-	expect_corrupt(rec, forge(rec, 0, 1, reuse_past, sizeof(reuse_past)),
+	expect_corrupt(rec, test_forge_record(rec, 0, 1, reuse_past, sizeof(reuse_past)),
 		       "past the last label");
-	expect_corrupt(rec, forge(rec, 0, 2, reuse_more, sizeof(reuse_more)),
+	expect_corrupt(rec, test_forge_record(rec, 0, 2, reuse_more, sizeof(reuse_more)),
 		       "previous series does not have");
-	expect_corrupt(rec, forge(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)), "snappy");
-	expect_corrupt(rec, forge(rec, 1, 1, bad_snappy, sizeof(bad_snappy)), "snappy");
+	expect_corrupt(rec, test_forge_record(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)),
+		       "snappy");
+	expect_corrupt(rec, test_forge_record(rec, 1, 1, bad_snappy, sizeof(bad_snappy)), "snappy");
 }
 
 /* A sink error stops decoding and comes back unchanged. */

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/ingest_support.h" /* after cmocka.h: uses its assertions */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,22 +206,6 @@ static void build(ts_buf *out, int compression, int seed, size_t *n_samples)
 	*n_samples = added;
 }
 
-/* Build a record around a hand-made payload with a valid CRC (a "forged" record). */
-static size_t forge(uint8_t *out, int flags, uint32_t n_samples, const uint8_t *payload,
-		    size_t plen)
-{
-	memcpy(out, "STRL", 4);
-	out[4] = 1;
-	out[5] = (uint8_t)flags;
-	out[6] = out[7] = 0;
-	ts_put_u32le(out + 8, (uint32_t)plen);
-	ts_put_u32le(out + 12, n_samples);
-	memcpy(out + 20, payload, plen);
-	uint32_t crc = ts_crc32c(ts_crc32c(0, out, 16), out + 20, plen);
-	ts_put_u32le(out + 16, crc);
-	return 20 + plen;
-}
-
 /* All three entry points give rc and the same message; the message contains needle. */
 static void expect_same_error(ingest_record_decoder *d, const void *rec, size_t len, int rc,
 			      const char *needle)
@@ -314,45 +300,47 @@ static void test_ingest_record_decode_ids_corrupt_payload(void **state)
 #undef SYMS
 #undef VAL
 	// clang-format on
-	expect_same_error(d, rec, forge(rec, 0, 1, good, sizeof(good)), TS_OK, NULL);
-	expect_same_error(d, rec, forge(rec, 0, 1, bad_ref, sizeof(bad_ref)), TS_ECORRUPT,
-			  "bad symbol reference");
-	expect_same_error(d, rec, forge(rec, 0, 1, trailing, sizeof(trailing)), TS_ECORRUPT,
-			  "trailing");
-	expect_same_error(d, rec, forge(rec, 0, 2, good, sizeof(good)), TS_ECORRUPT,
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, good, sizeof(good)), TS_OK, NULL);
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, bad_ref, sizeof(bad_ref)),
+			  TS_ECORRUPT, "bad symbol reference");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, trailing, sizeof(trailing)),
+			  TS_ECORRUPT, "trailing");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 2, good, sizeof(good)), TS_ECORRUPT,
 			  "header says 2 samples");
-	expect_same_error(d, rec, forge(rec, 0, 1, no_name, sizeof(no_name)), TS_ECORRUPT,
-			  "no __name__");
-	expect_same_error(d, rec, forge(rec, 0, 1, unsorted, sizeof(unsorted)), TS_ECORRUPT,
-			  "not sorted or not unique at 'A'");
-	expect_same_error(d, rec, forge(rec, 0, 1, dup, sizeof(dup)), TS_ECORRUPT,
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, no_name, sizeof(no_name)),
+			  TS_ECORRUPT, "no __name__");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, unsorted, sizeof(unsorted)),
+			  TS_ECORRUPT, "not sorted or not unique at 'A'");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, dup, sizeof(dup)), TS_ECORRUPT,
 			  "not sorted or not unique at '__name__'");
-	expect_same_error(d, rec, forge(rec, 0, 1, prefix, sizeof(prefix)), TS_ECORRUPT,
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, prefix, sizeof(prefix)), TS_ECORRUPT,
 			  "not sorted or not unique at 'ab'");
-	expect_same_error(d, rec, forge(rec, 0, 1, nul_sym, sizeof(nul_sym)), TS_ECORRUPT, "NUL");
-	expect_same_error(d, rec, forge(rec, 0, 1, huge_syms, sizeof(huge_syms)), TS_ECORRUPT,
-			  "symbol count");
-	expect_same_error(d, rec, forge(rec, 0, 1, sym_overrun, sizeof(sym_overrun)), TS_ECORRUPT,
-			  "runs past");
-	expect_same_error(d, rec, forge(rec, 0, 1, short_series, sizeof(short_series)), TS_ECORRUPT,
-			  "series count");
-	expect_same_error(d, rec, forge(rec, 0, 1, trunc_vals, sizeof(trunc_vals)), TS_ECORRUPT,
-			  "truncated values");
-	expect_same_error(d, rec, forge(rec, 0, 1, trunc_ts, sizeof(trunc_ts)), TS_ECORRUPT,
-			  "truncated timestamps");
-	expect_same_error(d, rec, forge(rec, 0, 1, long_ts, sizeof(long_ts)), TS_ECORRUPT,
-			  "bad timestamp varint");
-	expect_same_error(d, rec, forge(rec, 0, 1, empty_series, sizeof(empty_series)), TS_ECORRUPT,
-			  "bad sample count");
-	expect_same_error(d, rec, forge(rec, 0, 1, trunc_count, sizeof(trunc_count)), TS_ECORRUPT,
-			  "series count");
-	expect_same_error(d, rec, forge(rec, 0, 1, reuse_first, sizeof(reuse_first)), TS_ECORRUPT,
-			  "previous series does not have");
-	expect_same_error(d, rec, forge(rec, 0, 1, reuse_past, sizeof(reuse_past)), TS_ECORRUPT,
-			  "past the last label");
-	expect_same_error(d, rec, forge(rec, 0, 2, reuse_more, sizeof(reuse_more)), TS_ECORRUPT,
-			  "previous series does not have");
-	expect_same_error(d, rec, forge(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)),
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, nul_sym, sizeof(nul_sym)),
+			  TS_ECORRUPT, "NUL");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, huge_syms, sizeof(huge_syms)),
+			  TS_ECORRUPT, "symbol count");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, sym_overrun, sizeof(sym_overrun)),
+			  TS_ECORRUPT, "runs past");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, short_series, sizeof(short_series)),
+			  TS_ECORRUPT, "series count");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, trunc_vals, sizeof(trunc_vals)),
+			  TS_ECORRUPT, "truncated values");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, trunc_ts, sizeof(trunc_ts)),
+			  TS_ECORRUPT, "truncated timestamps");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, long_ts, sizeof(long_ts)),
+			  TS_ECORRUPT, "bad timestamp varint");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, empty_series, sizeof(empty_series)),
+			  TS_ECORRUPT, "bad sample count");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, trunc_count, sizeof(trunc_count)),
+			  TS_ECORRUPT, "series count");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, reuse_first, sizeof(reuse_first)),
+			  TS_ECORRUPT, "previous series does not have");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 1, reuse_past, sizeof(reuse_past)),
+			  TS_ECORRUPT, "past the last label");
+	expect_same_error(d, rec, test_forge_record(rec, 0, 2, reuse_more, sizeof(reuse_more)),
+			  TS_ECORRUPT, "previous series does not have");
+	expect_same_error(d, rec,
+			  test_forge_record(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)),
 			  TS_ECORRUPT, "snappy");
 	ts_buf r;
 	size_t n;

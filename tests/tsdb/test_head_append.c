@@ -35,11 +35,13 @@ static tsdb_db *open_db(int64_t ooo_ms)
 
 static const ts_label cpu_a[] = {{"__name__", "cpu"}, {"host", "a"}};
 
-/* Every sample of cpu_a into t/v; returns the count. */
-static size_t read_all(tsdb_db *db, int64_t *t, double *v, size_t cap)
+/* Samples of the series matching label=value (head and blocks): into t/v (first cap)
+ * when t is not NULL; returns how many were read (all of them when t is NULL). */
+static size_t read_matching(tsdb_db *db, const char *label, const char *value, int64_t *t,
+			    double *v, size_t cap)
 {
 	ts_matcher m;
-	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, "host", "a", NULL), TS_OK);
+	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, label, value, NULL), TS_OK);
 	tsdb_querier *q;
 	assert_int_equal(tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL), TS_OK);
 	tsdb_series **sel;
@@ -47,8 +49,10 @@ static size_t read_all(tsdb_db *db, int64_t *t, double *v, size_t cap)
 	assert_int_equal(tsdb_select(q, &m, 1, 0, &sel, &n_sel, NULL), TS_OK);
 	for (size_t i = 0; i < n_sel; i++) {
 		tsdb_iter *it;
+		int64_t t1;
+		double v1;
 		assert_int_equal(tsdb_iter_open(q, sel[i], INT64_MIN, INT64_MAX, &it, NULL), TS_OK);
-		while (k < cap && tsdb_iter_next(it, &t[k], &v[k]) == 1)
+		while ((!t || k < cap) && tsdb_iter_next(it, t ? &t[k] : &t1, t ? &v[k] : &v1) == 1)
 			k++;
 		tsdb_iter_close(it);
 	}
@@ -56,6 +60,12 @@ static size_t read_all(tsdb_db *db, int64_t *t, double *v, size_t cap)
 	tsdb_querier_close(q);
 	ts_matcher_fini(&m);
 	return k;
+}
+
+/* Every sample of cpu_a into t/v; returns the count. */
+static size_t read_all(tsdb_db *db, int64_t *t, double *v, size_t cap)
+{
+	return read_matching(db, "host", "a", t, v, cap);
 }
 
 /*
@@ -593,26 +603,7 @@ static void test_tsdb_series_ref_append_matches_append_series(void **state)
 /* Samples of series {__name__="m", id=id} in the store (head and blocks). */
 static size_t count_id(tsdb_db *db, const char *id)
 {
-	ts_matcher m;
-	assert_int_equal(ts_matcher_init(&m, TS_MATCH_EQ, "id", id, NULL), TS_OK);
-	tsdb_querier *q;
-	assert_int_equal(tsdb_querier_open(db, INT64_MIN, INT64_MAX, &q, NULL), TS_OK);
-	tsdb_series **sel;
-	size_t n_sel, k = 0;
-	assert_int_equal(tsdb_select(q, &m, 1, 0, &sel, &n_sel, NULL), TS_OK);
-	for (size_t i = 0; i < n_sel; i++) {
-		tsdb_iter *it;
-		int64_t t;
-		double v;
-		assert_int_equal(tsdb_iter_open(q, sel[i], INT64_MIN, INT64_MAX, &it, NULL), TS_OK);
-		while (tsdb_iter_next(it, &t, &v) == 1)
-			k++;
-		tsdb_iter_close(it);
-	}
-	ts_free(sel);
-	tsdb_querier_close(q);
-	ts_matcher_fini(&m);
-	return k;
+	return read_matching(db, "id", id, NULL, NULL, 0);
 }
 
 /*
