@@ -16,9 +16,10 @@
  * run again in their documented order, so every entry point reports the same error), so
  * a consumer looks each series up once per entry.
  *
- * Tested by tests/ingest/test_record.c (round trips through the builder, every decoder
- * check), tests/ingest/test_record_decode.c (_decode_ids: round trips, the same errors as
- * the string sinks on corrupt input) and fuzz/fuzz_log_record.c.
+ * Tested by tests/ingest/test_record_decode.c (every entry point: round trips, every
+ * payload check with the same error from each), tests/ingest/test_record.c (round trips
+ * through the builder, header corruption, the golden v1 record) and
+ * fuzz/fuzz_log_record.c.
  */
 #include "ingest/record.h"
 

@@ -2,7 +2,8 @@
 /*
  * test_record.c: tests of the log record codec (ingest/record.c): round trips (both
  * compressions, NaN payloads, extreme timestamps, many series), grouping, limits,
- * label validation, every corruption class, sink errors, allocation failures, the
+ * label validation, header corruption (payload checks: test_record_decode.c), sink
+ * errors, allocation failures, the
  * golden v1 record in tests/data/ingest/ (set STRATA_UPDATE_GOLDEN=1 to rewrite it), and
  * the shared symbol table with the id path (_add_ids grouping, decode_series; records
  * cut at max_bytes byte-identical to _add of the same samples in grouped order, exact size
@@ -485,92 +486,6 @@ static void test_ingest_record_decode_corrupt_header(void **state)
 
 	free(p);
 	ts_buf_free(&r);
-}
-
-static void test_ingest_record_decode_corrupt_payload(void **state)
-{
-	(void)state;
-	uint8_t rec[256];
-	/*
-	 * symbols "__name__", "m"; series := n_labels, reuse bits, (name, value) ids of the
-	 * labels not reused, n_samples, zig-zag t0 delta, t deltas, values
-	 */
-	// clang-format off
-#define SYMS 2, 8, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 1, 'm'
-#define VAL 0, 0, 0, 0, 0, 0, 0xf0, 0x3f
-	const uint8_t good[] = {SYMS, 1, /* series */ 1, 0, 0, 1, /* samples */ 1, 2, VAL};
-	const uint8_t reuse[] = {SYMS, 2, 1, 0, 0, 1, 1, 2, VAL, /* all reused */ 1, 1, 1, 4, VAL};
-	const uint8_t bad_ref[] = {SYMS, 1, 1, 0, 0, 5, 1, 2, VAL};
-	const uint8_t trailing[] = {SYMS, 1, 1, 0, 0, 1, 1, 2, VAL, 0};
-	const uint8_t no_name[] = {SYMS, 1, 1, 0, 1, 1, 1, 2, VAL};
-	const uint8_t unsorted[] = {3, 8, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 1, 'm', 1, 'A',
-				    1, 2, 0, 0, 1, 2, 2, 1, 2, VAL};
-	const uint8_t nul_sym[] = {2, 8, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 1, 0,
-				   1, 1, 0, 0, 1, 1, 2, VAL};
-	const uint8_t huge_syms[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
-	const uint8_t sym_overrun[] = {1, 100, 'a'};
-	const uint8_t short_series[] = {SYMS, 1, 1, 0, 0, 1, 1, 2, 0, 0};
-	const uint8_t trunc_vals[] = {SYMS, 1, 1, 0, 0, 1, 1, 0x82, 0x82, 0x82, 0x82, 0x82, 2,
-				      0, 0, 0};
-	const uint8_t trunc_ts[] = {SYMS, 1, 1, 0, 0, 1, 1, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82,
-				    0x82, 0x82, 0x82};
-	const uint8_t empty_series[] = {SYMS, 1, 1, 0, 0, 1, 0, 2, VAL};
-	const uint8_t trunc_count[] = {SYMS};
-	const uint8_t reuse_first[] = {SYMS, 1, 1, 1, 1, 2, VAL};
-	const uint8_t reuse_past[] = {SYMS, 1, 1, 2, 0, 1, 1, 2, VAL};
-	const uint8_t reuse_more[] = {SYMS, 2, 1, 0, 0, 1, 1, 2, VAL, 2, 3, 1, 4, VAL};
-	const uint8_t garbage_snappy[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
-	const uint8_t bad_snappy[] = {10, 0x00, 1, 2};
-#undef SYMS
-#undef VAL
-	// clang-format on
-	size_t n = test_forge_record(rec, 0, 1, good, sizeof(good));
-	collector c;
-	collector_init(&c);
-	ingest_record_decoder *d;
-	assert_int_equal(ingest_record_decoder_new(&d, NULL), TS_OK);
-	assert_int_equal(ingest_record_decode(d, rec, n, collect, &c, NULL), TS_OK);
-	assert_int_equal(c.n, 1);
-	assert_true(c.v[0].t == 1);
-	assert_true(from_bits(c.v[0].bits) == 1.0);
-	n = test_forge_record(rec, 0, 2, reuse, sizeof(reuse));
-	assert_int_equal(ingest_record_decode(d, rec, n, collect, &c, NULL), TS_OK);
-	assert_int_equal(c.n, 3);
-	assert_string_equal(c.v[2].key, "__name__=m;");
-	assert_true(c.v[2].t == 3);
-	free(c.v);
-	ingest_record_decoder_free(d);
-
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, bad_ref, sizeof(bad_ref)),
-		       "bad symbol reference");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, trailing, sizeof(trailing)), "trailing");
-	expect_corrupt(rec, test_forge_record(rec, 0, 2, good, sizeof(good)),
-		       "header says 2 samples");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, no_name, sizeof(no_name)), "no __name__");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, unsorted, sizeof(unsorted)), "not sorted");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, nul_sym, sizeof(nul_sym)), "NUL");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, huge_syms, sizeof(huge_syms)),
-		       "symbol count");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, sym_overrun, sizeof(sym_overrun)),
-		       "runs past");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, short_series, sizeof(short_series)),
-		       "series count");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_vals, sizeof(trunc_vals)),
-		       "truncated values");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_ts, sizeof(trunc_ts)), "timestamps");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, empty_series, sizeof(empty_series)),
-		       "bad sample count");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, trunc_count, sizeof(trunc_count)),
-		       "series count");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, reuse_first, sizeof(reuse_first)),
-		       "previous series does not have");
-	expect_corrupt(rec, test_forge_record(rec, 0, 1, reuse_past, sizeof(reuse_past)),
-		       "past the last label");
-	expect_corrupt(rec, test_forge_record(rec, 0, 2, reuse_more, sizeof(reuse_more)),
-		       "previous series does not have");
-	expect_corrupt(rec, test_forge_record(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)),
-		       "snappy");
-	expect_corrupt(rec, test_forge_record(rec, 1, 1, bad_snappy, sizeof(bad_snappy)), "snappy");
 }
 
 /* A sink error stops decoding and comes back unchanged. */
@@ -1275,7 +1190,6 @@ int main(void)
 	    cmocka_unit_test(test_ingest_record_builder_add_limit),
 	    cmocka_unit_test(test_ingest_record_builder_finish_incompressible),
 	    cmocka_unit_test(test_ingest_record_decode_corrupt_header),
-	    cmocka_unit_test(test_ingest_record_decode_corrupt_payload),
 	    cmocka_unit_test(test_ingest_record_decode_sink_error),
 	    cmocka_unit_test(test_ingest_record_alloc_failures),
 	    cmocka_unit_test(test_ingest_record_decode_golden_v1),

@@ -297,6 +297,7 @@ static void test_ingest_record_decode_ids_corrupt_payload(void **state)
 	const uint8_t reuse_past[] = {SYMS, 1, 1, 2, 0, 1, 1, 2, VAL};
 	const uint8_t reuse_more[] = {SYMS, 2, 1, 0, 0, 1, 1, 2, VAL, 2, 3, 1, 4, VAL};
 	const uint8_t garbage_snappy[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+	const uint8_t bad_snappy[] = {10, 0x00, 1, 2};
 #undef SYMS
 #undef VAL
 	// clang-format on
@@ -341,6 +342,8 @@ static void test_ingest_record_decode_ids_corrupt_payload(void **state)
 			  TS_ECORRUPT, "previous series does not have");
 	expect_same_error(d, rec,
 			  test_forge_record(rec, 1, 1, garbage_snappy, sizeof(garbage_snappy)),
+			  TS_ECORRUPT, "snappy");
+	expect_same_error(d, rec, test_forge_record(rec, 1, 1, bad_snappy, sizeof(bad_snappy)),
 			  TS_ECORRUPT, "snappy");
 	ts_buf r;
 	size_t n;
