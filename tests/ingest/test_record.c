@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_record.c: tests of the log record codec (ingest/record.c): round trips (both
- * compressions, NaN payloads, extreme timestamps, many series), grouping, limits,
- * label validation, header corruption (payload checks: test_record_decode.c), sink
- * errors, allocation failures, the
- * golden v1 record in tests/data/ingest/ (set STRATA_UPDATE_GOLDEN=1 to rewrite it), and
- * the shared symbol table with the id path (_add_ids grouping, decode_series; records
- * cut at max_bytes byte-identical to _add of the same samples in grouped order, exact size
- * checks on the fast path; allocation failures that leave the builder as it was).
+ * compressions, NaN payloads, extreme timestamps, many series), grouping, limits, label
+ * validation, header corruption (payload checks: test_record_decode.c), sink errors,
+ * allocation failures, the golden v1 record in tests/data/ingest/ (set
+ * STRATA_UPDATE_GOLDEN=1 to rewrite it), and the shared symbol table with the id path
+ * (_add_ids grouping, decode_series; records cut at max_bytes byte-identical to _add of
+ * the same samples in grouped order, exact size checks on the fast path; allocation
+ * failures that leave the builder as it was).
  */
 #include "ingest/record.h"
 
