@@ -54,8 +54,8 @@
  *
  * Floats: a short decimal ([-]digits[.digits], at most 15 digits, no exponent) is its
  * digits as an integer divided by an exact power of ten, one correctly rounded IEEE
- * operation, so strtod's double (parse_short_decimal; up to 7 + 7 digits are read 8 bytes
- * at a time on little-endian machines). Other floats use Clinger's exact fast path (<= 19
+ * operation, so strtod's double (lp_short_decimal in lp_value.h; up to 7 + 7 digits are read 8
+ * bytes at a time on little-endian machines). Other floats use Clinger's exact fast path (<= 19
  * significant digits, mantissa <= 2^53, |exp10| <= 22); anything else goes through strtod
  * on a NUL-terminated copy (the process runs in the C locale). Integers ("i", "u") are
  * parsed exactly, then converted to double (values beyond 2^53 round). Timestamps read
@@ -68,6 +68,7 @@
  * samples go to the sink), string fields as samples, any I/O or decompression.
  */
 #include "ingest/line_protocol.h"
+#include "ingest/lp_value.h"
 
 #include <errno.h>
 #include <math.h>
@@ -138,7 +139,6 @@ static const uint8_t cls[256] = {
 
 #define LP_FIELD_BATCH     64        /* fields decoded per point before the two-pass path */
 #define LP_STACK_SCRATCH   16384     /* scratch bytes on the stack before one ts_malloc */
-#define LP_NUM_MAX         400       /* longest float literal handed to strtod */
 #define LP_EXCERPT_MAX     64        /* bytes of a bad line quoted in first_error */
 #define LP_TAG_SLOTS       64        /* tag keys remembered, by position in the point */
 #define LP_SLOT_RAW        48        /* longest raw key (and measurement) remembered */
@@ -292,23 +292,6 @@ __attribute__((format(printf, 2, 3))) static int bad(lp_parser *ps, const char *
 static size_t min_sz(size_t a, size_t b)
 {
 	return a < b ? a : b;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* True at the end of a line: end of body, '\n', or a '\r' that ends the body or a line. */
-static bool is_eol(const char *p, const char *end)
-{
-	return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
-}
-
-/* True where a field value ends: ',' (next field), ' ' (timestamp) or end of line. */
-static bool is_value_end(const char *p, const char *end)
-{
-	return p == end || *p == ',' || *p == ' ' || is_eol(p, end);
 }
 
 /* a[0..n) == b[0..n) for the short keys of fields (both readable for n bytes). */
@@ -466,343 +449,15 @@ static const char *scan_line(const char *p, const char *end, size_t *nl)
 
 /* ================================================================ values */
 
-static const uint64_t pow10_u64[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-
-/*
- * Digits 8 bytes at a time (little-endian machines): x holds 8 input bytes XOR '0' each,
- * the first byte lowest, so digit bytes hold 0..9.
- */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define LP_SWAR 1
-#else
-#define LP_SWAR 0
-#endif
-#define SWAR_ZEROS 0x3030303030303030ull
-
-static inline uint64_t load_u64(const char *p)
+/* The value parsers (lp_value.c) with their reason put in ps. */
+static int reason(lp_parser *ps, const char *why)
 {
-	uint64_t x;
-	memcpy(&x, p, 8);
-	return x;
+	return why ? bad(ps, "%s", why) : LP_OK;
 }
 
-/* The high bit of each byte of x that is not a digit (x: bytes XOR '0'). */
-static inline uint64_t swar_nondigits(uint64_t x)
-{
-	return (((x & 0x7F7F7F7F7F7F7F7Full) + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
-}
-
-/* The number the first n (1..8) bytes of x spell (all digits). */
-static inline uint64_t swar_value(uint64_t x, size_t n)
-{
-	x <<= 8 * (8 - n); /* the n digits last, zeros (digit 0) before them */
-	x = x * 10 + (x >> 8);
-	return (((x & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
-		(((x >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
-	       32;
-}
-
-static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* Case-insensitive: is s[0..n) a spelling of NaN or Inf (what strtod would accept)? */
-static bool is_nan_inf(const char *s, size_t n)
-{
-	static const char *const words[] = {"nan", "inf", "infinity"};
-	if (n > 0 && (*s == '+' || *s == '-'))
-		s++, n--;
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		size_t wl = strlen(words[w]);
-		if (n != wl)
-			continue;
-		size_t i = 0;
-		while (i < n && (s[i] | 0x20) == words[w][i])
-			i++;
-		if (i == n)
-			return true;
-	}
-	return false;
-}
-
-/* Message for a value token that is not a valid number, bool or string. */
-static int bad_value(lp_parser *ps, const char *s, const char *end, const char *what)
-{
-	const char *q = s;
-	while (!is_value_end(q, end))
-		q++;
-	if (is_nan_inf(s, (size_t)(q - s)))
-		return bad(ps, "NaN and Inf are not valid field values");
-	return bad(ps, "%s", what);
-}
-
-/*
- * The common short decimal, [-]digits[.digits] with 1 to 15 digits and nothing after it
- * but the end of the value: its digits as an integer m < 10^15 < 2^53 and 10^frac are
- * exact doubles, so one division rounds correctly and gives strtod's double. False for
- * anything else (parse_number's general path decides).
- */
-static inline __attribute__((always_inline)) bool
-parse_short_decimal(const char *p, const char *end, const char **out, double *v)
-{
-	bool neg = *p == '-';
-	p += neg;
-	uint64_t m = 0;
-	size_t n = 0, n_frac = 0;
-#if LP_SWAR
-	/* up to 7 integer and 7 fraction digits, 8 bytes at a time, no loop */
-	if (end - p >= 17) {
-		uint64_t x = load_u64(p) ^ SWAR_ZEROS, nd = swar_nondigits(x);
-		if (nd) {
-			n = (size_t)__builtin_ctzll(nd) >> 3;
-			m = n ? swar_value(x, n) : 0;
-			p += n;
-			if (*p == '.') {
-				uint64_t y = load_u64(++p) ^ SWAR_ZEROS, nd2 = swar_nondigits(y);
-				if (!nd2)
-					return false; /* 8 fraction digits or more */
-				n_frac = (size_t)__builtin_ctzll(nd2) >> 3;
-				if (n_frac) {
-					m = m * pow10_u64[n_frac] + swar_value(y, n_frac);
-					p += n_frac;
-					n += n_frac;
-				}
-			}
-			goto done;
-		}
-	}
-#endif
-	const char *ds = p;
-	while (p < end && is_digit(*p) && p - ds < 16)
-		m = m * 10 + (unsigned)(*p++ - '0');
-	n = (size_t)(p - ds);
-	if (p < end && *p == '.') {
-		const char *fs = ++p;
-		while (p < end && is_digit(*p) && n + (size_t)(p - fs) < 16)
-			m = m * 10 + (unsigned)(*p++ - '0');
-		n_frac = (size_t)(p - fs);
-		n += n_frac;
-	}
-#if LP_SWAR
-done:
-#endif
-	if (n == 0 || n > 15 || !is_value_end(p, end))
-		return false;
-	double x = n_frac ? (double)m / pow10_exact[n_frac] : (double)m;
-	*v = neg ? -x : x;
-	*out = p;
-	return true;
-}
-
-/*
- * Parse a numeric field value at p: float ("-1.5e3", "1.", ".5"), integer ("-3i") or
- * unsigned ("3u"). On success stores the value and the position after it.
- */
 static int parse_number(lp_parser *ps, const char *p, const char *end, const char **out, double *v)
 {
-	const char *s = p;
-	bool neg = false, has_dot = false, has_exp = false, inexact = false;
-	if (*p == '-') {
-		neg = true;
-		p++;
-	}
-	const char *ds = p; /* first digit */
-	uint64_t m = 0;     /* first 19 significant digits */
-	int nsig = 0;
-	int64_t exp10 = 0; /* m * 10^exp10 is the value (digits beyond 19 dropped) */
-	size_t ndig = 0;
-	while (p < end && is_digit(*p)) {
-		unsigned d = (unsigned)(*p++ - '0');
-		ndig++;
-		if (nsig < 19) {
-			m = m * 10 + d;
-			nsig += m != 0;
-		} else {
-			exp10++;
-			inexact |= d != 0;
-		}
-	}
-	const char *de = p; /* end of the integer digits */
-	if (p < end && *p == '.') {
-		has_dot = true;
-		p++;
-		while (p < end && is_digit(*p)) {
-			unsigned d = (unsigned)(*p++ - '0');
-			ndig++;
-			if (nsig < 19) {
-				m = m * 10 + d;
-				nsig += m != 0;
-				exp10--;
-			} else {
-				inexact |= d != 0;
-			}
-		}
-	}
-	if (ndig == 0)
-		return bad_value(ps, s, end, "invalid number");
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		has_exp = true;
-		p++;
-		bool eneg = false;
-		if (p < end && (*p == '+' || *p == '-'))
-			eneg = *p++ == '-';
-		if (p == end || !is_digit(*p))
-			return bad_value(ps, s, end, "invalid number");
-		int64_t e = 0;
-		while (p < end && is_digit(*p)) {
-			if (e < 100000)
-				e = e * 10 + (*p - '0');
-			p++;
-		}
-		exp10 += eneg ? -e : e;
-	}
-	if (p < end && (*p == 'i' || *p == 'u')) {
-		bool is_uint = *p == 'u';
-		p++;
-		if (has_dot || has_exp || !is_value_end(p, end))
-			return bad_value(ps, s, end, "invalid number");
-		if (is_uint && neg)
-			return bad(ps, "invalid unsigned integer: negative value");
-		uint64_t u = 0;
-		for (const char *q = ds; q < de; q++) {
-			unsigned d = (unsigned)(*q - '0');
-			if (u > (UINT64_MAX - d) / 10)
-				return bad(ps, "%s value out of range",
-					   is_uint ? "unsigned" : "integer");
-			u = u * 10 + d;
-		}
-		if (!is_uint && u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
-			return bad(ps, "integer value out of range");
-		*v = neg ? -(double)u : (double)u;
-		*out = p;
-		return LP_OK;
-	}
-	if (!is_value_end(p, end))
-		return bad_value(ps, s, end, "invalid number");
-	double x;
-	if (m == 0) {
-		x = 0.0;
-	} else if (!inexact && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
-		x = exp10 >= 0 ? (double)m * pow10_exact[exp10] : (double)m / pow10_exact[-exp10];
-	} else {
-		char buf[LP_NUM_MAX + 1];
-		size_t n = (size_t)(p - s);
-		if (n > LP_NUM_MAX)
-			return bad(ps, "float value longer than %d bytes", LP_NUM_MAX);
-		memcpy(buf, s, n);
-		buf[n] = '\0';
-		errno = 0;
-		x = strtod(buf, NULL);
-		if (isinf(x))
-			return bad(ps, "float value out of range");
-		*v = x;
-		*out = p;
-		return LP_OK;
-	}
-	*v = neg ? -x : x;
-	*out = p;
-	return LP_OK;
-}
-
-/* Parse a boolean field value at p (t T true True TRUE f F false False FALSE). */
-static int parse_bool(lp_parser *ps, const char *p, const char *end, const char **out, double *v)
-{
-	static const char *const yes[] = {"t", "T", "true", "True", "TRUE"};
-	static const char *const no[] = {"f", "F", "false", "False", "FALSE"};
-	const char *q = p;
-	while (!is_value_end(q, end))
-		q++;
-	size_t n = (size_t)(q - p);
-	for (size_t i = 0; i < 5; i++) {
-		if (strlen(yes[i]) == n && memcmp(yes[i], p, n) == 0) {
-			*v = 1.0;
-			*out = q;
-			return LP_OK;
-		}
-		if (strlen(no[i]) == n && memcmp(no[i], p, n) == 0) {
-			*v = 0.0;
-			*out = q;
-			return LP_OK;
-		}
-	}
-	return bad(ps, "invalid boolean");
-}
-
-/* ================================================================ time */
-
-/* a / b rounded down, b > 0. Inlined, and the remainder computed from the quotient, so
- * that a division by a constant unit becomes a multiplication (no idiv). */
-static inline __attribute__((always_inline)) int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return a - q * b < 0 ? q - 1 : q;
-}
-
-/* Convert t in unit prec to ms; false on overflow. */
-static bool time_to_ms(int64_t t, ingest_precision prec, int64_t *out)
-{
-	int64_t k;
-	if (prec == INGEST_PREC_NS) { /* the common case, outside the switch (whose table
-				       * of divisors would make the division a real one) */
-		*out = floor_div(t, 1000000);
-		return true;
-	}
-	switch (prec) {
-	case INGEST_PREC_NS: *out = floor_div(t, 1000000); return true;
-	case INGEST_PREC_US: *out = floor_div(t, 1000); return true;
-	case INGEST_PREC_MS: *out = t; return true;
-	case INGEST_PREC_S: k = 1000; break;
-	case INGEST_PREC_M: k = 60000; break;
-	case INGEST_PREC_H: k = 3600000; break;
-	default: return false;
-	}
-	if (t > INT64_MAX / k || t < INT64_MIN / k)
-		return false;
-	*out = t * k;
-	return true;
-}
-
-/* Parse "[-]digits" followed by optional spaces and the end of the line. */
-static int parse_time(lp_parser *ps, const char *p, const char *end, const char **out,
-		      int64_t *t_ms)
-{
-	bool neg = false, ovf = false;
-	if (*p == '-') {
-		neg = true;
-		p++;
-	}
-	const char *ds = p;
-	uint64_t u = 0;
-#if LP_SWAR
-	if (end - p >= 16) { /* the usual 19-digit nanoseconds: 16 digits at once */
-		uint64_t a = load_u64(p) ^ SWAR_ZEROS, b = load_u64(p + 8) ^ SWAR_ZEROS;
-		if (!(swar_nondigits(a) | swar_nondigits(b))) {
-			u = swar_value(a, 8) * 100000000 + swar_value(b, 8);
-			p += 16;
-		}
-	}
-#endif
-	while (p < end && is_digit(*p) && p - ds < 19) /* < 10^19: cannot overflow */
-		u = u * 10 + (unsigned)(*p++ - '0');
-	while (p < end && is_digit(*p)) {
-		unsigned d = (unsigned)(*p++ - '0');
-		if (u > (UINT64_MAX - d) / 10)
-			ovf = true;
-		else
-			u = u * 10 + d;
-	}
-	const char *de = p;
-	while (p < end && *p == ' ')
-		p++;
-	if (de == ds || !is_eol(p, end))
-		return bad(ps, "invalid timestamp");
-	if (ovf || u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
-		return bad(ps, "timestamp out of range");
-	int64_t t = neg ? (int64_t)(0 - u) : (int64_t)u;
-	if (!time_to_ms(t, ps->prec, t_ms))
-		return bad(ps, "timestamp out of range");
-	*out = p;
-	return LP_OK;
+	return reason(ps, lp_parse_number(p, end, out, v));
 }
 
 /* ================================================================ points */
@@ -945,7 +600,7 @@ static int parse_fields(lp_parser *ps, const char *p, const char *end, const int
 		case 't':
 		case 'T':
 		case 'f':
-		case 'F': rc = parse_bool(ps, p, end, &p, &v); break;
+		case 'F': rc = reason(ps, lp_parse_bool(p, end, &p, &v)); break;
 		case '-':
 		case '.':
 		case '0':
@@ -958,10 +613,10 @@ static int parse_fields(lp_parser *ps, const char *p, const char *end, const int
 		case '7':
 		case '8':
 		case '9':
-			rc = parse_short_decimal(p, end, &p, &v) ? LP_OK
-								 : parse_number(ps, p, end, &p, &v);
+			rc = lp_short_decimal(p, end, &p, &v) ? LP_OK
+							      : parse_number(ps, p, end, &p, &v);
 			break;
-		default: rc = bad_value(ps, p, end, "invalid field value"); break;
+		default: rc = reason(ps, lp_bad_value(p, end, "invalid field value")); break;
 		}
 		if (rc)
 			return rc;
@@ -1367,7 +1022,7 @@ static bool parse_fields_known(lp_parser *ps, const char *p, const char *end, co
 		p += kl + 1;
 		if (!is_digit(*p) && *p != '-' && *p != '.')
 			return false;
-		if (!parse_short_decimal(p, end, &p, &fl->v) &&
+		if (!lp_short_decimal(p, end, &p, &fl->v) &&
 		    parse_number(ps, p, end, &p, &fl->v) != LP_OK)
 			return false;
 		n++;
@@ -1454,7 +1109,8 @@ static int parse_point(lp_parser *ps, const char *ls, const char *p, const char 
 	int64_t t_ms = ps->default_t_ms;
 	while (p < end && *p == ' ')
 		p++;
-	if (__builtin_expect(!is_eol(p, end), 1) && (rc = parse_time(ps, p, end, &p, &t_ms)))
+	if (__builtin_expect(!is_eol(p, end), 1) &&
+	    (rc = reason(ps, lp_parse_time(p, end, ps->prec, &p, &t_ms))))
 		return rc;
 	if ((size_t)(p - ls) > ps->lim.max_line_bytes)
 		return bad(ps, "line longer than max_line_bytes (%zu)", ps->lim.max_line_bytes);
