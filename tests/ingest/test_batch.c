@@ -975,23 +975,7 @@ static char *write_through_cache(const char *name, const char *yaml, const char 
 	env_open(&e, 4, open_log(logdir, 4, 0), config(dir, "%s", yaml));
 	ingest_batch *b;
 	assert_int_equal(ingest_batch_begin(e.p, &b, NULL), TS_OK);
-	memset(sum, 0, sizeof(*sum));
-	const char *p = body, *end = body + len;
-	while (p < end) {
-		const char *q = by_line ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-		q = q ? q + 1 : end;
-		ingest_lp_result r;
-		ts_err err = {0};
-		if (ingest_lp_parse(p, (size_t)(q - p), INGEST_PREC_S, 0, NULL, ingest_batch_add, b,
-				    &r, &err))
-			fail_msg("parse: %s", err.msg);
-		sum->n_lines += r.n_lines;
-		sum->n_samples += r.n_samples;
-		sum->n_bad_lines += r.n_bad_lines;
-		sum->n_string_fields_skipped += r.n_string_fields_skipped;
-		sum->n_cached_points += r.n_cached_points;
-		p = q;
-	}
+	test_lp_parse_into(b, body, len, by_line, NULL, sum);
 	memset(wres, 0, sizeof(*wres));
 	assert_int_equal(ingest_batch_commit(b, wres, NULL), TS_OK);
 	ingest_batch_free(b);

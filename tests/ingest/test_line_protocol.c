@@ -1505,22 +1505,7 @@ static char *sc_write(const char *name, const char *body, size_t len, const inge
 
 	ingest_batch *b;
 	assert_int_equal(ingest_batch_begin(p, &b, NULL), TS_OK);
-	memset(sum, 0, sizeof(*sum));
-	const char *s = body, *end = body + len;
-	while (s < end) {
-		const char *q = by_line ? memchr(s, '\n', (size_t)(end - s)) : NULL;
-		q = q ? q + 1 : end;
-		ingest_lp_result r;
-		if (ingest_lp_parse(s, (size_t)(q - s), INGEST_PREC_S, 0, lim, ingest_batch_add, b,
-				    &r, &err))
-			fail_msg("parse: %s", err.msg);
-		sum->n_lines += r.n_lines;
-		sum->n_samples += r.n_samples;
-		sum->n_bad_lines += r.n_bad_lines;
-		sum->n_string_fields_skipped += r.n_string_fields_skipped;
-		sum->n_cached_points += r.n_cached_points;
-		s = q;
-	}
+	test_lp_parse_into(b, body, len, by_line, lim, sum);
 	ingest_write_result wr;
 	memset(&wr, 0, sizeof(wr));
 	assert_int_equal(ingest_batch_commit(b, &wr, NULL), TS_OK);

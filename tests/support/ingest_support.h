@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ingest_support.h: log helpers shared by the ingest unit tests that compare what two
- * write paths put in the log (test_batch.c, test_line_protocol.c) and
- * forge records for the decoder tests (test_record.c, test_record_decode.c). Header-only (static
- * inline): the test support library does not link ingest. Test code only; failures end
- * the test through cmocka's assertions.
+ * write paths put in the log (test_batch.c, test_line_protocol.c), parse line protocol into a
+ * batch, and forge records for the decoder tests (test_record.c, test_record_decode.c). Header-only
+ * (static inline): the test support library does not link ingest. Test code only; failures end the
+ * test through cmocka's assertions.
  */
 #ifndef TESTS_SUPPORT_INGEST_SUPPORT_H
 #define TESTS_SUPPORT_INGEST_SUPPORT_H
 
+#include "ingest/line_protocol.h"
 #include "ingest/log.h"
 #include "ingest/record.h"
 
@@ -68,6 +69,30 @@ static inline char *test_log_dump_all(ingest_log *l)
 	}
 	ingest_record_decoder_free(dec);
 	return d.s;
+}
+
+/* Parse body (precision s, limits lim, NULL = defaults) into batch b whole (by_line
+ * false) or one line per ingest_lp_parse call; *sum adds up the calls' results. */
+static inline void test_lp_parse_into(ingest_batch *b, const char *body, size_t len, bool by_line,
+				      const ingest_limits *lim, ingest_lp_result *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *q = by_line ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		q = q ? q + 1 : end;
+		ingest_lp_result r;
+		ts_err err = {0};
+		if (ingest_lp_parse(p, (size_t)(q - p), INGEST_PREC_S, 0, lim, ingest_batch_add, b,
+				    &r, &err))
+			fail_msg("parse: %s", err.msg);
+		sum->n_lines += r.n_lines;
+		sum->n_samples += r.n_samples;
+		sum->n_bad_lines += r.n_bad_lines;
+		sum->n_string_fields_skipped += r.n_string_fields_skipped;
+		sum->n_cached_points += r.n_cached_points;
+		p = q;
+	}
 }
 
 /* A version-1 record around a hand-made payload (plen bytes) with a valid CRC: a
